@@ -1,0 +1,28 @@
+/**
+ * The closed list of roadlog error codes.
+ *
+ * Callers branch on `code`, never on the message text. `retriable` says whether trying the
+ * same operation again, unchanged, can succeed (a broker that is down may come back; a config
+ * file with a typo will not fix itself). Every code has a line in shared/errors/README.md;
+ * test/shared/errors/codes.test.ts fails when one is missing.
+ */
+export const ERROR_CODES = {
+  ROADLOG_ERR_CONFIG_INVALID: { retriable: false, exitCode: 2, summary: 'A config file or environment variable failed validation.' },
+  ROADLOG_ERR_CONFIG_NOT_FOUND: { retriable: false, exitCode: 2, summary: 'The config file named on the command line does not exist or cannot be read.' },
+  ROADLOG_ERR_CONFIG_PARSE: { retriable: false, exitCode: 2, summary: 'The config file is not valid YAML.' },
+  ROADLOG_ERR_USAGE: { retriable: false, exitCode: 2, summary: 'A command-line argument or option is missing or malformed.' },
+  ROADLOG_ERR_SCHEMA_INVALID: { retriable: false, exitCode: 1, summary: 'A telemetry payload failed schema validation.' },
+  ROADLOG_ERR_PAYLOAD_NOT_JSON: { retriable: false, exitCode: 1, summary: 'A telemetry payload is not valid UTF-8 JSON.' },
+  ROADLOG_ERR_KAFKA_UNAVAILABLE: { retriable: true, exitCode: 1, summary: 'No Kafka broker answered within the connection timeout.' },
+  ROADLOG_ERR_KAFKA_TOPIC_NOT_FOUND: { retriable: false, exitCode: 1, summary: 'The named Kafka topic does not exist.' },
+  ROADLOG_ERR_KAFKA_REQUEST: { retriable: true, exitCode: 1, summary: 'The Kafka cluster rejected or failed a request (the broker\'s error name is in the message).' },
+  ROADLOG_ERR_KAFKA_NO_CLUSTER: { retriable: false, exitCode: 1, summary: 'No --brokers given, ROADLOG_KAFKA_BROKERS unset, and no cluster started by `roadlog kafka start` is recorded.' },
+  ROADLOG_ERR_SERVICE_NOT_INSTALLED: { retriable: false, exitCode: 1, summary: 'A service binary or jar (Kafka, Mosquitto, InfluxDB) is missing: run `bash infra/bootstrap.sh`.' },
+  ROADLOG_ERR_SERVICE_START_FAILED: { retriable: true, exitCode: 1, summary: 'A service process exited or did not become ready within its start timeout (its log file is named in the message).' },
+  ROADLOG_ERR_SERVICE_ALREADY_RUNNING: { retriable: false, exitCode: 1, summary: 'A service is already running from this data directory (a live pid file was found).' },
+  ROADLOG_ERR_SERVICE_NOT_RUNNING: { retriable: false, exitCode: 1, summary: 'No running service was found for this data directory.' },
+  ROADLOG_ERR_TIMEOUT: { retriable: true, exitCode: 1, summary: 'An operation did not finish within its time limit.' },
+  ROADLOG_ERR_INTERNAL: { retriable: false, exitCode: 70, summary: 'A bug in roadlog: please report it with the log line.' },
+} as const satisfies Record<string, { retriable: boolean; exitCode: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
