@@ -1,0 +1,65 @@
+/**
+ * The record envelope: how a telemetry record travels from the edge log to Kafka.
+ *
+ *   key     = vehicleId (UTF-8), so one vehicle's records stay in order in one partition
+ *   value   = the telemetry JSON exactly as the vehicle sent it (UTF-8)
+ *   headers = where the record came from, so any consumer can drop a re-sent duplicate:
+ *     roadlog.gateway          gateway id
+ *     roadlog.edge.partition   edge log partition, decimal
+ *     roadlog.edge.offset      edge log offset, decimal (may exceed 2^53: kept as bigint)
+ *     roadlog.schema           telemetry schema version, decimal
+ *     roadlog.ingest.ts        gateway wall clock when the record was appended, ms since epoch
+ *
+ * (gateway, edge partition, edge offset) identifies a record uniquely and for ever: the
+ * forwarder re-sends a record with the same triple after a crash, never a new one.
+ */
+export const HEADER = Object.freeze({
+  gateway: 'roadlog.gateway',
+  edgePartition: 'roadlog.edge.partition',
+  edgeOffset: 'roadlog.edge.offset',
+  schema: 'roadlog.schema',
+  ingestTs: 'roadlog.ingest.ts',
+});
+
+export interface Envelope {
+  gatewayId: string;
+  edgePartition: number;
+  edgeOffset: bigint;
+  schemaVersion: number;
+  ingestTs: number;
+}
+
+export type RecordHeaders = Record<string, Buffer | string | (Buffer | string)[] | undefined>;
+
+export function encodeEnvelopeHeaders(env: Envelope): Record<string, string> {
+  return {
+    [HEADER.gateway]: env.gatewayId,
+    [HEADER.edgePartition]: String(env.edgePartition),
+    [HEADER.edgeOffset]: env.edgeOffset.toString(),
+    [HEADER.schema]: String(env.schemaVersion),
+    [HEADER.ingestTs]: String(env.ingestTs),
+  };
+}
+
+function headerText(headers: RecordHeaders | undefined, name: string): string | undefined {
+  const raw = headers?.[name];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  return value === undefined ? undefined : value.toString();
+}
+
+/** Read the envelope back; undefined when a header is missing or malformed (not from a roadlog gateway). */
+export function decodeEnvelopeHeaders(headers: RecordHeaders | undefined): Envelope | undefined {
+  const gatewayId = headerText(headers, HEADER.gateway);
+  const partition = headerText(headers, HEADER.edgePartition);
+  const offset = headerText(headers, HEADER.edgeOffset);
+  const schema = headerText(headers, HEADER.schema);
+  const ingest = headerText(headers, HEADER.ingestTs);
+  if (gatewayId === undefined || partition === undefined || offset === undefined || schema === undefined || ingest === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(partition) || !/^\d{1,20}$/.test(offset) || !/^\d{1,9}$/.test(schema) || !/^\d{1,16}$/.test(ingest)) return undefined;
+  return { gatewayId, edgePartition: Number(partition), edgeOffset: BigInt(offset), schemaVersion: Number(schema), ingestTs: Number(ingest) };
+}
+
+/** The dedup key: equal for a record and any re-sent copy of it, different for any other record. */
+export function dedupKey(env: Pick<Envelope, 'gatewayId' | 'edgePartition' | 'edgeOffset'>): string {
+  return `${env.gatewayId}\u0000${env.edgePartition}\u0000${env.edgeOffset.toString()}`;
+}

@@ -1,0 +1,1 @@
+export { HEADER, encodeEnvelopeHeaders, decodeEnvelopeHeaders, dedupKey, type Envelope, type RecordHeaders } from './envelope.js';

@@ -1,0 +1,1 @@
+export { createMetricsRegistry, metricsRequestListener, startMetricsServer, type Health, type MetricsServer } from './metrics.js';

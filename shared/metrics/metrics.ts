@@ -1,0 +1,62 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+/** A registry with the process metrics (CPU, RSS, event-loop lag) under the `roadlog_` prefix. */
+export function createMetricsRegistry(labels: Record<string, string> = {}): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels(labels);
+  collectDefaultMetrics({ register: registry, prefix: 'roadlog_' });
+  return registry;
+}
+
+export interface Health {
+  ready: boolean;
+  details?: Record<string, unknown>;
+}
+
+/** Serves `GET /metrics` (Prometheus text) and `GET /healthz` (200 ready / 503 not ready, JSON body). */
+export function metricsRequestListener(registry: Registry, health: () => Health | Promise<Health> = () => ({ ready: true })) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0];
+    try {
+      if (req.method === 'GET' && path === '/metrics') {
+        const body = await registry.metrics();
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(body);
+      } else if (req.method === 'GET' && path === '/healthz') {
+        const h = await health();
+        res.writeHead(h.ready ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: h.ready ? 'ready' : 'not ready', ...h.details }));
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found: try /metrics or /healthz\n');
+      }
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`error: ${(err as Error).message}\n`);
+    }
+  };
+}
+
+export interface MetricsServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startMetricsServer(options: { registry: Registry; host?: string; port?: number; health?: () => Health | Promise<Health> }): Promise<MetricsServer> {
+  const listener = metricsRequestListener(options.registry, options.health);
+  const server: Server = createServer((req, res) => void listener(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port, address } = server.address() as AddressInfo;
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    close: () => (closed ??= new Promise<void>((resolve) => server.close(() => resolve()))),
+  };
+}

@@ -1,0 +1,2 @@
+export { TopicsOptionsSchema, type TopicsOptions } from './options.js';
+export { topicSpecs, topicName, effectiveConfigs, type TopicSpec, type TopicRole } from './topics.js';
