@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Make a fresh Debian 12 machine ready to build and test roadlog. Idempotent: a second run
+# checks and does nothing. Steps: npm ci, Debian packages, Kafka jars.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+# --- 1. node_modules matching package-lock.json -------------------------------------------
+lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+npm_stamp="node_modules/.roadlog-lock-sha256"
+# True when every package in package-lock.json is installed at its locked version (npm's own
+# hidden lockfile, node_modules/.package-lock.json, records what is installed).
+node_modules_match_lock() {
+  [[ -f node_modules/.package-lock.json ]] || return 1
+  node -e '
+    const fs = require("node:fs");
+    const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8")).packages ?? {};
+    const have = JSON.parse(fs.readFileSync("node_modules/.package-lock.json", "utf8")).packages ?? {};
+    for (const [k, v] of Object.entries(lock)) {
+      if (k === "") continue;
+      const h = have[k];
+      if (!h) { if (v.optional) continue; process.exit(1); }
+      if (h.version !== v.version) process.exit(1);
+    }
+    for (const k of Object.keys(have)) if (!(k in lock)) process.exit(1);
+  '
+}
+if [[ -f "$npm_stamp" && "$(cat "$npm_stamp")" == "$lock_hash" ]]; then
+  echo "npm: node_modules up to date"
+elif node_modules_match_lock; then
+  echo "$lock_hash" > "$npm_stamp"
+  echo "npm: node_modules already match package-lock.json"
+else
+  echo "npm: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > "$npm_stamp"
+fi
+
+# --- 2. Debian packages --------------------------------------------------------------------
+packages=(mosquitto mosquitto-clients influxdb chromium chromium-driver kcat iproute2 default-jre-headless maven)
+missing=()
+for p in "${packages[@]}"; do
+  # java and mvn may come from elsewhere (sdkman, a tarball): only ask apt when absent.
+  if [[ "$p" == default-jre-headless ]] && command -v java >/dev/null; then continue; fi
+  if [[ "$p" == maven ]] && command -v mvn >/dev/null; then continue; fi
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+sudo_cmd=()
+[[ "$(id -u)" == 0 ]] || sudo_cmd=(sudo)
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "apt: all packages present"
+else
+  echo "apt: installing ${missing[*]}"
+  # Debian's mosquitto and influxdb start system-wide daemons on ports 1883 and 8086 when
+  # installed. roadlog starts its own on free ports, so forbid service starts during the
+  # install (policy-rc.d exit 101 = "action not allowed"); removed again afterwards.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+    "${sudo_cmd[@]}" chmod 755 "$policy"
+    own_policy=1
+  fi
+  cleanup_policy() { if [[ $own_policy == 1 ]]; then "${sudo_cmd[@]}" rm -f "$policy"; fi; }
+  trap cleanup_policy EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  cleanup_policy
+  trap - EXIT
+  echo "apt: installed ${#missing[@]} packages"
+fi
+# Under systemd, make sure the distribution's daemons neither run now nor start at boot.
+if [[ -d /run/systemd/system ]]; then
+  for svc in mosquitto influxdb; do
+    if systemctl is-enabled --quiet "$svc" 2>/dev/null || systemctl is-active --quiet "$svc" 2>/dev/null; then
+      "${sudo_cmd[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true
+      echo "systemd: disabled and stopped $svc (roadlog starts its own)"
+    fi
+  done
+fi
+
+# --- 3. Kafka jars ---------------------------------------------------------------------------
+bash infra/kafka/install.sh
+echo "bootstrap: ready"
