@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { commandConfig, commandLogger } from '../shared/cli/context.js';
+import type { KafkaClientOptions } from '../shared/kafka/index.js';
+import type { Logger } from '../shared/logging/index.js';
+import type { RoadlogConfig } from '../shared/config/roadlog.js';
+import type { DeepReadonly } from '../shared/config/index.js';
+import { readLastCluster } from '../infra/kafka/state.js';
+
+export interface KafkaCommandContext {
+  config: DeepReadonly<RoadlogConfig>;
+  kafka: KafkaClientOptions;
+  logger: Logger;
+  /** Where the brokers came from, for messages: flag, config, environment or last cluster. */
+  brokersFrom: string;
+}
+
+/**
+ * Brokers for a command that talks to Kafka, first found wins:
+ *   --brokers flag → ROADLOG_KAFKA_BROKERS / kafka.brokers in --config → the cluster that
+ *   `roadlog kafka start` last started (recorded under ROADLOG_HOME).
+ */
+export async function kafkaCommandContext(cmd: Command, flags: { brokers?: string }): Promise<KafkaCommandContext> {
+  const overrides = flags.brokers === undefined ? {} : { kafka: { brokers: flags.brokers.split(',').map((b) => b.trim()).filter((b) => b !== '') } };
+  const config = commandConfig(cmd, overrides);
+  const logger = commandLogger(config);
+  let brokers = [...config.kafka.brokers];
+  let brokersFrom = flags.brokers !== undefined ? '--brokers' : process.env.ROADLOG_KAFKA_BROKERS !== undefined ? 'ROADLOG_KAFKA_BROKERS' : 'config';
+  if (brokers.length === 0) {
+    const last = await readLastCluster();
+    if (last !== undefined) {
+      brokers = last.bootstrapServers.split(',');
+      brokersFrom = `the cluster started in ${last.dir}`;
+    }
+  }
+  const kafka: KafkaClientOptions = { ...config.kafka, brokers, sasl: config.kafka.sasl === undefined ? undefined : { ...config.kafka.sasl } };
+  logger.debug({ brokers, brokersFrom }, 'kafka brokers');
+  return { config, kafka, logger, brokersFrom };
+}
+
+export const BROKERS_HELP = 'bootstrap servers host:port,... (default: ROADLOG_KAFKA_BROKERS, then the cluster `roadlog kafka start` last started)';

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { loadConfig, deepMerge, type DeepReadonly } from '../config/index.js';
+import { RoadlogConfigSchema, type RoadlogConfig } from '../config/roadlog.js';
+import { createLogger, type Logger } from '../logging/index.js';
+
+/** Options every command accepts (declared on the root program). */
+export interface GlobalOptions {
+  config?: string;
+  verbose?: boolean;
+  logLevel?: string;
+}
+
+export function globalOptions(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+/**
+ * The effective config for a command: defaults ← --config file ← ROADLOG_* env ← flags.
+ * `overrides` are the command's own flags, shaped like the config file.
+ */
+export function commandConfig(cmd: Command, overrides: Record<string, unknown> = {}): DeepReadonly<RoadlogConfig> {
+  const g = globalOptions(cmd);
+  const logOverride = g.logLevel !== undefined ? { log: { level: g.logLevel } } : g.verbose === true ? { log: { level: 'debug' } } : {};
+  return loadConfig(RoadlogConfigSchema, { ...(g.config === undefined ? {} : { file: g.config }), overrides: deepMerge(logOverride, overrides) });
+}
+
+export function commandLogger(config: DeepReadonly<RoadlogConfig>, name = 'roadlog'): Logger {
+  return createLogger({ level: config.log.level, format: config.log.format, name });
+}
+
+/** Parse an integer option with a range, for commander's argParser. The message names the flag. */
+export function intOption(flag: string, min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    }
+    return n;
+  };
+}
+
+/** Thrown from argument parsers; the runner turns it into ROADLOG_ERR_USAGE, exit 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
