@@ -75,6 +75,7 @@ export async function startInflux(opts: StartInfluxOptions): Promise<InfluxInfo>
     name: 'influxd',
     dir,
     port,
+    ports: [port, rpcPort],
     url,
     command: bin,
     args: ['-config', confFile],

@@ -17,7 +17,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RoadlogError } from '../../shared/errors/index.js';
 import {
-  LOOPBACK, freePorts, isServiceProcess, livePid, readPidFile, signal, spawnDetached, tcpReady, terminate,
+  LOOPBACK, assertPortsFree, freePorts, isServiceProcess, livePid, readPidFile, signal, spawnDetached, tcpReady, terminate,
   waitForExit, waitUntilReady, writePidFile,
 } from '../service/index.js';
 import { jvmArgs, nodeDirOf, nodePaths, renderLog4j2Properties, renderServerProperties, type NodePlan } from './config.js';
@@ -129,6 +129,7 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     nodeDir: nodeDirOf(dir, i + 1),
   }));
 
+  await assertPortsFree('Kafka', ports);
   await Promise.all(plans.map(async (plan) => {
     const paths = nodePaths(plan.nodeDir);
     await mkdir(join(plan.nodeDir, 'logs'), { recursive: true });
@@ -225,6 +226,7 @@ export async function restartBroker(dir: string, nodeId: number, opts: { timeout
   }
   const plan: NodePlan = { nodeId, port: broker.port, controllerPort: broker.controllerPort, nodeDir: nodeDirOf(abs, nodeId) };
   const paths = nodePaths(plan.nodeDir);
+  await assertPortsFree(`Kafka node ${nodeId}`, [plan.port, plan.controllerPort]);
   const heapMb = opts.heapMb ?? heapMbOf(await readFile(heapFileOf(plan.nodeDir), 'utf8').catch(() => ''));
   const pid = await spawnNode(plan, heapMb, kafkaClasspath());
   try {

@@ -75,6 +75,9 @@ export function renderServerProperties(node: NodePlan, all: NodePlan[]): string 
     ['share.coordinator.state.topic.replication.factor', rf],
     ['share.coordinator.state.topic.min.isr', minIsr],
     ['group.initial.rebalance.delay.ms', 0],
+    // A killed broker is fenced after 5 s instead of 9 s, so failover tests wait less.
+    ['broker.heartbeat.interval.ms', 1000],
+    ['broker.session.timeout.ms', 5000],
     ['auto.create.topics.enable', 'false'],
     ['num.recovery.threads.per.data.dir', 1],
     ['log.retention.check.interval.ms', 300000],

@@ -5,7 +5,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { assertNotRunning, livePid, spawnDetached, stopByPidFile, terminate, writePidFile } from './process.js';
-import { waitUntilReady } from './ready.js';
+import { assertPortsFree, waitUntilReady } from './ready.js';
 
 export interface DaemonInfo {
   dir: string;
@@ -20,6 +20,8 @@ export interface StartDaemonOptions {
   name: string;
   dir: string;
   port: number;
+  /** Every port the service will listen on; each must be free before it starts. Default [port]. */
+  ports?: number[];
   url: string;
   command: string;
   args: string[];
@@ -39,6 +41,7 @@ export async function startDaemon(opts: StartDaemonOptions): Promise<DaemonInfo>
   const pidFile = pidFileOf(dir, opts.name);
   await mkdir(dir, { recursive: true });
   await assertNotRunning(opts.name, pidFile, dir);
+  await assertPortsFree(opts.name, opts.ports ?? [opts.port]);
   const pid = await spawnDetached({ command: opts.command, args: opts.args, outFile: opts.outFile, cwd: dir });
   await writePidFile(pidFile, pid);
   const logFile = opts.logFile ?? opts.outFile;

@@ -2,6 +2,6 @@ export {
   spawnDetached, isAlive, isServiceProcess, writePidFile, readPidFile, livePid, assertNotRunning,
   waitForExit, terminate, signal, stopByPidFile, sleep, type SpawnDetachedOptions,
 } from './process.js';
-export { LOOPBACK, freePort, freePorts, tcpReady, waitUntilReady, logTail, type WaitReadyOptions } from './ready.js';
+export { LOOPBACK, freePort, freePorts, tcpReady, assertPortsFree, waitUntilReady, logTail, type WaitReadyOptions } from './ready.js';
 export { roadlogHome } from './home.js';
 export { startDaemon, stopDaemon, daemonStatus, type DaemonInfo, type DaemonStatus, type StartDaemonOptions } from './daemon.js';

@@ -52,6 +52,18 @@ export function tcpReady(port: number, host: string = LOOPBACK, timeoutMs = 1_00
   });
 }
 
+/**
+ * Throws ROADLOG_ERR_SERVICE_START_FAILED when something already listens on one of `ports`
+ * (a readiness probe would otherwise be answered by that other server).
+ */
+export async function assertPortsFree(name: string, ports: number[], host: string = LOOPBACK): Promise<void> {
+  for (const port of ports) {
+    if (await tcpReady(port, host, 500)) {
+      throw new RoadlogError('ROADLOG_ERR_SERVICE_START_FAILED', `${name}: port ${host}:${port} is already in use by another process`, { details: { port } });
+    }
+  }
+}
+
 export interface WaitReadyOptions {
   /** Service name for messages, e.g. "kafka node 2". */
   name: string;
@@ -86,7 +98,8 @@ export async function waitUntilReady(opts: WaitReadyOptions): Promise<void> {
     } catch {
       ready = false;
     }
-    if (ready) return;
+    // Ready only counts while every watched process is still alive (not some other server).
+    if (ready && opts.pids.every((pid) => isAlive(pid))) return;
     if (Date.now() >= deadline) {
       throw await startFailed(opts, `${opts.name} was not ready within ${opts.timeoutMs} ms`);
     }
