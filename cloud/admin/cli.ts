@@ -4,13 +4,13 @@ import { BROKERS_HELP, kafkaCommandContext, type KafkaCommandContext } from '../
 import type { Admin } from 'kafkajs';
 
 async function withAdmin<T>(ctx: KafkaCommandContext, what: string, op: (admin: Admin) => Promise<T>): Promise<T> {
-  const { createKafka, withDeadline } = await import('../../shared/kafka/index.js');
+  const { createKafka, disconnectQuietly, withDeadline } = await import('../../shared/kafka/index.js');
   const admin = createKafka(ctx.kafka, ctx.logger).admin();
   try {
     await withDeadline(() => admin.connect(), ctx.kafka.operationTimeoutMs, what);
     return await withDeadline(() => op(admin), ctx.kafka.operationTimeoutMs, what);
   } finally {
-    await admin.disconnect().catch(() => undefined);
+    await disconnectQuietly(admin);
   }
 }
 

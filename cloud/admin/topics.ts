@@ -1,7 +1,10 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { ConfigResourceTypes } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { effectiveConfigs, type TopicSpec } from '../../shared/topics/index.js';
+
+// kafkajs is CommonJS; Node's ESM loader finds only some of its named exports statically.
+const { ConfigResourceTypes } = kafkajs;
 
 export interface PartitionInfo {
   partition: number;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { withDeadline } from '../../shared/kafka/index.js';
+import { disconnectQuietly, withDeadline } from '../../shared/kafka/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { requireTopic } from '../admin/topics.js';
 import { formatJson, formatPretty, toTailRecord } from './format.js';
@@ -37,7 +37,7 @@ export async function tail(kafka: Kafka, options: TailOptions): Promise<number> 
       }
     }
   } finally {
-    await admin.disconnect();
+    await disconnectQuietly(admin);
   }
 
   const consumer = kafka.consumer({ groupId: `roadlog-tail-${randomUUID()}`, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 3_000 });
@@ -70,7 +70,7 @@ export async function tail(kafka: Kafka, options: TailOptions): Promise<number> 
     });
     await Promise.race([done, options.stopSignal]);
   } finally {
-    await consumer.disconnect().catch((err: unknown) => options.logger.debug({ err }, 'tail: disconnect failed'));
+    await disconnectQuietly(consumer, 5_000);
   }
   return printed;
 }

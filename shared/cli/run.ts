@@ -25,7 +25,7 @@ export function reportFailure(err: unknown, verbose: boolean, stderr: NodeJS.Wri
     return err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
-  stderr.write(`roadlog: ROADLOG_ERR_INTERNAL ${message}\n`);
+  stderr.write(`roadlog: ROADLOG_ERR_INTERNAL ${verbose ? message : message.split('\n')[0]}\n`);
   if (verbose) stderr.write(`${stackOf(err)}\n`);
   else stderr.write('roadlog: this is a bug; run again with --verbose for the stack trace\n');
   return ERROR_CODES.ROADLOG_ERR_INTERNAL.exitCode;

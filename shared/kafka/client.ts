@@ -92,3 +92,19 @@ export async function withDeadline<T>(op: () => Promise<T>, ms: number, what: st
     clearTimeout(timer);
   }
 }
+
+/**
+ * Disconnect without letting a dead broker hold the process: kafkajs waits for in-flight
+ * requests (up to requestTimeoutMs) before closing; after `ms` we stop waiting. Never throws.
+ */
+export async function disconnectQuietly(client: { disconnect(): Promise<void> }, ms = 2_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.disconnect().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}

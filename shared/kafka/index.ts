@@ -1,2 +1,2 @@
 export { KafkaClientOptionsSchema, BrokerSchema, BROKER_PATTERN, type KafkaClientOptions } from './options.js';
-export { createKafka, toRoadlogError, withDeadline } from './client.js';
+export { createKafka, disconnectQuietly, toRoadlogError, withDeadline } from './client.js';
