@@ -95,7 +95,28 @@ export async function createTopic(admin: Admin, req: CreateTopicRequest): Promis
     replicationFactor: req.replicationFactor,
     configEntries: Object.entries(req.configs ?? {}).map(([name, value]) => ({ name, value })),
   };
-  return admin.createTopics({ topics: [topic], waitForLeaders: true });
+  const created = await admin.createTopics({ topics: [topic], waitForLeaders: false });
+  if (created) await waitForLeaders(admin, [req.name]);
+  return created;
+}
+
+/**
+ * Wait until every partition of the topics has a leader. kafkajs's own `waitForLeaders`
+ * gives up after the client's few retries, which a 3-node KRaft cluster can outlast while
+ * it propagates new metadata; this polls until the caller's operation deadline instead.
+ */
+export async function waitForLeaders(admin: Admin, topics: string[], pollMs = 100): Promise<void> {
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics });
+      const ready = meta.topics.length === topics.length && meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+      if (ready) return;
+    } catch (err) {
+      const type = (err as { type?: string }).type;
+      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw err;
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }
 
 export type ApplyAction =
@@ -114,16 +135,21 @@ export async function applyTopics(admin: Admin, specs: readonly TopicSpec[], opt
   const brokers = await brokerCount(admin);
   const existing = new Set(await admin.listTopics());
   const actions: ApplyAction[] = [];
+  const missing = specs.filter((spec) => !existing.has(spec.name));
+  if (missing.length > 0 && options.dryRun !== true) {
+    await admin.createTopics({
+      topics: missing.map((spec) => {
+        const rf = Math.min(spec.replicationFactor, brokers);
+        return { topic: spec.name, numPartitions: spec.partitions, replicationFactor: rf, configEntries: Object.entries(effectiveConfigs(spec, rf)).map(([name, value]) => ({ name, value })) };
+      }),
+      waitForLeaders: false,
+    });
+    await waitForLeaders(admin, missing.map((spec) => spec.name));
+  }
   for (const spec of specs) {
     const rf = Math.min(spec.replicationFactor, brokers);
     const configs = effectiveConfigs(spec, rf);
     if (!existing.has(spec.name)) {
-      if (options.dryRun !== true) {
-        await admin.createTopics({
-          topics: [{ topic: spec.name, numPartitions: spec.partitions, replicationFactor: rf, configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
-          waitForLeaders: true,
-        });
-      }
       actions.push({ topic: spec.name, action: 'created', partitions: spec.partitions, replicationFactor: rf });
       continue;
     }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { killBroker, restartBroker, startKafkaCluster, stopKafkaCluster, type KafkaClusterInfo } from '../../../infra/kafka/cluster.js';
 import { randomName, testKafka, waitFor } from '../../support/kafka.js';
+import { runCli } from '../../support/cli.js';
 
 /**
  * On a 3-node cluster (RF 3, min.insync.replicas 2): kill -9 the partition leader under
@@ -27,6 +28,19 @@ afterAll(async () => {
 });
 
 describe('3-node failover', () => {
+  it('topics apply creates every topic with RF 3 and min.insync.replicas 2', async () => {
+    const prefix = randomName('rf3');
+    const env = { ROADLOG_HOME: join(dir, 'home'), ROADLOG_LOG_LEVEL: 'error' };
+    const applied = await runCli(['topics', 'apply', '--prefix', prefix, '--brokers', cluster.bootstrapServers], { env });
+    expect(applied.stderr).toBe('');
+    expect(applied.stdout.match(/created \(\d+ partitions, RF 3\)/g)?.length).toBe(5);
+    const described = await runCli(['topics', 'describe', `${prefix}.telemetry.v1`, '--format', 'json', '--brokers', cluster.bootstrapServers], { env });
+    const d = JSON.parse(described.stdout) as { replicationFactor: number; partitions: { isr: number[] }[]; configs: Record<string, { value: string }> };
+    expect(d.replicationFactor).toBe(3);
+    expect(d.partitions.every((p) => p.isr.length === 3)).toBe(true);
+    expect(d.configs['min.insync.replicas']?.value).toBe('2');
+  });
+
   it('loses no acknowledged record when the partition leader is killed with SIGKILL', async () => {
     const topic = randomName('failover');
     const admin = kafka.admin();
