@@ -1,0 +1,179 @@
+import { crc32c } from './crc32c.js';
+
+/**
+ * One log record on disk. Big-endian; every length counts bytes.
+ *
+ *   offset  size  field
+ *   0       4     length         u32, bytes that follow this field (so a record is 4 + length bytes)
+ *   4       4     crc            u32, CRC32C (Castagnoli) over bytes [8, 4 + length)
+ *   8       1     version        u8, 1
+ *   9       1     attributes     u8, bit 0 = critical; bits 1-7 reserved, must be 0
+ *   10      8     offset         u64, the record's own offset in its (lane, partition)
+ *   18      8     deviceTs       i64, ms since epoch, as the vehicle stamped it
+ *   26      8     ingestTs       i64, ms since epoch, when the gateway appended it
+ *   34      2     keyLength      u16
+ *   36      k     key            UTF-8 (the vehicleId)
+ *   36+k    4     valueLength    u32
+ *   40+k    v     value          bytes (the telemetry payload as received)
+ *   40+k+v  2     headerCount    u16
+ *   then per header: u16 nameLength | name (UTF-8) | u32 valueLength | value
+ *
+ * The record carries its own offset so a reader that meets a damaged length can scan forward
+ * for the next position whose CRC checks and whose offset is the one it expects: a bit flip
+ * never yields a wrong record, it only costs the damaged one. Golden fixtures of these bytes
+ * are in test/edge/log/fixtures/.
+ */
+export const RECORD_FORMAT_VERSION = 1;
+export const RECORD_HEADER_BYTES = 36; // through keyLength
+/** Smallest possible value of the length field: empty key, value and headers. */
+export const MIN_RECORD_LENGTH = RECORD_HEADER_BYTES - 4 + 4 + 2;
+/** Largest accepted value of the length field; a larger one is corruption, not a record. */
+export const MAX_RECORD_LENGTH = 64 * 1024 * 1024;
+const ATTR_CRITICAL = 0x01;
+
+export interface RecordHeader {
+  name: string;
+  value: Uint8Array;
+}
+
+/** What a caller appends; the log adds offset and ingest time. */
+export interface RecordInput {
+  key: string;
+  value: Uint8Array;
+  deviceTs: number;
+  critical?: boolean;
+  headers?: readonly RecordHeader[];
+}
+
+export interface LogRecord {
+  offset: number;
+  critical: boolean;
+  deviceTs: number;
+  ingestTs: number;
+  key: string;
+  value: Uint8Array;
+  headers: RecordHeader[];
+}
+
+export type DecodeResult =
+  | { kind: 'record'; record: LogRecord; size: number }
+  /** The buffer ends inside the record (a torn tail, or read more). */
+  | { kind: 'incomplete' }
+  | { kind: 'corrupt'; reason: 'length' | 'crc' | 'version' | 'attributes' | 'layout' };
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder('utf-8', { fatal: false });
+
+/** Encoded size of a record, without encoding it (for batching and backpressure). */
+export function encodedSize(keyBytes: number, valueBytes: number, headers: readonly { nameBytes: number; valueBytes: number }[]): number {
+  let n = RECORD_HEADER_BYTES + keyBytes + 4 + valueBytes + 2;
+  for (const h of headers) n += 2 + h.nameBytes + 4 + h.valueBytes;
+  return n;
+}
+
+/** Encodes one record into a new buffer. */
+export function encodeRecord(input: RecordInput, offset: number, ingestTs: number): Buffer {
+  const key = utf8.encode(input.key);
+  const headers = (input.headers ?? []).map((h) => ({ name: utf8.encode(h.name), value: h.value }));
+  if (key.length > 0xffff) throw new RangeError(`record key: ${key.length} bytes, at most 65535`);
+  if (headers.length > 0xffff) throw new RangeError(`record headers: ${headers.length}, at most 65535`);
+  const size = encodedSize(key.length, input.value.length, headers.map((h) => ({ nameBytes: h.name.length, valueBytes: h.value.length })));
+  if (size - 4 > MAX_RECORD_LENGTH) throw new RangeError(`record: ${size} bytes, at most ${MAX_RECORD_LENGTH}`);
+  const buf = Buffer.allocUnsafe(size);
+  buf.writeUInt32BE(size - 4, 0);
+  buf.writeUInt8(RECORD_FORMAT_VERSION, 8);
+  buf.writeUInt8(input.critical === true ? ATTR_CRITICAL : 0, 9);
+  writeU64(buf, offset, 10);
+  buf.writeBigInt64BE(BigInt(Math.trunc(input.deviceTs)), 18);
+  buf.writeBigInt64BE(BigInt(Math.trunc(ingestTs)), 26);
+  buf.writeUInt16BE(key.length, 34);
+  let p = 36;
+  buf.set(key, p);
+  p += key.length;
+  buf.writeUInt32BE(input.value.length, p);
+  p += 4;
+  buf.set(input.value, p);
+  p += input.value.length;
+  buf.writeUInt16BE(headers.length, p);
+  p += 2;
+  for (const h of headers) {
+    if (h.name.length > 0xffff) throw new RangeError(`record header name: ${h.name.length} bytes, at most 65535`);
+    buf.writeUInt16BE(h.name.length, p);
+    p += 2;
+    buf.set(h.name, p);
+    p += h.name.length;
+    buf.writeUInt32BE(h.value.length, p);
+    p += 4;
+    buf.set(h.value, p);
+    p += h.value.length;
+  }
+  buf.writeUInt32BE(crc32c(buf, 8, size), 4);
+  return buf;
+}
+
+/** Decodes the record that starts at `pos`. Never throws; a damaged record is `corrupt`. */
+export function decodeRecord(buf: Uint8Array, pos = 0): DecodeResult {
+  if (buf.length - pos < 8) return { kind: 'incomplete' };
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const length = view.getUint32(pos);
+  if (length < MIN_RECORD_LENGTH || length > MAX_RECORD_LENGTH) return { kind: 'corrupt', reason: 'length' };
+  const end = pos + 4 + length;
+  if (end > buf.length) return { kind: 'incomplete' };
+  if (crc32c(buf, pos + 8, end) !== view.getUint32(pos + 4)) return { kind: 'corrupt', reason: 'crc' };
+  if (view.getUint8(pos + 8) !== RECORD_FORMAT_VERSION) return { kind: 'corrupt', reason: 'version' };
+  const attributes = view.getUint8(pos + 9);
+  if ((attributes & ~ATTR_CRITICAL) !== 0) return { kind: 'corrupt', reason: 'attributes' };
+  const offset = readU64(view, pos + 10);
+  const deviceTs = Number(view.getBigInt64(pos + 18));
+  const ingestTs = Number(view.getBigInt64(pos + 26));
+  let p = pos + 34;
+  const need = (n: number): boolean => p + n <= end;
+  const keyLength = view.getUint16(p);
+  p += 2;
+  if (!need(keyLength + 4)) return { kind: 'corrupt', reason: 'layout' };
+  const key = utf8d.decode(buf.subarray(p, p + keyLength));
+  p += keyLength;
+  const valueLength = view.getUint32(p);
+  p += 4;
+  if (!need(valueLength + 2)) return { kind: 'corrupt', reason: 'layout' };
+  const value = buf.slice(p, p + valueLength);
+  p += valueLength;
+  const headerCount = view.getUint16(p);
+  p += 2;
+  const headers: RecordHeader[] = [];
+  for (let i = 0; i < headerCount; i++) {
+    if (!need(2)) return { kind: 'corrupt', reason: 'layout' };
+    const nameLength = view.getUint16(p);
+    p += 2;
+    if (!need(nameLength + 4)) return { kind: 'corrupt', reason: 'layout' };
+    const name = utf8d.decode(buf.subarray(p, p + nameLength));
+    p += nameLength;
+    const vLength = view.getUint32(p);
+    p += 4;
+    if (!need(vLength)) return { kind: 'corrupt', reason: 'layout' };
+    headers.push({ name, value: buf.slice(p, p + vLength) });
+    p += vLength;
+  }
+  if (p !== end) return { kind: 'corrupt', reason: 'layout' };
+  if (offset === undefined) return { kind: 'corrupt', reason: 'layout' };
+  return { kind: 'record', record: { offset, critical: (attributes & ATTR_CRITICAL) !== 0, deviceTs, ingestTs, key, value, headers }, size: 4 + length };
+}
+
+/** Offset field of the record at `pos`, without checking anything (for index building). */
+export function peekOffset(buf: Uint8Array, pos: number): number | undefined {
+  if (buf.length - pos < 18) return undefined;
+  return readU64(new DataView(buf.buffer, buf.byteOffset, buf.byteLength), pos + 10);
+}
+
+function writeU64(buf: Buffer, n: number, at: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`offset: expected a safe integer ≥ 0, got ${n}`);
+  buf.writeUInt32BE(Math.floor(n / 2 ** 32), at);
+  buf.writeUInt32BE(n >>> 0, at + 4);
+}
+
+/** u64 as a JS number; undefined when it is beyond 2^53 (only corruption gets there). */
+function readU64(view: DataView, at: number): number | undefined {
+  const hi = view.getUint32(at);
+  if (hi > 0x1fffff) return undefined;
+  return hi * 2 ** 32 + view.getUint32(at + 4);
+}
