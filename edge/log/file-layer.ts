@@ -1,0 +1,161 @@
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Every byte the log reads or writes goes through a FileLayer, so tests can swap the real
+ * file system for SimulatedFileLayer (which can lose everything not fsynced, or fail with
+ * ENOSPC/EIO on the call a test picks). Failures are Node-style errors with `code` set.
+ */
+export interface LogFile {
+  readonly path: string;
+  /** Appends all of `data` at the end of the file, or throws; after a throw some prefix of it may be in the file. */
+  append(data: Uint8Array): Promise<void>;
+  /** Up to `length` bytes from `position` (fewer at end of file). */
+  read(position: number, length: number): Promise<Buffer>;
+  size(): Promise<number>;
+  /** fdatasync: the file's bytes are durable when this resolves. */
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `read`: existing file, read only. `append`: read and append, created when missing. `create-new`: fails with EEXIST when present. */
+export type OpenMode = 'read' | 'append' | 'create-new';
+
+export interface FileLayer {
+  open(path: string, mode: OpenMode): Promise<LogFile>;
+  /** Names in a directory (not sorted). */
+  readdir(dir: string): Promise<string[]>;
+  /** Creates the directory and missing parents; no error when it exists. */
+  mkdir(dir: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** fsync of a directory: creates, renames and unlinks in it are durable when this resolves. */
+  fsyncDir(dir: string): Promise<void>;
+  /** Size of a file, or undefined when it does not exist. */
+  stat(path: string): Promise<{ size: number } | undefined>;
+}
+
+export function errnoError(code: string, syscall: string, path: string): NodeJS.ErrnoException {
+  const err = new Error(`${code}: ${syscall} '${path}'`) as NodeJS.ErrnoException;
+  err.code = code;
+  err.syscall = syscall;
+  err.path = path;
+  return err;
+}
+
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
+}
+
+/** Reads a whole file, or undefined when it does not exist. */
+export async function readWholeFile(layer: FileLayer, path: string): Promise<Buffer | undefined> {
+  let file: LogFile;
+  try {
+    file = await layer.open(path, 'read');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return await file.read(0, await file.size());
+  } finally {
+    await file.close();
+  }
+}
+
+/**
+ * Replaces a file so that a crash leaves either the old or the new content, never a mix:
+ * write `<path>.tmp`, fdatasync, rename over `path`, fsync the directory.
+ */
+export async function writeFileDurably(layer: FileLayer, path: string, data: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const file = await layer.open(tmp, 'append');
+  try {
+    await file.truncate(0);
+    await file.append(data);
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+  await layer.rename(tmp, path);
+  await layer.fsyncDir(dirname(path));
+}
+
+class NodeLogFile implements LogFile {
+  constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+  ) {}
+
+  async append(data: Uint8Array): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.fh.write(data, done, data.length - done, null);
+      done += bytesWritten;
+    }
+  }
+
+  async read(position: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await this.fh.read(buf, got, length - got, position + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === length ? buf : buf.subarray(0, got);
+  }
+
+  async size(): Promise<number> {
+    return (await this.fh.stat()).size;
+  }
+
+  datasync(): Promise<void> {
+    return this.fh.datasync();
+  }
+
+  truncate(length: number): Promise<void> {
+    return this.fh.truncate(length);
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+}
+
+const FLAGS: Record<OpenMode, number> = {
+  read: constants.O_RDONLY,
+  append: constants.O_RDWR | constants.O_APPEND | constants.O_CREAT,
+  'create-new': constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL,
+};
+
+/** The real file system (node:fs/promises, one fd per open file). */
+export const nodeFileLayer: FileLayer = {
+  async open(path, mode) {
+    return new NodeLogFile(path, await open(path, FLAGS[mode], 0o644));
+  },
+  readdir: (dir) => readdir(dir),
+  async mkdir(dir) {
+    await mkdir(dir, { recursive: true });
+  },
+  rename: (from, to) => rename(from, to),
+  unlink: (path) => unlink(path),
+  async fsyncDir(dir) {
+    const fh = await open(dir, constants.O_RDONLY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+  async stat(path) {
+    try {
+      return { size: (await stat(path)).size };
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,161 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { nodeFileLayer, readWholeFile, writeFileDurably, type FileLayer } from '../../../edge/log/file-layer.js';
+import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
+
+const tempDirs: string[] = [];
+afterAll(async () => {
+  for (const d of tempDirs) await rm(d, { recursive: true, force: true });
+});
+
+// One contract, two implementations: what the log relies on must hold for both.
+const implementations: [string, () => Promise<{ fs: FileLayer; root: string }>][] = [
+  ['nodeFileLayer', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'roadlog-fl-'));
+    tempDirs.push(root);
+    return { fs: nodeFileLayer, root };
+  }],
+  ['SimulatedFileLayer', async () => {
+    const fs = new SimulatedFileLayer();
+    await fs.mkdir('/root');
+    return { fs, root: '/root' };
+  }],
+];
+
+describe.each(implementations)('FileLayer contract: %s', (_name, setup) => {
+  it('appends, reads at positions, truncates and reports sizes', async () => {
+    const { fs, root } = await setup();
+    const f = await fs.open(join(root, 'a.log'), 'append');
+    await f.append(Buffer.from('hello '));
+    await f.append(Buffer.from('world'));
+    await f.datasync();
+    expect(await f.size()).toBe(11);
+    expect((await f.read(6, 100)).toString()).toBe('world');
+    expect((await f.read(20, 5)).length).toBe(0);
+    await f.truncate(5);
+    await f.append(Buffer.from('!'));
+    expect((await f.read(0, 100)).toString()).toBe('hello!');
+    await f.close();
+    expect(await fs.stat(join(root, 'a.log'))).toEqual({ size: 6 });
+    expect(await fs.stat(join(root, 'missing'))).toBeUndefined();
+  });
+
+  it('reopens in append mode at the end, and refuses create-new on an existing file', async () => {
+    const { fs, root } = await setup();
+    const p = join(root, 'b');
+    await (await fs.open(p, 'create-new')).close();
+    await expect(fs.open(p, 'create-new')).rejects.toMatchObject({ code: 'EEXIST' });
+    const f = await fs.open(p, 'append');
+    await f.append(Buffer.from('x'));
+    await f.close();
+    const g = await fs.open(p, 'append');
+    await g.append(Buffer.from('y'));
+    await g.close();
+    expect((await readWholeFile(fs, p))?.toString()).toBe('xy');
+    await expect(fs.open(join(root, 'nope'), 'read')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('makes directories, lists, renames, unlinks and fsyncs directories', async () => {
+    const { fs, root } = await setup();
+    const dir = join(root, 'x', 'y');
+    await fs.mkdir(dir);
+    await fs.mkdir(dir);
+    await writeFileDurably(fs, join(dir, 'meta.json'), Buffer.from('{"a":1}'));
+    await writeFileDurably(fs, join(dir, 'meta.json'), Buffer.from('{"a":2}'));
+    expect((await fs.readdir(dir)).sort()).toEqual(['meta.json']);
+    expect((await readWholeFile(fs, join(dir, 'meta.json')))?.toString()).toBe('{"a":2}');
+    await fs.rename(join(dir, 'meta.json'), join(dir, 'm2'));
+    await fs.unlink(join(dir, 'm2'));
+    await fs.fsyncDir(dir);
+    expect(await fs.readdir(dir)).toEqual([]);
+    expect(await readWholeFile(fs, join(dir, 'm2'))).toBeUndefined();
+    await expect(fs.unlink(join(dir, 'm2'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('SimulatedFileLayer power loss', () => {
+  it('keeps file bytes only up to the last datasync', async () => {
+    const fs = new SimulatedFileLayer();
+    await fs.mkdir('/d');
+    await fs.fsyncDir('/');
+    const f = await fs.open('/d/f', 'append');
+    await fs.fsyncDir('/d');
+    await f.append(Buffer.from('durable'));
+    await f.datasync();
+    await f.append(Buffer.from('-lost'));
+    const after = fs.crash();
+    expect(after.contents('/d/f').toString()).toBe('durable');
+    await expect(f.append(Buffer.from('zombie'))).rejects.toMatchObject({ code: 'EIO' });
+    await expect(fs.readdir('/d')).rejects.toMatchObject({ code: 'EIO' });
+  });
+
+  it('keeps creates, renames and unlinks only after fsyncDir of the parent', async () => {
+    const fs = new SimulatedFileLayer();
+    await fs.mkdir('/d');
+    await fs.fsyncDir('/');
+    const f = await fs.open('/d/old', 'append');
+    await f.append(Buffer.from('1'));
+    await f.datasync();
+    await fs.fsyncDir('/d');
+    await (await fs.open('/d/unsynced', 'append')).close();
+    await fs.rename('/d/old', '/d/new');
+    let after = fs.crash();
+    expect((await after.readdir('/d')).sort()).toEqual(['old']);
+    await after.rename('/d/old', '/d/new');
+    await after.fsyncDir('/d');
+    await after.unlink('/d/new');
+    after = after.crash();
+    expect(await after.readdir('/d')).toEqual(['new']);
+    expect(after.contents('/d/new').toString()).toBe('1');
+  });
+
+  it('drops a whole directory that was never made durable', async () => {
+    const fs = new SimulatedFileLayer();
+    await fs.mkdir('/a/b');
+    const f = await fs.open('/a/b/f', 'append');
+    await f.append(Buffer.from('x'));
+    await f.datasync();
+    await fs.fsyncDir('/a/b');
+    const after = fs.crash();
+    expect(await after.readdir('/')).toEqual([]);
+  });
+
+  it('keeps the durable bytes when a truncate below them was not synced', async () => {
+    const fs = new SimulatedFileLayer();
+    const f = await fs.open('/f', 'append');
+    await fs.fsyncDir('/');
+    await f.append(Buffer.from('abcdef'));
+    await f.datasync();
+    await f.truncate(2);
+    await f.append(Buffer.from('XY'));
+    expect(fs.contents('/f').toString()).toBe('abXY');
+    expect(fs.crash().contents('/f').toString()).toBe('abcdef');
+  });
+
+  it('with torn crashes keeps a prefix of the unsynced bytes', async () => {
+    const fs = new SimulatedFileLayer();
+    const f = await fs.open('/f', 'append');
+    await fs.fsyncDir('/');
+    await f.append(Buffer.from('abc'));
+    await f.datasync();
+    await f.append(Buffer.from('defgh'));
+    expect(fs.crash({ torn: () => 0.5 }).contents('/f').toString()).toBe('abcdef');
+  });
+
+  it('injects ENOSPC and EIO, and fills a small disk with a partial write', async () => {
+    const fs = new SimulatedFileLayer({ capacityBytes: 10 });
+    const f = await fs.open('/f', 'append');
+    await expect(f.append(Buffer.alloc(12, 1))).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(await f.size()).toBe(10);
+    await f.truncate(4);
+    await f.append(Buffer.alloc(6, 2));
+    fs.inject = (op, path) => (op === 'datasync' && path === '/f' ? 'EIO' : undefined);
+    await expect(f.datasync()).rejects.toMatchObject({ code: 'EIO' });
+    fs.inject = undefined;
+    fs.capacityBytes = undefined;
+    await f.append(Buffer.alloc(100));
+    expect(fs.usedBytes()).toBe(110);
+  });
+});
