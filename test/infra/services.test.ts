@@ -13,8 +13,9 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'roadlog-infra-'));
 });
 afterAll(async () => {
+  // Whatever a failed test left running (stop acts only on this run's pid files).
   await stopMosquitto(join(root, 'mosquitto')).catch(() => undefined);
-  await stopInflux(join(root, 'influx')).catch(() => undefined);
+  for (const d of ['influx', 'influx-a', 'influx-b', 'influx-bad']) await stopInflux(join(root, d)).catch(() => undefined);
   await rm(root, { recursive: true, force: true });
 });
 
