@@ -1,0 +1,371 @@
+import { errnoCode, readWholeFile, type FileLayer } from './file-layer.js';
+import { decodeRecord, encodeRecord, type LogRecord, type RecordInput } from './record.js';
+import { resync, scanSegment, type CorruptRange } from './recovery.js';
+import { parseSegmentFileName, Segment } from './segment.js';
+
+export interface PartitionConfig {
+  segmentBytes: number;
+  indexIntervalBytes: number;
+  /** Inspect without changing anything: no truncation, no file created, no index written. */
+  readOnly?: boolean;
+  /** Ignore index files and rebuild them from the segments (repair). */
+  rebuildIndexes?: boolean;
+  /** Called when a background index write fails (the index is rebuilt on the next open). */
+  onError?: (err: unknown) => void;
+}
+
+/** An append waiting for the next flush cycle; `size` is its exact encoded size. */
+export interface PendingRecord {
+  input: RecordInput;
+  ingestTs: number;
+  size: number;
+}
+
+interface Chunk {
+  segment: Segment;
+  isNew: boolean;
+  parts: Buffer[];
+  bytes: number;
+  preSize: number;
+  records: { offset: number; position: number; size: number; ingestTs: number }[];
+}
+
+/** What one flush cycle writes to one partition: offsets assigned, bytes encoded. */
+export interface WritePlan {
+  chunks: Chunk[];
+  offsets: number[];
+  bytes: number;
+}
+
+export interface ReadLimits {
+  maxRecords: number;
+  maxBytes: number;
+}
+
+export interface ReadResult {
+  records: LogRecord[];
+  /** Where the next read continues. */
+  nextOffset: number;
+  /** Offsets that were damaged and skipped (never returned as records). */
+  skipped: CorruptRange[];
+}
+
+export interface OpenReport {
+  truncatedBytes: number;
+  corrupt: CorruptRange[];
+  rebuiltIndexes: number;
+}
+
+const READ_CHUNK = 256 * 1024;
+
+/**
+ * One (lane, partition): a directory of segments forming one offset space that starts at 0.
+ * Writes are planned (`prepare`), written and fsynced (`write`), then made visible (`commit`)
+ * or undone (`rollback`); the owner runs one cycle at a time and never deletes segments
+ * during a cycle. Reads may run at any time and see only committed (fsynced) records.
+ */
+export class Partition {
+  segments: Segment[] = [];
+  readonly report: OpenReport = { truncatedBytes: 0, corrupt: [], rebuiltIndexes: 0 };
+  /** Bytes past the active segment's durable size may be on disk (a failed write); cut them before the next write. */
+  private tailDirty = false;
+
+  private constructor(
+    private readonly fs: FileLayer,
+    readonly dir: string,
+    private readonly config: PartitionConfig,
+  ) {}
+
+  /**
+   * Opens a partition directory and recovers it: index files are loaded or rebuilt; the last
+   * segment is scanned and cut back to its longest valid prefix (a torn write); damage with
+   * valid records after it is kept and reported (those records are skipped by readers).
+   */
+  static async open(fs: FileLayer, dir: string, config: PartitionConfig): Promise<Partition> {
+    const p = new Partition(fs, dir, config);
+    await p.recover();
+    return p;
+  }
+
+  private async recover(): Promise<void> {
+    const { fs, dir, config } = this;
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT' || config.readOnly !== true) throw err;
+      names = [];
+    }
+    if (config.readOnly !== true) for (const n of names) if (n.endsWith('.tmp')) await fs.unlink(`${dir}/${n}`);
+    const bases = names.map(parseSegmentFileName).filter((b): b is number => b !== undefined).sort((a, b) => a - b);
+    if (bases.length === 0) {
+      const seg = new Segment(fs, dir, 0, config.indexIntervalBytes);
+      if (config.readOnly !== true) {
+        await seg.openWriter();
+        await fs.fsyncDir(dir);
+      }
+      this.segments.push(seg);
+      return;
+    }
+    for (let i = 0; i < bases.length; i++) {
+      const last = i === bases.length - 1;
+      const nextBase = bases[i + 1];
+      const seg = new Segment(fs, dir, bases[i]!, config.indexIntervalBytes);
+      const size = (await fs.stat(seg.logPath))?.size ?? 0;
+      if (!last && config.rebuildIndexes !== true && (await seg.loadIndexes(size)) && seg.nextOffset === nextBase) {
+        this.segments.push(seg);
+        continue;
+      }
+      const buf = (await readWholeFile(fs, seg.logPath)) ?? Buffer.alloc(0);
+      const scan = scanSegment(buf, { base: seg.base, indexIntervalBytes: config.indexIntervalBytes, ...(nextBase === undefined ? {} : { limitOffset: nextBase }) });
+      seg.applyScan(scan);
+      this.report.corrupt.push(...scan.corrupt);
+      if (last) {
+        if (scan.tail !== undefined) this.report.truncatedBytes += buf.length - scan.validEnd;
+        if (config.readOnly !== true) {
+          await seg.openWriter();
+          if (buf.length !== scan.validEnd) {
+            await seg.writer!.truncate(scan.validEnd);
+            await seg.writer!.datasync();
+          }
+        }
+      } else {
+        // Sealed: damaged bytes stay (readers skip them); the index describes the file as it is.
+        seg.size = buf.length;
+        if (config.readOnly !== true) {
+          await seg.writeIndexes();
+          this.report.rebuiltIndexes++;
+        }
+      }
+      this.segments.push(seg);
+    }
+  }
+
+  get active(): Segment {
+    return this.segments.at(-1)!;
+  }
+
+  get startOffset(): number {
+    return this.segments[0]!.base;
+  }
+
+  /** Offset the next append gets; every offset below it is durable. */
+  get endOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  get sizeBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  /** Assigns offsets and encodes; rolls to a new segment when the active one would pass segmentBytes. */
+  prepare(pending: readonly PendingRecord[]): WritePlan {
+    const chunks: Chunk[] = [];
+    const offsets: number[] = [];
+    let offset = this.active.nextOffset;
+    let chunk: Chunk = { segment: this.active, isNew: false, parts: [], bytes: 0, preSize: this.active.size, records: [] };
+    let total = 0;
+    for (const p of pending) {
+      const used = chunk.preSize + chunk.bytes;
+      if (used > 0 && used + p.size > this.config.segmentBytes) {
+        if (chunk.bytes > 0) chunks.push(chunk);
+        chunk = { segment: new Segment(this.fs, this.dir, offset, this.config.indexIntervalBytes), isNew: true, parts: [], bytes: 0, preSize: 0, records: [] };
+      }
+      const buf = encodeRecord(p.input, offset, p.ingestTs);
+      chunk.records.push({ offset, position: chunk.preSize + chunk.bytes, size: buf.length, ingestTs: p.ingestTs });
+      chunk.parts.push(buf);
+      chunk.bytes += buf.length;
+      total += buf.length;
+      offsets.push(offset++);
+    }
+    if (chunk.bytes > 0 || chunk.isNew) chunks.push(chunk);
+    return { chunks, offsets, bytes: total };
+  }
+
+  /**
+   * Writes and fsyncs a plan. One write and one fdatasync per segment; a new segment is
+   * created only after the previous one is fsynced, and its directory entry is fsynced
+   * before the cycle completes, so a crash never leaves a torn segment before a newer one.
+   */
+  async write(plan: WritePlan): Promise<void> {
+    if (this.tailDirty) {
+      await this.active.writer!.truncate(this.active.size);
+      await this.active.writer!.datasync();
+      this.tailDirty = false;
+    }
+    for (const c of plan.chunks) {
+      if (c.isNew) await c.segment.openWriter();
+      const w = c.segment.writer!;
+      await w.append(c.parts.length === 1 ? c.parts[0]! : Buffer.concat(c.parts, c.bytes));
+      await w.datasync();
+      if (c.isNew) await this.fs.fsyncDir(this.dir);
+    }
+  }
+
+  /** Undoes a plan whose write failed: nothing of it becomes visible, now or after a crash. */
+  async rollback(plan: WritePlan): Promise<void> {
+    for (const c of plan.chunks) {
+      if (c.isNew) {
+        try {
+          await c.segment.delete();
+          await this.fs.fsyncDir(this.dir);
+        } catch {
+          // A leftover empty or torn newer segment is cut away by recovery on the next open.
+        }
+      } else {
+        this.tailDirty = true;
+        try {
+          await c.segment.writer!.truncate(c.preSize);
+          await c.segment.writer!.datasync();
+          this.tailDirty = false;
+        } catch {
+          // Retried before the next write; readers never look past `size`.
+        }
+      }
+    }
+  }
+
+  /** Makes a written plan visible to readers. */
+  commit(plan: WritePlan): void {
+    for (const c of plan.chunks) {
+      for (const r of c.records) c.segment.noteDurable(r.offset, r.position, r.size, r.ingestTs);
+      if (c.isNew) {
+        const sealed = this.active;
+        this.segments.push(c.segment);
+        this.seal(sealed);
+      }
+    }
+  }
+
+  private seal(seg: Segment): void {
+    seg.sealing = (async () => {
+      await seg.closeWriter();
+      await seg.writeIndexes();
+    })().catch((err) => this.config.onError?.(err));
+  }
+
+  /**
+   * Deletes the oldest segment (the caller fsyncs nothing: this does). When only the active
+   * segment is left, it first rolls to an empty one so the next offset is kept.
+   * Returns what was deleted, or undefined when there is nothing to delete.
+   */
+  async deleteOldest(): Promise<{ records: number; bytes: number; base: number } | undefined> {
+    if (this.segments.length === 1) {
+      const old = this.active;
+      if (old.recordCount === 0) return undefined;
+      const fresh = new Segment(this.fs, this.dir, old.nextOffset, this.config.indexIntervalBytes);
+      await fresh.openWriter();
+      await this.fs.fsyncDir(this.dir);
+      this.segments.push(fresh);
+      this.seal(old);
+    }
+    const seg = this.segments.shift()!;
+    await seg.delete();
+    await this.fs.fsyncDir(this.dir);
+    return { records: seg.recordCount, bytes: seg.size, base: seg.base };
+  }
+
+  /**
+   * Reads committed records from `from` on. Damaged records are skipped and reported in
+   * `skipped`; an offset below the start (deleted by retention) continues at the start.
+   */
+  async read(from: number, limits: ReadLimits): Promise<ReadResult> {
+    const records: LogRecord[] = [];
+    const skipped: CorruptRange[] = [];
+    let next = Math.max(from, this.startOffset);
+    let bytes = 0;
+    while (records.length < limits.maxRecords && bytes < limits.maxBytes) {
+      const i = this.segmentIndexFor(next);
+      if (i < 0) break;
+      const seg = this.segments[i]!;
+      const following = this.segments[i + 1];
+      try {
+        next = await this.readSegment(seg, next, limits, records, skipped, bytes);
+      } catch (err) {
+        if (!seg.isDeleted) throw err;
+        next = Math.max(next, this.startOffset);
+        continue;
+      }
+      bytes = records.reduce((n, r) => n + r.value.length, 0);
+      if (records.length >= limits.maxRecords || bytes >= limits.maxBytes) break;
+      if (following === undefined) break;
+      if (next < following.base) {
+        skipped.push({ position: seg.size, fromOffset: next, toOffset: following.base, reason: 'missing' });
+        next = following.base;
+      }
+    }
+    return { records, nextOffset: next, skipped };
+  }
+
+  private segmentIndexFor(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let ans = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid]!.base <= offset) {
+        ans = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return ans;
+  }
+
+  private async readSegment(seg: Segment, from: number, limits: ReadLimits, out: LogRecord[], skipped: CorruptRange[], bytesSoFar: number): Promise<number> {
+    const end = seg.size;
+    const endOffset = seg.nextOffset;
+    let next = from;
+    let bytes = bytesSoFar;
+    let pos = seg.index.lookup(next);
+    let buf: Buffer = Buffer.alloc(0);
+    let bufStart = pos;
+    while (pos < end && next < endOffset && out.length < limits.maxRecords && bytes < limits.maxBytes) {
+      const rel = pos - bufStart;
+      const r = decodeRecord(buf, rel);
+      if (r.kind === 'incomplete') {
+        const declared = buf.length - rel >= 4 ? buf.readUInt32BE(rel) + 4 : 0;
+        const want = Math.min(end - pos, Math.max(READ_CHUNK, declared));
+        if (bufStart === pos && buf.length >= want) {
+          // Runs past the durable end: damage, handled below like any corrupt record.
+        } else {
+          buf = await seg.readBytes(pos, want);
+          bufStart = pos;
+          continue;
+        }
+      } else if (r.kind === 'record') {
+        if (r.record.offset >= next && r.record.offset < endOffset) {
+          if (r.record.offset > next) skipped.push({ position: pos, fromOffset: next, toOffset: r.record.offset, reason: 'missing' });
+          out.push(r.record);
+          bytes += r.record.value.length;
+          next = r.record.offset + 1;
+        }
+        pos += r.size;
+        continue;
+      }
+      // Damage: look for the next record that checks, in the rest of the segment.
+      const rest = await seg.readBytes(pos, end - pos);
+      const found = resync(rest, 1, next, endOffset);
+      const reason = r.kind === 'corrupt' ? r.reason : 'length';
+      if (found === undefined) {
+        skipped.push({ position: pos, fromOffset: next, toOffset: endOffset, reason });
+        return endOffset;
+      }
+      if (found.offset > next) skipped.push({ position: pos, fromOffset: next, toOffset: found.offset, reason });
+      next = found.offset;
+      buf = rest;
+      bufStart = pos;
+      pos += found.position;
+    }
+    if (pos >= end && next < endOffset) {
+      skipped.push({ position: pos, fromOffset: next, toOffset: endOffset, reason: 'missing' });
+      next = endOffset;
+    }
+    return next;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.segments) await s.close();
+  }
+}
