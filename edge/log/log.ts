@@ -1,0 +1,419 @@
+import { dirname, join } from 'node:path';
+import type { Registry } from 'prom-client';
+import { RoadlogError } from '../../shared/errors/index.js';
+import { partitionForKey } from '../../shared/partitioner/index.js';
+import { CursorStore, positionKey, type CursorPositions, checkCursorName } from './cursor.js';
+import { errnoCode, nodeFileLayer, readWholeFile, writeFileDurably, type FileLayer } from './file-layer.js';
+import { GroupCommit } from './group-commit.js';
+import { acquireLock, isProcessAlive, type IsProcessAlive, type LogLock } from './lock.js';
+import { createLogMetrics, type LogMetrics } from './metrics.js';
+import { LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
+import { Partition, type PendingRecord } from './partition.js';
+import { LogReader, type ReaderHost, type SkippedRange } from './reader.js';
+import { encodedSize, type RecordHeader } from './record.js';
+import { pickDropVictim, planRetention, type SegmentInfo } from './retention.js';
+
+/**
+ * The edge log: P partitions in each of three lanes, group commit, cursors, retention and
+ * the full-disk policy. The promise it keeps: an append that resolved is fsynced and is
+ * never lost (loss window 0), short of the disk itself failing.
+ */
+export const LOG_FORMAT_VERSION = 1;
+
+export interface AppendInput {
+  /** The vehicleId: picks the partition, so one vehicle's records stay in order. */
+  key: string;
+  value: Uint8Array | string;
+  /** Device timestamp (ms); defaults to the ingest time. */
+  deviceTs?: number;
+  /** Alarms and trouble codes: stored in the `critical` lane, served first, evicted last. */
+  critical?: boolean;
+  /** `dead` for invalid payloads (put the reason in a header); otherwise chosen by `critical`. */
+  lane?: Lane;
+  headers?: readonly RecordHeader[];
+}
+
+export interface AppendResult {
+  lane: Lane;
+  partition: number;
+  offset: number;
+}
+
+export interface LogLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface EdgeLogDeps {
+  fileLayer?: FileLayer;
+  logger?: LogLogger;
+  /** Registry for the log's metrics (a private one when absent). */
+  metrics?: Registry;
+  now?: () => number;
+  /** Decides whether the pid in a found lock file still runs (tests of crashes in one process pass their own). */
+  isProcessAlive?: IsProcessAlive;
+}
+
+export interface PartitionStats {
+  lane: Lane;
+  partition: number;
+  startOffset: number;
+  endOffset: number;
+  bytes: number;
+  segments: number;
+  firstTs: number;
+  maxTs: number;
+}
+
+interface Pending {
+  lane: Lane;
+  partition: number;
+  record: PendingRecord;
+}
+
+const silent: LogLogger = { info() {}, warn() {}, error() {} };
+const utf8 = new TextEncoder();
+
+export async function openLog(dir: string, options: EdgeLogOptionsInput = {}, deps: EdgeLogDeps = {}): Promise<EdgeLog> {
+  return EdgeLog.open(dir, parseEdgeLogOptions(options), deps);
+}
+
+export class EdgeLog {
+  private readonly lanes = new Map<Lane, Partition[]>();
+  private readonly commits: GroupCommit<Pending, AppendResult>;
+  private readonly cursorStore: CursorStore;
+  private readonly cursorCache = new Map<string, CursorPositions>();
+  private readonly metrics: LogMetrics;
+  private readonly logger: LogLogger;
+  private readonly now: () => number;
+  private lock: LogLock | undefined;
+  private closing: Promise<void> | undefined;
+  private serial: Promise<unknown> = Promise.resolve();
+  private retentionTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly options: EdgeLogOptions,
+    private readonly fs: FileLayer,
+    deps: EdgeLogDeps,
+  ) {
+    this.logger = deps.logger ?? silent;
+    this.now = deps.now ?? Date.now;
+    this.metrics = createLogMetrics(deps.metrics);
+    this.cursorStore = new CursorStore(fs, dir);
+    this.commits = new GroupCommit(options, (items) => this.flush(items));
+  }
+
+  static async open(dir: string, options: EdgeLogOptions, deps: EdgeLogDeps): Promise<EdgeLog> {
+    const fs = deps.fileLayer ?? nodeFileLayer;
+    const log = new EdgeLog(dir, options, fs, deps);
+    await fs.mkdir(dir);
+    log.lock = await acquireLock(fs, dir, deps.isProcessAlive ?? isProcessAlive);
+    try {
+      await log.init();
+    } catch (err) {
+      await Promise.all([...log.lanes.values()].flat().map((p) => p.close().catch(() => undefined)));
+      await log.lock.release().catch(() => undefined);
+      throw err;
+    }
+    return log;
+  }
+
+  private async init(): Promise<void> {
+    const { fs, dir, options } = this;
+    await this.checkMeta();
+    for (const lane of LANES) for (let p = 0; p < options.partitions; p++) await fs.mkdir(partitionDir(dir, lane, p));
+    await fs.mkdir(this.cursorStore.dir);
+    for (const lane of LANES) await fs.fsyncDir(join(dir, lane));
+    await fs.fsyncDir(dir);
+    await fs.fsyncDir(dirname(dir)).catch(() => undefined);
+    const config = { segmentBytes: options.segmentBytes, indexIntervalBytes: options.indexIntervalBytes, onError: (err: unknown) => this.logger.warn({ err }, 'edge log: writing a segment index failed; it is rebuilt on the next open') };
+    for (const lane of LANES) {
+      const parts = await Promise.all(Array.from({ length: options.partitions }, (_, p) => Partition.open(fs, partitionDir(dir, lane, p), config)));
+      this.lanes.set(lane, parts);
+      parts.forEach((part, p) => {
+        const { truncatedBytes, corrupt, rebuiltIndexes } = part.report;
+        const lost = corrupt.reduce((n, c) => n + c.toOffset - c.fromOffset, 0);
+        if (lost > 0) this.metrics.corruptRecords.inc({ lane }, lost);
+        if (truncatedBytes > 0 || corrupt.length > 0 || rebuiltIndexes > 0) {
+          this.logger.warn({ lane, partition: p, truncatedBytes, corrupt, rebuiltIndexes }, `edge log ${lane}/${p}: recovered (torn tail cut: ${truncatedBytes} bytes; damaged records skipped: ${lost}; indexes rebuilt: ${rebuiltIndexes})`);
+        }
+      });
+    }
+    for (const [name, positions] of await this.cursorStore.loadAll()) this.cursorCache.set(name, positions);
+    this.metrics.backlog.reset();
+    const every = options.retention.checkIntervalMs;
+    if (options.retention.maxBytes !== undefined || options.retention.maxAgeHours !== undefined) {
+      this.retentionTimer = setInterval(() => void this.runRetention().catch((err) => this.logger.error({ err }, 'edge log: retention failed')), every);
+      this.retentionTimer.unref();
+    }
+  }
+
+  private async checkMeta(): Promise<void> {
+    const path = join(this.dir, 'meta.json');
+    const raw = await readWholeFile(this.fs, path);
+    const want = { format: LOG_FORMAT_VERSION, partitions: this.options.partitions, lanes: [...LANES] };
+    if (raw === undefined) {
+      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify({ ...want, createdAt: new Date(this.now()).toISOString() })}\n`));
+      return;
+    }
+    let meta: { format?: unknown; partitions?: unknown };
+    try {
+      meta = JSON.parse(raw.toString('utf8')) as typeof meta;
+    } catch (err) {
+      throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: not JSON (${(err as Error).message})`, { cause: err });
+    }
+    if (meta.format !== LOG_FORMAT_VERSION) throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: format ${String(meta.format)}, this roadlog reads format ${LOG_FORMAT_VERSION}`);
+    if (meta.partitions !== this.options.partitions) {
+      throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${this.dir} has ${String(meta.partitions)} partitions but edge.log.partitions is ${this.options.partitions} (the count is fixed when the log is created)`);
+    }
+  }
+
+  get partitionCount(): number {
+    return this.options.partitions;
+  }
+
+  partition(lane: Lane, partition: number): Partition {
+    const p = this.lanes.get(lane)?.[partition];
+    if (p === undefined) throw new RangeError(`no partition ${lane}/${partition}`);
+    return p;
+  }
+
+  /** Bytes queued or being written (backpressure). */
+  get pendingBytes(): number {
+    return this.commits.pendingBytes;
+  }
+
+  /** Resolves when an append of `bytes` would not wait for room. */
+  waitForRoom(bytes = 1): Promise<void> {
+    return this.commits.waitForRoom(bytes);
+  }
+
+  assertOpen(): void {
+    if (this.closing !== undefined) throw new RoadlogError('ROADLOG_ERR_LOG_CLOSED', `edge log ${this.dir} is closed`);
+  }
+
+  /** Appends one record; resolves with its position only after it is fsynced. */
+  async append(input: AppendInput): Promise<AppendResult> {
+    this.assertOpen();
+    const lane: Lane = input.lane ?? (input.critical === true ? 'critical' : 'normal');
+    const value = typeof input.value === 'string' ? utf8.encode(input.value) : input.value;
+    const ingestTs = this.now();
+    const headers = input.headers ?? [];
+    const size = encodedSize(Buffer.byteLength(input.key), value.length, headers.map((h) => ({ nameBytes: Buffer.byteLength(h.name), valueBytes: h.value.length })));
+    const partition = partitionForKey(input.key, this.options.partitions);
+    const record: PendingRecord = { input: { key: input.key, value, deviceTs: input.deviceTs ?? ingestTs, critical: lane === 'critical', headers }, ingestTs, size };
+    try {
+      return await this.commits.submit({ lane, partition, record }, size);
+    } catch (err) {
+      this.metrics.appendFailures.inc({ code: err instanceof RoadlogError ? err.code : 'UNKNOWN' });
+      throw err;
+    }
+  }
+
+  /** Waits until everything appended so far is fsynced. */
+  async flushNow(): Promise<void> {
+    await this.commits.drain();
+  }
+
+  /** Runs `fn` alone: flush cycles, retention and drops never overlap. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(fn, fn);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  private flush(items: Pending[]): Promise<(AppendResult | Error)[]> {
+    return this.exclusive(async () => {
+      const started = performance.now();
+      const results: (AppendResult | Error)[] = new Array(items.length);
+      let admitted = items.map((_, i) => i);
+      if (this.options.quotaBytes !== undefined) admitted = await this.admitUnderQuota(items, results);
+      const groups = new Map<Partition, { lane: Lane; partition: number; idx: number[] }>();
+      for (const i of admitted) {
+        const it = items[i]!;
+        const part = this.partition(it.lane, it.partition);
+        let g = groups.get(part);
+        if (g === undefined) groups.set(part, (g = { lane: it.lane, partition: it.partition, idx: [] }));
+        g.idx.push(i);
+      }
+      let todo = [...groups.entries()];
+      for (let attempt = 0; todo.length > 0; attempt++) {
+        const plans = todo.map(([part, g]) => part.prepare(g.idx.map((i) => items[i]!.record)));
+        const settled = await Promise.allSettled(todo.map(([part], k) => part.write(plans[k]!)));
+        const failed: typeof todo = [];
+        let fullDisk = false;
+        let lastErr: unknown;
+        for (let k = 0; k < todo.length; k++) {
+          const [part, g] = todo[k]!;
+          const plan = plans[k]!;
+          const s = settled[k]!;
+          if (s.status === 'fulfilled') {
+            part.commit(plan);
+            g.idx.forEach((i, j) => (results[i] = { lane: g.lane, partition: g.partition, offset: plan.offsets[j]! }));
+            this.metrics.appends.inc({ lane: g.lane }, g.idx.length);
+            this.metrics.appendBytes.inc({ lane: g.lane }, plan.bytes);
+          } else {
+            await part.rollback(plan);
+            failed.push(todo[k]!);
+            lastErr = s.reason;
+            if (errnoCode(s.reason) === 'ENOSPC') fullDisk = true;
+          }
+        }
+        todo = failed;
+        if (failed.length === 0) break;
+        // Out of space: free what every cursor has read, then (drop-oldest) the oldest records; retry.
+        if (fullDisk && attempt < 1000 && (await this.freeSpace())) continue;
+        for (const [, g] of failed) {
+          const err = this.toLogError(lastErr, g);
+          for (const i of g.idx) results[i] = err;
+        }
+        break;
+      }
+      this.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+      this.metrics.batchRecords.observe(items.length);
+      this.metrics.pendingBytes.set(this.commits.pendingBytes);
+      return results;
+    });
+  }
+
+  private toLogError(err: unknown, g: { lane: Lane; partition: number }): RoadlogError {
+    if (errnoCode(err) === 'ENOSPC') {
+      return new RoadlogError('ROADLOG_ERR_LOG_FULL', `edge log ${this.dir}: disk full writing ${g.lane}/${g.partition} (policy ${this.options.fullDisk.policy}); the append was not stored`, { cause: err, details: { lane: g.lane, partition: g.partition } });
+    }
+    // No dedicated code for an I/O failure yet; INTERNAL is the closest (see the report).
+    return new RoadlogError('ROADLOG_ERR_INTERNAL', `edge log ${this.dir}: writing ${g.lane}/${g.partition} failed: ${(err as Error)?.message ?? String(err)}; the append was not stored`, { cause: err, details: { lane: g.lane, partition: g.partition, errno: errnoCode(err) } });
+  }
+
+  /** Admits appends, in order, while they fit under quotaBytes (freeing space first); refuses the rest with LOG_FULL. */
+  private async admitUnderQuota(items: Pending[], results: (AppendResult | Error)[]): Promise<number[]> {
+    const quota = this.options.quotaBytes!;
+    const need = items.reduce((n, it) => n + it.record.size, 0);
+    while (this.sizeBytes + need > quota && (await this.freeSpace()));
+    const admitted: number[] = [];
+    let used = this.sizeBytes;
+    items.forEach((it, i) => {
+      if (used + it.record.size <= quota) {
+        admitted.push(i);
+        used += it.record.size;
+      } else {
+        results[i] = new RoadlogError('ROADLOG_ERR_LOG_FULL', `edge log ${this.dir}: quota of ${quota} bytes reached (policy ${this.options.fullDisk.policy}); the append was not stored`, { details: { quotaBytes: quota } });
+      }
+    });
+    return admitted;
+  }
+
+  /** Frees one segment: one every cursor has passed, else (drop-oldest) the oldest by lane priority. False when nothing can go. */
+  private async freeSpace(): Promise<boolean> {
+    const consumed = planRetention(this.segmentInfos(), [...this.cursorCache.values()], { maxBytes: 0 }, this.now())[0];
+    if (consumed !== undefined) {
+      await this.partition(consumed.lane, consumed.partition).deleteOldest();
+      return true;
+    }
+    if (this.options.fullDisk.policy !== 'drop-oldest') return false;
+    const victim = pickDropVictim(this.segmentInfos());
+    if (victim === undefined) return false;
+    const gone = await this.partition(victim.lane, victim.partition).deleteOldest();
+    if (gone === undefined) return false;
+    this.metrics.droppedRecords.inc({ lane: victim.lane, reason: 'full-disk' }, gone.records);
+    this.logger.warn(
+      { lane: victim.lane, partition: victim.partition, fromOffset: gone.base, records: gone.records, bytes: gone.bytes },
+      `edge log: disk full, dropped ${gone.records} unforwarded records (${victim.lane}/${victim.partition} offsets ${gone.base}..${gone.base + gone.records - 1}) by policy drop-oldest`,
+    );
+    return true;
+  }
+
+  private segmentInfos(): SegmentInfo[][] {
+    const out: SegmentInfo[][] = [];
+    for (const [lane, parts] of this.lanes) {
+      parts.forEach((part, partition) => out.push(part.segments.map((s) => ({ lane, partition, base: s.base, nextOffset: s.nextOffset, bytes: s.size, maxTs: s.maxTs }))));
+    }
+    return out;
+  }
+
+  get sizeBytes(): number {
+    let n = 0;
+    for (const parts of this.lanes.values()) for (const p of parts) n += p.sizeBytes;
+    return n;
+  }
+
+  /** Deletes what retention allows now (size and age; only segments every cursor has passed). */
+  async runRetention(): Promise<{ deletedSegments: number; deletedBytes: number }> {
+    this.assertOpen();
+    return this.exclusive(async () => {
+      const { maxBytes, maxAgeHours } = this.options.retention;
+      const plan = planRetention(this.segmentInfos(), [...this.cursorCache.values()], { maxBytes, maxAgeMs: maxAgeHours === undefined ? undefined : maxAgeHours * 3_600_000 }, this.now());
+      let deletedBytes = 0;
+      for (const s of plan) {
+        const gone = await this.partition(s.lane, s.partition).deleteOldest();
+        deletedBytes += gone?.bytes ?? 0;
+      }
+      this.refreshGauges();
+      return { deletedSegments: plan.length, deletedBytes };
+    });
+  }
+
+  /** A reader positioned at the named cursor's committed positions (the start of the log for a new cursor). */
+  async openReader(name: string): Promise<LogReader> {
+    this.assertOpen();
+    checkCursorName(name);
+    const host: ReaderHost = {
+      partitionCount: this.options.partitions,
+      partition: (lane, p) => this.partition(lane, p),
+      saveCursor: async (n, positions) => {
+        await this.cursorStore.save(n, positions);
+        this.cursorCache.set(n, positions);
+        this.refreshGauges();
+      },
+      noteSkipped: (ranges: readonly SkippedRange[]) => {
+        for (const r of ranges) if (r.reason !== 'deleted') this.metrics.corruptRecords.inc({ lane: r.lane }, r.toOffset - r.fromOffset);
+      },
+      assertOpen: () => this.assertOpen(),
+    };
+    return new LogReader(host, name, this.cursorCache.get(name) ?? {});
+  }
+
+  /** Committed positions of every cursor. */
+  cursors(): Map<string, CursorPositions> {
+    return new Map([...this.cursorCache].map(([k, v]) => [k, { ...v }]));
+  }
+
+  stats(): PartitionStats[] {
+    const out: PartitionStats[] = [];
+    for (const [lane, parts] of this.lanes) {
+      parts.forEach((p, partition) => {
+        const withData = p.segments.filter((s) => s.nextOffset > s.base);
+        out.push({ lane, partition, startOffset: p.startOffset, endOffset: p.endOffset, bytes: p.sizeBytes, segments: p.segments.length, firstTs: withData[0]?.firstTs ?? 0, maxTs: Math.max(0, ...withData.map((s) => s.maxTs)) });
+      });
+    }
+    return out;
+  }
+
+  private refreshGauges(): void {
+    const bytes = new Map<Lane, number>();
+    for (const s of this.stats()) {
+      bytes.set(s.lane, (bytes.get(s.lane) ?? 0) + s.bytes);
+      for (const [name, pos] of this.cursorCache) this.metrics.backlog.set({ lane: s.lane, partition: String(s.partition), cursor: name }, Math.max(0, s.endOffset - Math.max(pos[positionKey(s.lane, s.partition)] ?? 0, s.startOffset)));
+    }
+    for (const [lane, n] of bytes) this.metrics.sizeBytes.set({ lane }, n);
+  }
+
+  /** Flushes and fsyncs what is queued, closes every file and releases the lock. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
+      await this.commits.drain();
+      this.commits.close();
+      await this.exclusive(async () => {
+        for (const parts of this.lanes.values()) for (const p of parts) await p.close();
+      });
+      await this.lock?.release();
+    })();
+    return this.closing;
+  }
+}
+
+export function partitionDir(dir: string, lane: Lane, partition: number): string {
+  return join(dir, lane, String(partition).padStart(3, '0'));
+}

@@ -1,0 +1,107 @@
+import { positionKey, type CursorPositions } from './cursor.js';
+import { LANES, type Lane } from './options.js';
+import type { Partition } from './partition.js';
+import type { LogRecord } from './record.js';
+
+export interface ReadRecord extends LogRecord {
+  lane: Lane;
+  partition: number;
+}
+
+/** Offsets a read passed over without returning them. */
+export interface SkippedRange {
+  lane: Lane;
+  partition: number;
+  fromOffset: number;
+  toOffset: number;
+  /** `deleted`: dropped by the full-disk policy before this reader got there; otherwise the damage found (`crc`, `length`, ...). */
+  reason: string;
+}
+
+export interface ReadBatch {
+  records: ReadRecord[];
+  skipped: SkippedRange[];
+}
+
+/** What a reader needs from its log. */
+export interface ReaderHost {
+  readonly partitionCount: number;
+  partition(lane: Lane, partition: number): Partition;
+  saveCursor(name: string, positions: CursorPositions): Promise<void>;
+  noteSkipped(ranges: readonly SkippedRange[]): void;
+  assertOpen(): void;
+}
+
+/**
+ * Reads the log from a named cursor, in batches, without blocking appends (reads use their
+ * own fds and see only fsynced records). Lanes are served in order, `critical` first: a
+ * batch holds normal records only when no critical record is waiting. Order is kept per
+ * (lane, partition), so per vehicle within a lane; across lanes it is not (records carry
+ * the vehicle's `seq` for that). `commit()` stores the positions durably.
+ */
+export class LogReader {
+  private readonly positions = new Map<string, number>();
+  private committedPositions: CursorPositions;
+  private rotate = 0;
+
+  constructor(
+    private readonly host: ReaderHost,
+    readonly name: string,
+    committed: CursorPositions,
+  ) {
+    this.committedPositions = { ...committed };
+    for (const [k, v] of Object.entries(committed)) this.positions.set(k, v);
+  }
+
+  /** Next offset this reader will read in a partition. */
+  position(lane: Lane, partition: number): number {
+    return this.positions.get(positionKey(lane, partition)) ?? 0;
+  }
+
+  seek(lane: Lane, partition: number, offset: number): void {
+    this.positions.set(positionKey(lane, partition), offset);
+  }
+
+  committed(): CursorPositions {
+    return { ...this.committedPositions };
+  }
+
+  async read(limits: { maxRecords?: number; maxBytes?: number } = {}): Promise<ReadBatch> {
+    this.host.assertOpen();
+    const maxRecords = limits.maxRecords ?? 500;
+    const maxBytes = limits.maxBytes ?? 1024 * 1024;
+    const records: ReadRecord[] = [];
+    const skipped: SkippedRange[] = [];
+    let bytes = 0;
+    const n = this.host.partitionCount;
+    const first = this.rotate++ % n;
+    for (const lane of LANES) {
+      for (let k = 0; k < n && records.length < maxRecords && bytes < maxBytes; k++) {
+        const p = (first + k) % n;
+        const part = this.host.partition(lane, p);
+        const from = this.position(lane, p);
+        if (from >= part.endOffset) continue;
+        if (from < part.startOffset) skipped.push({ lane, partition: p, fromOffset: from, toOffset: part.startOffset, reason: 'deleted' });
+        const r = await part.read(from, { maxRecords: maxRecords - records.length, maxBytes: maxBytes - bytes });
+        for (const rec of r.records) {
+          records.push(Object.assign(rec, { lane, partition: p }));
+          bytes += rec.value.length;
+        }
+        for (const s of r.skipped) skipped.push({ lane, partition: p, fromOffset: s.fromOffset, toOffset: s.toOffset, reason: s.reason });
+        this.positions.set(positionKey(lane, p), r.nextOffset);
+      }
+    }
+    if (skipped.length > 0) this.host.noteSkipped(skipped);
+    return { records, skipped };
+  }
+
+  /** Stores positions durably: by default everything read so far; or the ones given (merged). */
+  async commit(positions?: CursorPositions): Promise<void> {
+    this.host.assertOpen();
+    const next = { ...this.committedPositions };
+    if (positions === undefined) for (const [k, v] of this.positions) next[k] = v;
+    else Object.assign(next, positions);
+    await this.host.saveCursor(this.name, next);
+    this.committedPositions = next;
+  }
+}

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { acquireLock, lockHolder } from '../../../edge/log/lock.js';
+import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
+
+describe('log lock', () => {
+  it('refuses a second holder while the first is alive, naming its pid', async () => {
+    const fs = new SimulatedFileLayer();
+    const lock = await acquireLock(fs, '/', () => true);
+    await expect(acquireLock(fs, '/', () => true)).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED', details: { pid: process.pid } });
+    expect(await lockHolder(fs, '/', () => true)).toBe(process.pid);
+    await lock.release();
+    await lock.release();
+    expect(await lockHolder(fs, '/', () => true)).toBeUndefined();
+    await (await acquireLock(fs, '/', () => true)).release();
+  });
+
+  it('takes over a lock whose process is dead, or whose file is torn', async () => {
+    const fs = new SimulatedFileLayer();
+    await acquireLock(fs, '/', () => true);
+    const after = fs.crash();
+    expect(await lockHolder(after, '/', () => false)).toBeUndefined();
+    await (await acquireLock(after, '/', () => false)).release();
+    const f = await after.open('/.lock', 'create-new');
+    await f.append(Buffer.from('{"pi'));
+    await (await acquireLock(after, '/', () => true)).release();
+  });
+});

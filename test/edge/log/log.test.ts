@@ -1,0 +1,117 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { partitionForKey } from '../../../shared/partitioner/index.js';
+import { openLog } from '../../../edge/log/log.js';
+import { readEverything, simulatedLog, SMALL } from './support/log.js';
+
+const temp: string[] = [];
+afterAll(async () => {
+  for (const d of temp) await rm(d, { recursive: true, force: true });
+});
+
+describe('EdgeLog', () => {
+  it('puts a vehicle in partition hash(key) mod P and keeps its records in order', async () => {
+    const { log } = await simulatedLog();
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => log.append({ key: `veh-${i % 4}`, value: `{"seq":${i}}` })));
+    for (const [i, r] of results.entries()) {
+      expect(r.lane).toBe('normal');
+      expect(r.partition).toBe(partitionForKey(`veh-${i % 4}`, 2));
+    }
+    const records = await readEverything(log);
+    expect(records.length).toBe(40);
+    for (let v = 0; v < 4; v++) {
+      const seqs = records.filter((r) => r.key === `veh-${v}`).map((r) => JSON.parse(Buffer.from(r.value).toString()).seq as number);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(seqs.length).toBe(10);
+    }
+    await log.close();
+  });
+
+  it('serves the critical lane first, and keeps the dead-letter lane apart', async () => {
+    const { log } = await simulatedLog();
+    await log.append({ key: 'a', value: 'n1' });
+    await log.append({ key: 'a', value: 'c1', critical: true });
+    await log.append({ key: 'a', value: 'd1', lane: 'dead', headers: [{ name: 'reason', value: Buffer.from('not JSON') }] });
+    await log.append({ key: 'a', value: 'n2' });
+    const reader = await log.openReader('fwd');
+    const batch = await reader.read({ maxRecords: 1 });
+    expect(batch.records.map((r) => [r.lane, Buffer.from(r.value).toString(), r.critical])).toEqual([['critical', 'c1', true]]);
+    const rest = await reader.read();
+    expect(rest.records.map((r) => `${r.lane}:${Buffer.from(r.value).toString()}`)).toEqual(['normal:n1', 'normal:n2', 'dead:d1']);
+    expect(Buffer.from(rest.records[2]!.headers[0]!.value).toString()).toBe('not JSON');
+    await log.close();
+  });
+
+  it('resolves an append only after its bytes are fdatasynced, one fdatasync per dirty segment per batch', async () => {
+    const { fs, log } = await simulatedLog({ ...SMALL, maxBatchDelayMs: 20 });
+    const syncsBefore = fs.calls.datasync;
+    const all = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append({ key: 'same-vehicle', value: `v${i}` })));
+    expect(all.map((r) => r.offset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(fs.calls.datasync - syncsBefore).toBeLessThanOrEqual(2);
+    // A crash right now keeps every resolved append.
+    const after = await simulatedLog(SMALL, { fileLayer: fs.crash() });
+    expect((await readEverything(after.log)).map((r) => Buffer.from(r.value).toString())).toEqual(all.map((_, i) => `v${i}`));
+    await after.log.close();
+  });
+
+  it('commits cursor positions durably and resumes a reader there after reopen', async () => {
+    const { fs, log } = await simulatedLog();
+    for (let i = 0; i < 10; i++) await log.append({ key: `k${i}`, value: `v${i}` });
+    const r = await log.openReader('fwd');
+    const first = await r.read({ maxRecords: 4 });
+    await r.commit();
+    const after = await simulatedLog(SMALL, { fileLayer: fs.crash() });
+    expect(after.log.cursors().get('fwd')).toEqual(r.committed());
+    const again = await after.log.openReader('fwd');
+    const rest = (await again.read({ maxRecords: 100 })).records;
+    expect(rest.length).toBe(6);
+    expect(new Set([...first.records, ...rest].map((x) => Buffer.from(x.value).toString())).size).toBe(10);
+    await after.log.close();
+  });
+
+  it('is locked against a second open while alive, refuses a different partition count, and closes idempotently', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'roadlog-log-'));
+    temp.push(dir);
+    const log = await openLog(dir, SMALL);
+    await log.append({ key: 'x', value: 'y' });
+    await expect(openLog(dir, SMALL)).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED' });
+    await Promise.all([log.close(), log.close()]);
+    await expect(log.append({ key: 'x', value: 'z' })).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_CLOSED' });
+    await expect(openLog(dir, { ...SMALL, partitions: 3 })).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_FORMAT' });
+    expect((await readdir(dir)).sort()).toEqual(['critical', 'cursors', 'dead', 'meta.json', 'normal']);
+    expect(await readdir(join(dir, 'normal', '001'))).toContain('00000000000000000000.log');
+    const reopened = await openLog(dir, SMALL);
+    expect((await readEverything(reopened)).length).toBe(1);
+    await reopened.close();
+  });
+
+  it('rejects a bad option naming the field', async () => {
+    await expect(openLog('/nowhere', { segmentBytes: 1000 })).rejects.toThrow(/edge\.log\.segmentBytes: expected a number ≥ 4096/);
+    await expect(openLog('/nowhere', { segmentBytes: 8192 })).rejects.toThrow(/edge\.log\.segmentBytes: expected a number ≥ 1 MiB/);
+    await expect(openLog('/nowhere', { partitons: 3 } as never)).rejects.toMatchObject({ code: 'ROADLOG_ERR_CONFIG_INVALID' });
+  });
+
+  it('applies backpressure: pendingBytes grows with queued appends and waitForRoom resolves when they are written', async () => {
+    const { log } = await simulatedLog({ ...SMALL, maxBatchDelayMs: 5, maxPendingBytes: 2000 });
+    const appends = Array.from({ length: 30 }, (_, i) => log.append({ key: 'k', value: 'x'.repeat(100 + i) }));
+    expect(log.pendingBytes).toBeGreaterThan(0);
+    expect(log.pendingBytes).toBeLessThanOrEqual(2000);
+    await log.waitForRoom(100);
+    await Promise.all(appends);
+    expect(log.pendingBytes).toBe(0);
+    await log.close();
+  });
+
+  it('counts appends in its metrics', async () => {
+    const registry = new Registry();
+    const { log } = await simulatedLog(SMALL, { metrics: registry });
+    await log.append({ key: 'k', value: 'v', critical: true });
+    const text = await registry.metrics();
+    expect(text).toMatch(/roadlog_edge_log_appends_total\{lane="critical"\} 1/);
+    expect(text).toMatch(/roadlog_edge_log_flush_seconds_count 1/);
+    await log.close();
+  });
+});
