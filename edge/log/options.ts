@@ -14,7 +14,7 @@ export const EdgeLogOptionsSchema = z
     /** Partitions per lane; a record goes to partitionForKey(vehicleId, partitions). Fixed when the log is created. */
     partitions: z.number().int().min(1).max(1024).default(8),
     /** A segment is rolled when the next record would take it past this size. */
-    segmentBytes: z.number().int().min(4096).max(1024 * MiB).default(16 * MiB),
+    segmentBytes: z.number().int().min(1024).max(1024 * MiB).default(16 * MiB),
     /** Tests only: allow segmentBytes below 1 MiB. */
     allowSmallSegments: z.boolean().default(false),
     /** Bytes between two sparse index entries. */

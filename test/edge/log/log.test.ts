@@ -89,7 +89,7 @@ describe('EdgeLog', () => {
   });
 
   it('rejects a bad option naming the field', async () => {
-    await expect(openLog('/nowhere', { segmentBytes: 1000 })).rejects.toThrow(/edge\.log\.segmentBytes: expected a number ≥ 4096/);
+    await expect(openLog('/nowhere', { segmentBytes: 1000 })).rejects.toThrow(/edge\.log\.segmentBytes: expected a number ≥ 1024/);
     await expect(openLog('/nowhere', { segmentBytes: 8192 })).rejects.toThrow(/edge\.log\.segmentBytes: expected a number ≥ 1 MiB/);
     await expect(openLog('/nowhere', { partitons: 3 } as never)).rejects.toMatchObject({ code: 'ROADLOG_ERR_CONFIG_INVALID' });
   });

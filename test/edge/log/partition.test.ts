@@ -127,6 +127,15 @@ describe('Partition', () => {
     expect((await readAll(after)).records.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
+  it('a segment created by a roll survives a crash right after the append resolved (before its predecessor is sealed)', async () => {
+    const fs = await fresh();
+    const p = await Partition.open(fs, DIR, CONFIG);
+    const all = inputs(11, 40);
+    await append(p, all); // rolls several times; seals of old segments are still in flight
+    const after = await Partition.open(fs.crash(), DIR, CONFIG);
+    expect((await readAll(after)).records.map((r) => r.offset)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  });
+
   it('deletes the oldest segment, keeping the offsets when only the active one is left', async () => {
     const fs = await fresh();
     const p = await Partition.open(fs, DIR, CONFIG);
