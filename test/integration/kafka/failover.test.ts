@@ -6,11 +6,16 @@ import type { Kafka } from 'kafkajs';
 import { killBroker, restartBroker, startKafkaCluster, stopKafkaCluster, type KafkaClusterInfo } from '../../../infra/kafka/cluster.js';
 import { randomName, testKafka, waitFor } from '../../support/kafka.js';
 import { runCli } from '../../support/cli.js';
+import { sendPerPartition } from '../../../shared/kafka/index.js';
 
 /**
  * On a 3-node cluster (RF 3, min.insync.replicas 2): kill -9 the partition leader under
  * load, and show that an idempotent acks=all producer lost nothing it had been acknowledged,
  * and kept per-key order.
+ *
+ * The producer sends through `sendPerPartition`: a plain multi-partition kafkajs `send()`
+ * can resolve without having written one partition's records when that partition's leader
+ * dies (see shared/kafka/send.ts and infra/kafka/README.md). This test is what caught it.
  */
 let dir: string;
 let cluster: KafkaClusterInfo;
@@ -58,14 +63,14 @@ describe('3-node failover', () => {
 
     const load = (async () => {
       while (!stop) {
-        const messages = keys.map((key) => {
+        const records = keys.map((key) => {
           const seq = nextSeq.get(key)!;
           nextSeq.set(key, seq + 1);
           return { key, value: `${key}:${seq}` };
         });
         try {
-          await producer.send({ topic, acks: -1, timeout: 10_000, messages });
-          acked.push(...messages.map((m) => m.value));
+          await sendPerPartition(producer, { topic, partitions: 3, acks: -1, timeoutMs: 10_000, records });
+          acked.push(...records.map((m) => m.value));
         } catch {
           failedSends += 1; // not acknowledged: may or may not be in Kafka; never counted as lost
         }
@@ -107,6 +112,10 @@ describe('3-node failover', () => {
     console.log(
       `failover: leader ${leader} killed after ${ackedBeforeKill} acks, partition 0 leader now ${newLeader}; acked ${acked.length}, consumed ${consumed.length}, lost ${lost.length}, duplicates ${duplicates}, failed sends ${failedSends}`,
     );
+    if (lost.length > 0) {
+      const index = new Map(acked.map((v, i) => [v, i]));
+      console.log(`lost (value, ack index; kill after ${ackedBeforeKill}, restart at ${ackedAtRestart}):`, lost.slice(0, 50).map((v) => `${v}@${index.get(v)}`).join(' '));
+    }
     expect(newLeader).not.toBe(-1);
     expect(lost).toEqual([]);
 
