@@ -83,4 +83,15 @@ fi
 
 # --- 3. Kafka jars ---------------------------------------------------------------------------
 bash infra/kafka/install.sh
-echo "bootstrap: ready"
+
+# --- 4. The roadlog CLI (dist/) ---------------------------------------------------------------
+# Rebuilt only when a source file or tsconfig.json is newer than the last build.
+build_stamp=dist/.build-stamp
+if [[ -f "$build_stamp" ]] && [[ -z "$(find shared edge cloud simulators infra tsconfig.json package-lock.json -name '*.ts' -newer "$build_stamp" -o -name '*.json' -newer "$build_stamp" 2>/dev/null | head -1)" ]]; then
+  echo "build: dist/ up to date"
+else
+  echo "build: tsc"
+  npm run --silent build
+  touch "$build_stamp"
+fi
+echo "bootstrap: ready (run the CLI with: node dist/shared/cli/main.js, or put it on PATH with: npm link)"

@@ -31,3 +31,14 @@ export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv;
     child.stdin.end(options.input ?? '');
   });
 }
+
+/** Start the CLI and keep it running; for commands that run until stopped (tail, start --foreground). */
+export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}) {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does it)`);
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { stdout: '', stderr: '' };
+  child.stdout.on('data', (d: Buffer) => (output.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output.stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  return { child, output, exited };
+}

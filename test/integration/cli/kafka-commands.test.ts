@@ -2,8 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
-import { runCli } from '../../support/cli.js';
-import { randomName, testKafka } from '../../support/kafka.js';
+import { runCli, startCli } from '../../support/cli.js';
+import { randomName, testKafka, waitFor } from '../../support/kafka.js';
 import { decodeEnvelopeHeaders, encodeEnvelopeHeaders } from '../../../shared/envelope/index.js';
 import { exampleTelemetry } from '../../../shared/schema/index.js';
 
@@ -158,6 +158,28 @@ describe('roadlog tail', () => {
     expect(r.stdout).toMatch(new RegExp(`── ${topic} \\[\\d\\] @0 .* key=VH-\\d`));
     expect(r.stdout).toContain('roadlog.gateway: gw-1');
     expect(r.stdout).toContain('  "vehicleId": "VH-');
+  });
+
+  it('follows new records until Ctrl-C, then exits 0 with a count', async () => {
+    const tailing = startCli(['tail', topic, '--format', 'json'], { env });
+    try {
+      // Produce until the tail (which starts at the end of the log) has printed something:
+      // it may join its group after the first sends.
+      const producer = kafka.producer();
+      await producer.connect();
+      await waitFor(async () => {
+        await producer.send({ topic, messages: [{ key: 'VH-live', value: JSON.stringify(exampleTelemetry({ vehicleId: 'VH-live' })) }] });
+        return tailing.output.stdout.includes('"key":"VH-live"') ? true : undefined;
+      }, 60_000, 'tail to print a live record', 500);
+      await producer.disconnect();
+      tailing.child.kill('SIGINT');
+      const { code } = await tailing.exited;
+      expect(code).toBe(0);
+      expect(tailing.output.stderr).toMatch(/^roadlog: \d+ record\(s\)$/m);
+      for (const line of tailing.output.stdout.trim().split('\n')) expect((JSON.parse(line) as { key: string }).key).toBe('VH-live');
+    } finally {
+      tailing.child.kill('SIGKILL');
+    }
   });
 
   it('a missing topic is one clear line with its code, exit 1, no stack trace', async () => {
