@@ -9,7 +9,7 @@ import { crc32c } from './crc32c.js';
  * File layout (big-endian), `.index` and `.timeindex` alike:
  *   0   4  magic          "RLOI" (offset index) or "RLTI" (time index)
  *   4   1  version        1
- *   5   3  reserved       0
+ *   5   3  interval       u24, indexIntervalBytes the entries were made with
  *   8   8  segmentBytes   size of the .log file this index describes
  *   16  8  nextOffset     offset after the segment's last record
  *   24  8  firstTs        ingest time of the first record (ms; 0 when empty)
@@ -24,6 +24,7 @@ export const INDEX_HEADER_BYTES = 48;
 const MAGIC = { offset: 'RLOI', time: 'RLTI' } as const;
 
 export interface SegmentSummary {
+  indexIntervalBytes: number;
   segmentBytes: number;
   nextOffset: number;
   firstTs: number;
@@ -96,6 +97,7 @@ function header(kind: 'offset' | 'time', s: SegmentSummary, count: number, entry
   const buf = Buffer.alloc(INDEX_HEADER_BYTES + count * entryBytes);
   buf.write(MAGIC[kind], 0, 'latin1');
   buf.writeUInt8(1, 4);
+  buf.writeUIntBE(s.indexIntervalBytes, 5, 3);
   buf.writeBigUInt64BE(BigInt(s.segmentBytes), 8);
   buf.writeBigUInt64BE(BigInt(s.nextOffset), 16);
   buf.writeBigInt64BE(BigInt(s.firstTs), 24);
@@ -133,6 +135,7 @@ function checkHeader(buf: Buffer, kind: 'offset' | 'time', entryBytes: number): 
   if (buf.length !== INDEX_HEADER_BYTES + count * entryBytes) return undefined;
   if (crc32c(buf, INDEX_HEADER_BYTES, buf.length, crc32c(buf, 0, 44)) !== buf.readUInt32BE(44)) return undefined;
   const summary = {
+    indexIntervalBytes: buf.readUIntBE(5, 3),
     segmentBytes: Number(buf.readBigUInt64BE(8)),
     nextOffset: Number(buf.readBigUInt64BE(16)),
     firstTs: Number(buf.readBigInt64BE(24)),

@@ -57,7 +57,7 @@ export class Segment {
   }
 
   get summary(): SegmentSummary {
-    return { segmentBytes: this.size, nextOffset: this.nextOffset, firstTs: this.firstTs, maxTs: this.maxTs };
+    return { indexIntervalBytes: this.indexIntervalBytes, segmentBytes: this.size, nextOffset: this.nextOffset, firstTs: this.firstTs, maxTs: this.maxTs };
   }
 
   /** Takes over what a scan of the segment's bytes found. */

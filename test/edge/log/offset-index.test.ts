@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeOffsetIndex, decodeTimeIndex, encodeOffsetIndex, encodeTimeIndex, OffsetIndex, shouldIndex, TimeIndex } from '../../../edge/log/offset-index.js';
 
-const summary = { segmentBytes: 9000, nextOffset: 130, firstTs: 1000, maxTs: 5000 };
+const summary = { indexIntervalBytes: 4096, segmentBytes: 9000, nextOffset: 130, firstTs: 1000, maxTs: 5000 };
 
 describe('offset index', () => {
   it('finds the nearest indexed position at or before an offset', () => {
