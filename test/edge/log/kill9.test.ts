@@ -14,7 +14,7 @@ import { rng } from './support/random.js';
  * same directory: each cycle recovers on top of the previous one's recovery.
  */
 const CHILD = fileURLToPath(new URL('./support/append-child.ts', import.meta.url));
-const CYCLES = Number(process.env.ROADLOG_KILL_CYCLES ?? 20);
+const CYCLES = 20 * Number(process.env.ROADLOG_FAULT_SCALE ?? 1);
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -87,5 +87,5 @@ describe('edge log under kill -9', () => {
       expect(problems).toEqual([]);
     }
     expect(totalAcks).toBeGreaterThan(CYCLES * 10);
-  }, 180_000);
+  }, 180_000 * Number(process.env.ROADLOG_FAULT_SCALE ?? 1));
 });

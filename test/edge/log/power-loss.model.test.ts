@@ -145,7 +145,7 @@ describe('edge log under simulated power loss (model-based)', () => {
         }
         await log.close();
       }),
-      { numRuns: Number(process.env.ROADLOG_FAULT_RUNS ?? 150) },
+      { numRuns: 150 * Number(process.env.ROADLOG_FAULT_SCALE ?? 1) },
     );
-  });
+  }, 60_000 * Number(process.env.ROADLOG_FAULT_SCALE ?? 1));
 });
