@@ -34,9 +34,13 @@ export class GroupCommit<T, R> {
   private reservedBytes = 0;
   private roomWaiters: { bytes: number; reserve: boolean; resolve: () => void }[] = [];
 
+  private closed = false;
+
   constructor(
     private readonly options: GroupCommitOptions,
     private readonly flushFn: FlushFn<T, R>,
+    /** The error for a submit that waited for room and found the queue closed. */
+    private readonly closedError: () => Error = () => new Error('group commit closed'),
     private readonly now: () => number = () => performance.now(),
   ) {}
 
@@ -55,6 +59,7 @@ export class GroupCommit<T, R> {
   }
 
   async submit(item: T, bytes: number): Promise<R> {
+    if (this.closed) throw this.closedError();
     let reserved = 0;
     if (!this.hasRoom(bytes) || this.roomWaiters.length > 0) {
       // Woken with the bytes reserved, so one wake-up cannot let every waiter in at once.
@@ -63,17 +68,23 @@ export class GroupCommit<T, R> {
     }
     return new Promise<R>((resolve, reject) => {
       this.reservedBytes -= reserved;
+      if (this.closed) {
+        this.wakeWaiters();
+        reject(this.closedError());
+        return;
+      }
       this.queue.push({ item, bytes, at: this.now(), resolve, reject });
       this.queuedBytes += bytes;
       this.schedule();
     });
   }
 
-  /** Flushes everything queued now and waits until it is written. */
+  /** Flushes everything queued now (and what woken waiters are about to queue) and waits until it is written. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing !== undefined) {
-      if (this.flushing === undefined) this.startFlush();
-      await this.flushing;
+    while (this.queue.length > 0 || this.flushing !== undefined || this.reservedBytes > 0) {
+      if (this.flushing !== undefined) await this.flushing;
+      else if (this.queue.length > 0) this.startFlush();
+      else await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -129,8 +140,14 @@ export class GroupCommit<T, R> {
     }
   }
 
+  /** Refuses new submits (those still waiting for room get closedError); call drain() first to write what is queued. */
   close(): void {
+    this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    for (const w of this.roomWaiters.splice(0)) {
+      if (w.reserve) this.reservedBytes += w.bytes;
+      w.resolve();
+    }
   }
 }

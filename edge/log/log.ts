@@ -102,7 +102,7 @@ export class EdgeLog {
     this.now = deps.now ?? Date.now;
     this.metrics = createLogMetrics(deps.metrics);
     this.cursorStore = new CursorStore(fs, dir);
-    this.commits = new GroupCommit(options, (items) => this.flush(items));
+    this.commits = new GroupCommit(options, (items) => this.flush(items), () => new RoadlogError('ROADLOG_ERR_LOG_CLOSED', `edge log ${dir} is closed`));
   }
 
   static async open(dir: string, options: EdgeLogOptions, deps: EdgeLogDeps): Promise<EdgeLog> {
@@ -403,8 +403,10 @@ export class EdgeLog {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
+      // Appends already accepted (queued, or waiting for room) are written; later ones get LOG_CLOSED.
       await this.commits.drain();
       this.commits.close();
+      await this.commits.drain();
       await this.exclusive(async () => {
         for (const parts of this.lanes.values()) for (const p of parts) await p.close();
       });

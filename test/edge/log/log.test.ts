@@ -105,6 +105,16 @@ describe('EdgeLog', () => {
     await log.close();
   });
 
+  it('close() writes what is queued and settles appends that were waiting for room (never leaves one hanging)', async () => {
+    const { log } = await simulatedLog({ ...SMALL, maxBatchDelayMs: 5, maxPendingBytes: 500 });
+    const appends = Array.from({ length: 20 }, (_, i) => log.append({ key: 'k', value: 'x'.repeat(100 + i) }));
+    await log.close();
+    const settled = await Promise.allSettled(appends);
+    const ok = settled.filter((s) => s.status === 'fulfilled').length;
+    expect(ok).toBeGreaterThan(0);
+    for (const s of settled) if (s.status === 'rejected') expect(s.reason).toMatchObject({ code: 'ROADLOG_ERR_LOG_CLOSED' });
+  });
+
   it('counts appends in its metrics', async () => {
     const registry = new Registry();
     const { log } = await simulatedLog(SMALL, { metrics: registry });
