@@ -8,6 +8,8 @@ import { registerSchemaCommands } from './schema-commands.js';
 import { registerConfigCommands } from './config-commands.js';
 import { registerCloudCommands } from '../../cloud/cli.js';
 import { registerInfraCommands } from '../../infra/cli.js';
+import { registerEdgeCommands } from '../../edge/cli.js';
+import { registerLogCommands } from '../../edge/log/cli.js';
 import { LOG_LEVELS } from '../logging/index.js';
 
 /**
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
 
   registerSchemaCommands(program);
   registerConfigCommands(program);
+  registerEdgeCommands(program);
+  registerLogCommands(program);
   registerCloudCommands(program);
   registerInfraCommands(program);
 

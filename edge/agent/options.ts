@@ -1,0 +1,32 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { EdgeLogOptionsSchema } from '../log/options.js';
+import { IngressOptionsSchema } from '../ingress/options.js';
+import { roadlogHome } from '../../infra/service/home.js';
+
+/** The edge agent (`edge:` in the config file; `ROADLOG_EDGE_*` in the environment). */
+export const EdgeAgentOptionsSchema = z
+  .object({
+    /** Names this gateway in record headers and heartbeats. Default: the host name. */
+    gatewayId: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected 1-64 characters of A-Z a-z 0-9 _ . -')
+      .default(() => hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64) || 'gateway'),
+    /** The edge log lives in `{dataDir}/log`. */
+    dataDir: z.string().min(1).default(() => join(roadlogHome(), 'edge')),
+    log: EdgeLogOptionsSchema.prefault({}),
+    mqtt: IngressOptionsSchema.prefault({}),
+    /** /healthz, /metrics and /status. Loopback by default: metrics are not for the fleet. */
+    http: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(9464),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type EdgeAgentOptions = z.output<typeof EdgeAgentOptionsSchema>;
+export type EdgeAgentOptionsInput = z.input<typeof EdgeAgentOptionsSchema>;

@@ -1,0 +1,113 @@
+import { readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { intOption, globalOptions } from '../shared/cli/context.js';
+import { loadConfig, type DeepReadonly } from '../shared/config/index.js';
+import { RoadlogConfigSchema } from '../shared/config/roadlog.js';
+import { createLogger } from '../shared/logging/index.js';
+import { RoadlogError } from '../shared/errors/index.js';
+import { EdgeAgentOptionsSchema, type EdgeAgentOptions } from './agent/options.js';
+
+interface StartFlags {
+  dataDir?: string;
+  mqttPort?: number;
+  kafka?: string;
+  gatewayId?: string;
+  allowAnonymous?: boolean;
+  httpPort?: number;
+}
+
+const EdgeConfigSchema = RoadlogConfigSchema.extend({ edge: EdgeAgentOptionsSchema.prefault({}) });
+
+/** Config file + ROADLOG_* environment + flags, validated as a whole: errors name `edge.mqtt.port` etc. */
+export function edgeConfig(cmd: Command, flags: StartFlags, file?: string) {
+  const g = globalOptions(cmd);
+  const edge: Record<string, unknown> = {};
+  if (flags.dataDir !== undefined) edge.dataDir = flags.dataDir;
+  if (flags.gatewayId !== undefined) edge.gatewayId = flags.gatewayId;
+  const mqtt: Record<string, unknown> = {};
+  if (flags.mqttPort !== undefined) mqtt.port = flags.mqttPort;
+  if (flags.allowAnonymous === true) mqtt.allowAnonymous = true;
+  if (Object.keys(mqtt).length > 0) edge.mqtt = mqtt;
+  if (flags.httpPort !== undefined) edge.http = { port: flags.httpPort };
+  const overrides: Record<string, unknown> = { edge };
+  if (flags.kafka !== undefined) overrides.kafka = { brokers: flags.kafka.split(',').map((b) => b.trim()) };
+  if (g.logLevel !== undefined) overrides.log = { level: g.logLevel };
+  else if (g.verbose === true) overrides.log = { level: 'debug' };
+  const configFile = file ?? g.config;
+  return loadConfig(EdgeConfigSchema, { ...(configFile === undefined ? {} : { file: configFile }), overrides });
+}
+
+function startOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'YAML config file (the edge: section; see edge/README.md)')
+    .option('--data-dir <dir>', 'where the edge log lives (edge.dataDir)')
+    .option('--mqtt-port <port>', 'MQTT TCP port, 0 for a free one (edge.mqtt.port)', intOption('--mqtt-port', 0, 65_535))
+    .option('--http-port <port>', '/healthz, /metrics port, 0 for a free one (edge.http.port)', intOption('--http-port', 0, 65_535))
+    .option('--kafka <brokers>', 'Kafka bootstrap servers host:port,... (kafka.brokers; used by the forwarder)')
+    .option('--gateway-id <id>', 'this gateway\'s id (edge.gatewayId; default: host name)')
+    .option('--allow-anonymous', 'accept any client without a password: for local development only');
+}
+
+export function registerEdgeCommands(program: Command): void {
+  const edge = program.command('edge').description('the gateway agent: MQTT ingress that acknowledges only what is durably in the edge log');
+
+  startOptions(edge.command('start'))
+    .description('run the edge agent until SIGTERM/SIGINT (a second signal exits at once)')
+    .action(async (flags: StartFlags & { config?: string }, cmd: Command) => {
+      const config = edgeConfig(cmd, flags, flags.config);
+      const logger = createLogger({ level: config.log.level, format: config.log.format, name: 'roadlog-edge' });
+      const { createEdgeAgent } = await import('./agent/agent.js');
+      const agent = await createEdgeAgent(config.edge as EdgeAgentOptions, { logger });
+      for (const l of agent.listeners) process.stdout.write(`mqtt ${l.url}\n`);
+      process.stdout.write(`http ${agent.http.url}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals): void => {
+          logger.info({ signal }, 'stopping: no new connections, finishing in-flight publishes, flushing the log');
+          process.once(signal, () => {
+            logger.warn({ signal }, 'second signal: exiting at once');
+            process.exit(130);
+          });
+          void agent.close().then(resolve, (err: unknown) => {
+            logger.error({ err }, 'clean stop failed');
+            process.exit(1);
+          });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+
+  edge
+    .command('check-config')
+    .description('validate an edge config file (with the ROADLOG_* environment applied) and exit: 0 valid, 2 invalid naming the field')
+    .argument('<file>', 'YAML config file')
+    .action(async (file: string, _opts: unknown, cmd: Command) => {
+      const config = edgeConfig(cmd, {}, file);
+      const e = config.edge as DeepReadonly<EdgeAgentOptions>;
+      if (e.mqtt.credentialsFile !== undefined) {
+        const { loadCredentials } = await import('./ingress/credentials.js');
+        const creds = await loadCredentials(e.mqtt.credentialsFile);
+        process.stdout.write(`${file}: ok (gateway ${e.gatewayId}, ${creds.size} vehicle credential(s), data in ${e.dataDir})\n`);
+      } else {
+        process.stdout.write(`${file}: ok (gateway ${e.gatewayId}, data in ${e.dataDir})\n`);
+      }
+    });
+
+  edge
+    .command('passwd')
+    .description('add or replace a vehicle\'s secret in a credentials file (scrypt hash; the secret is read from stdin)')
+    .argument('<file>', 'credentials file (created if missing)')
+    .argument('<vehicleId>', 'the vehicle id (its MQTT username)')
+    .action(async (file: string, vehicleId: string) => {
+      const { hashSecret } = await import('./ingress/credentials.js');
+      const { isValidVehicleId } = await import('./ingress/identity.js');
+      if (!isValidVehicleId(vehicleId)) throw new RoadlogError('ROADLOG_ERR_USAGE', `<vehicleId>: expected 1-64 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(vehicleId)}`);
+      const secret = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+      if (secret.length < 8) throw new RoadlogError('ROADLOG_ERR_USAGE', 'secret: expected at least 8 characters on stdin');
+      const line = `${vehicleId}: ${await hashSecret(secret)}`;
+      const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith(`${vehicleId}:`)) : ['# roadlog vehicle credentials: vehicleId: scrypt$N$r$p$salt$hash'];
+      writeFileSync(`${file}.tmp`, `${[...lines, line].join('\n')}\n`, { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+      process.stdout.write(`${vehicleId}: stored in ${file}\n`);
+    });
+}

@@ -1,0 +1,172 @@
+import type { AppendInput, AppendResult } from '../log/index.js';
+import { RoadlogError } from '../../shared/errors/index.js';
+import { parseTelemetry } from '../../shared/schema/index.js';
+import { DedupWindow } from './dedup.js';
+import { mayPublish } from './identity.js';
+import type { IngressMetrics } from './metrics.js';
+import { Throttle } from './throttle.js';
+
+/**
+ * What happens to one PUBLISH, as a list of small named steps:
+ *
+ *   authorize → throttle → decode+validate → dedup → append (fsync) → acknowledge
+ *
+ * The caller acknowledges (PUBACK/PUBREC, or an upstream ack in client mode) only when
+ * `ingest()` resolves, so an acknowledged message is in the log. Everything before `append`
+ * runs synchronously in the order packets arrive (except while a vehicle is throttled, when its
+ * messages wait in a per-vehicle FIFO), so the log keeps each vehicle's wire order.
+ *
+ * Outcomes:
+ *  - stored: appended to the `critical` lane (records with trouble codes) or `normal` lane;
+ *  - duplicate: the same (vehicleId, seq) was appended recently; acknowledged, not appended;
+ *  - dead_letter: not JSON, schema failure, oversize, or a payload claiming another vehicle;
+ *    appended to the `dead` lane with the reason and the raw bytes, and acknowledged, so the
+ *    device stops retrying;
+ *  - rejected (throws IngestRejected): not allowed (ACL) or the log refused the append (full);
+ *    not acknowledged; the broker closes the connection.
+ */
+export interface IngestMessage {
+  /** The authenticated vehicle (client mode: the vehicle named by the topic). */
+  vehicleId: string;
+  clientId: string;
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+}
+
+export type IngestOutcome =
+  | { kind: 'stored'; result: AppendResult }
+  | { kind: 'duplicate' }
+  | { kind: 'dead_letter'; reason: DeadLetterReason; result: AppendResult };
+
+export type DeadLetterReason = 'not_json' | 'schema' | 'oversize' | 'vehicle_mismatch' | 'topic';
+
+export class IngestRejected extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'IngestRejected';
+  }
+}
+
+export interface IngestDeps {
+  append: (input: AppendInput) => Promise<AppendResult>;
+  metrics: IngressMetrics;
+  maxPayloadBytes: number;
+  dedupWindow: number;
+  rate: { messagesPerSecond: number; burst: number };
+  now?: () => number;
+}
+
+/** Header names on dead-letter records (the forwarder copies them to the dead-letter topic). */
+export const DEAD_LETTER_HEADER = Object.freeze({ reason: 'roadlog.dlq.reason', code: 'roadlog.dlq.code', message: 'roadlog.dlq.message', topic: 'roadlog.mqtt.topic', clientId: 'roadlog.mqtt.client' });
+
+export class Ingest {
+  private readonly dedup: DedupWindow;
+  private readonly throttle: Throttle;
+  /** Appends in flight by `vehicleId\0seq`: a retry that arrives meanwhile waits for the first. */
+  private readonly inFlight = new Map<string, Promise<AppendResult>>();
+
+  constructor(private readonly deps: IngestDeps) {
+    this.dedup = new DedupWindow(deps.dedupWindow);
+    this.throttle = new Throttle(deps.rate.messagesPerSecond, deps.rate.burst, deps.now);
+  }
+
+  async ingest(msg: IngestMessage): Promise<IngestOutcome> {
+    const started = performance.now();
+    try {
+      const outcome = await this.run(msg);
+      this.deps.metrics.messages.inc({ outcome: outcome.kind });
+      if (outcome.kind === 'dead_letter') this.deps.metrics.rejects.inc({ reason: outcome.reason });
+      if (msg.qos > 0) {
+        this.deps.metrics.acks.inc({ qos: String(msg.qos) });
+        this.deps.metrics.ackLatency.observe((performance.now() - started) / 1000);
+      }
+      return outcome;
+    } catch (err) {
+      this.deps.metrics.messages.inc({ outcome: 'rejected' });
+      if (err instanceof IngestRejected) this.deps.metrics.rejects.inc({ reason: err.reason });
+      throw err;
+    }
+  }
+
+  private async run(msg: IngestMessage): Promise<IngestOutcome> {
+    this.authorize(msg);
+    const wait = this.throttle.reserve(msg.vehicleId);
+    if (wait !== undefined) {
+      this.deps.metrics.throttled.inc();
+      await wait;
+    }
+    return this.store(msg);
+  }
+
+  private authorize(msg: IngestMessage): void {
+    const decision = mayPublish(msg.vehicleId, msg.topic);
+    if (!decision.allowed) throw new IngestRejected(decision.reason, `${msg.vehicleId} may not publish to ${msg.topic}`);
+  }
+
+  private store(msg: IngestMessage): Promise<IngestOutcome> {
+    if (msg.payload.length > this.deps.maxPayloadBytes) {
+      return this.deadLetter(msg, 'oversize', 'ROADLOG_ERR_SCHEMA_INVALID', `payload of ${msg.payload.length} bytes is larger than ${this.deps.maxPayloadBytes}`);
+    }
+    const parsed = parseTelemetry(msg.payload);
+    if (!parsed.ok) return this.deadLetter(msg, parsed.code === 'ROADLOG_ERR_PAYLOAD_NOT_JSON' ? 'not_json' : 'schema', parsed.code, parsed.message);
+    const record = parsed.value;
+    if (record.vehicleId !== msg.vehicleId) {
+      return this.deadLetter(msg, 'vehicle_mismatch', 'ROADLOG_ERR_SCHEMA_INVALID', `vehicleId: the payload says ${JSON.stringify(record.vehicleId)}, the topic and login say ${JSON.stringify(msg.vehicleId)}`);
+    }
+    const key = `${record.vehicleId}\u0000${record.seq}`;
+    const pending = this.inFlight.get(key);
+    if (pending !== undefined) return pending.then(() => ({ kind: 'duplicate' as const }));
+    if (this.dedup.isDuplicate(record.vehicleId, record.seq)) return Promise.resolve({ kind: 'duplicate' });
+
+    const append = this.append({
+      key: record.vehicleId,
+      value: msg.payload,
+      deviceTs: record.ts,
+      critical: record.dtcs.length > 0,
+      headers: [{ name: 'roadlog.schema', value: Buffer.from(String(parsed.version)) }],
+    });
+    this.inFlight.set(key, append);
+    return append.then(
+      (result) => {
+        this.inFlight.delete(key);
+        this.dedup.record(record.vehicleId, record.seq);
+        return { kind: 'stored' as const, result };
+      },
+      (err: unknown) => {
+        this.inFlight.delete(key);
+        throw err;
+      },
+    );
+  }
+
+  /** Client mode: a message on a topic that names no vehicle is kept as a dead letter. */
+  async ingestUnroutable(msg: IngestMessage): Promise<IngestOutcome> {
+    const outcome = await this.deadLetter(msg, 'topic', 'ROADLOG_ERR_SCHEMA_INVALID', `topic ${JSON.stringify(msg.topic)} is not fleet/{vehicleId}/telemetry`);
+    this.deps.metrics.messages.inc({ outcome: outcome.kind });
+    this.deps.metrics.rejects.inc({ reason: 'topic' });
+    return outcome;
+  }
+
+  private deadLetter(msg: IngestMessage, reason: DeadLetterReason, code: string, message: string): Promise<IngestOutcome> {
+    const headers = [
+      { name: DEAD_LETTER_HEADER.reason, value: Buffer.from(reason) },
+      { name: DEAD_LETTER_HEADER.code, value: Buffer.from(code) },
+      { name: DEAD_LETTER_HEADER.message, value: Buffer.from(message.slice(0, 1000)) },
+      { name: DEAD_LETTER_HEADER.topic, value: Buffer.from(msg.topic) },
+      { name: DEAD_LETTER_HEADER.clientId, value: Buffer.from(msg.clientId) },
+    ];
+    return this.append({ lane: 'dead', key: msg.vehicleId, value: msg.payload, headers }).then((result) => ({ kind: 'dead_letter' as const, reason, result }));
+  }
+
+  private append(input: AppendInput): Promise<AppendResult> {
+    return this.deps.append(input).catch((err: unknown) => {
+      const reason = err instanceof RoadlogError && err.code === 'ROADLOG_ERR_LOG_FULL' ? 'log_full' : 'log_error';
+      throw new IngestRejected(reason, `not stored: ${(err as Error).message}`, { cause: err });
+    });
+  }
+}
