@@ -10,7 +10,7 @@ import { createLogMetrics, type LogMetrics } from './metrics.js';
 import { LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
 import { Partition, type PendingRecord } from './partition.js';
 import { LogReader, type ReaderHost, type SkippedRange } from './reader.js';
-import { encodedSize, type RecordHeader } from './record.js';
+import { prepareRecord, type RecordHeader } from './record.js';
 import { pickDropVictim, planRetention, type SegmentInfo } from './retention.js';
 
 /**
@@ -73,7 +73,6 @@ interface Pending {
 }
 
 const silent: LogLogger = { info() {}, warn() {}, error() {} };
-const utf8 = new TextEncoder();
 
 export async function openLog(dir: string, options: EdgeLogOptionsInput = {}, deps: EdgeLogDeps = {}): Promise<EdgeLog> {
   return EdgeLog.open(dir, parseEdgeLogOptions(options), deps);
@@ -198,14 +197,13 @@ export class EdgeLog {
   async append(input: AppendInput): Promise<AppendResult> {
     this.assertOpen();
     const lane: Lane = input.lane ?? (input.critical === true ? 'critical' : 'normal');
-    const value = typeof input.value === 'string' ? utf8.encode(input.value) : input.value;
+    const value = typeof input.value === 'string' ? Buffer.from(input.value, 'utf8') : input.value;
     const ingestTs = this.now();
-    const headers = input.headers ?? [];
-    const size = encodedSize(Buffer.byteLength(input.key), value.length, headers.map((h) => ({ nameBytes: Buffer.byteLength(h.name), valueBytes: h.value.length })));
-    const partition = partitionForKey(input.key, this.options.partitions);
-    const record: PendingRecord = { input: { key: input.key, value, deviceTs: input.deviceTs ?? ingestTs, critical: lane === 'critical', headers }, ingestTs, size };
+    const prepared = prepareRecord({ key: input.key, value, deviceTs: input.deviceTs ?? ingestTs, critical: lane === 'critical', ...(input.headers === undefined ? {} : { headers: input.headers }) });
+    const partition = partitionForKey(prepared.key, this.options.partitions);
+    const record: PendingRecord = { record: prepared, ingestTs };
     try {
-      return await this.commits.submit({ lane, partition, record }, size);
+      return await this.commits.submit({ lane, partition, record }, prepared.size);
     } catch (err) {
       this.metrics.appendFailures.inc({ code: err instanceof RoadlogError ? err.code : 'UNKNOWN' });
       throw err;
@@ -289,14 +287,14 @@ export class EdgeLog {
   /** Admits appends, in order, while they fit under quotaBytes (freeing space first); refuses the rest with LOG_FULL. */
   private async admitUnderQuota(items: Pending[], results: (AppendResult | Error)[]): Promise<number[]> {
     const quota = this.options.quotaBytes!;
-    const need = items.reduce((n, it) => n + it.record.size, 0);
+    const need = items.reduce((n, it) => n + it.record.record.size, 0);
     while (this.sizeBytes + need > quota && (await this.freeSpace()));
     const admitted: number[] = [];
     let used = this.sizeBytes;
     items.forEach((it, i) => {
-      if (used + it.record.size <= quota) {
+      if (used + it.record.record.size <= quota) {
         admitted.push(i);
-        used += it.record.size;
+        used += it.record.record.size;
       } else {
         results[i] = new RoadlogError('ROADLOG_ERR_LOG_FULL', `edge log ${this.dir}: quota of ${quota} bytes reached (policy ${this.options.fullDisk.policy}); the append was not stored`, { details: { quotaBytes: quota } });
       }

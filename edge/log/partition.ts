@@ -1,5 +1,5 @@
 import { errnoCode, readWholeFile, type FileLayer } from './file-layer.js';
-import { decodeRecord, encodeRecord, type LogRecord, type RecordInput } from './record.js';
+import { decodeRecord, encodeRecordInto, type LogRecord, type PreparedRecord } from './record.js';
 import { resync, scanSegment, type CorruptRange } from './recovery.js';
 import { parseSegmentFileName, Segment } from './segment.js';
 
@@ -14,17 +14,17 @@ export interface PartitionConfig {
   onError?: (err: unknown) => void;
 }
 
-/** An append waiting for the next flush cycle; `size` is its exact encoded size. */
+/** An append waiting for the next flush cycle. */
 export interface PendingRecord {
-  input: RecordInput;
+  record: PreparedRecord;
   ingestTs: number;
-  size: number;
 }
 
 interface Chunk {
   segment: Segment;
   isNew: boolean;
-  parts: Buffer[];
+  /** The chunk's encoded records, written with one call. */
+  buffer: Buffer;
   bytes: number;
   preSize: number;
   records: { offset: number; position: number; size: number; ingestTs: number }[];
@@ -165,23 +165,30 @@ export class Partition {
     const chunks: Chunk[] = [];
     const offsets: number[] = [];
     let offset = this.active.nextOffset;
-    let chunk: Chunk = { segment: this.active, isNew: false, parts: [], bytes: 0, preSize: this.active.size, records: [] };
-    let total = 0;
+    const empty = Buffer.alloc(0);
+    let chunk: Chunk = { segment: this.active, isNew: false, buffer: empty, bytes: 0, preSize: this.active.size, records: [] };
+    const members: PendingRecord[][] = [[]];
     for (const p of pending) {
       const used = chunk.preSize + chunk.bytes;
-      if (used > 0 && used + p.size > this.config.segmentBytes) {
-        if (chunk.bytes > 0) chunks.push(chunk);
-        chunk = { segment: new Segment(this.fs, this.dir, offset, this.config.indexIntervalBytes), isNew: true, parts: [], bytes: 0, preSize: 0, records: [] };
+      if (used > 0 && used + p.record.size > this.config.segmentBytes) {
+        chunks.push(chunk);
+        members.push([]);
+        chunk = { segment: new Segment(this.fs, this.dir, offset, this.config.indexIntervalBytes), isNew: true, buffer: empty, bytes: 0, preSize: 0, records: [] };
       }
-      const buf = encodeRecord(p.input, offset, p.ingestTs);
-      chunk.records.push({ offset, position: chunk.preSize + chunk.bytes, size: buf.length, ingestTs: p.ingestTs });
-      chunk.parts.push(buf);
-      chunk.bytes += buf.length;
-      total += buf.length;
+      chunk.records.push({ offset, position: chunk.preSize + chunk.bytes, size: p.record.size, ingestTs: p.ingestTs });
+      members.at(-1)!.push(p);
+      chunk.bytes += p.record.size;
       offsets.push(offset++);
     }
-    if (chunk.bytes > 0 || chunk.isNew) chunks.push(chunk);
-    return { chunks, offsets, bytes: total };
+    chunks.push(chunk);
+    let total = 0;
+    chunks.forEach((c, k) => {
+      c.buffer = Buffer.allocUnsafe(c.bytes);
+      let at = 0;
+      members[k]!.forEach((p, j) => (at = encodeRecordInto(c.buffer, at, p.record, c.records[j]!.offset, p.ingestTs)));
+      total += c.bytes;
+    });
+    return { chunks: chunks.filter((c) => c.bytes > 0 || c.isNew), offsets, bytes: total };
   }
 
   /**
@@ -198,7 +205,7 @@ export class Partition {
     for (const c of plan.chunks) {
       if (c.isNew) await c.segment.openWriter();
       const w = c.segment.writer!;
-      await w.append(c.parts.length === 1 ? c.parts[0]! : Buffer.concat(c.parts, c.bytes));
+      if (c.bytes > 0) await w.append(c.buffer);
       await w.datasync();
       if (c.isNew) await this.fs.fsyncDir(this.dir);
     }

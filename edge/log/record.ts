@@ -61,7 +61,6 @@ export type DecodeResult =
   | { kind: 'incomplete' }
   | { kind: 'corrupt'; reason: 'length' | 'crc' | 'version' | 'attributes' | 'layout' };
 
-const utf8 = new TextEncoder();
 const utf8d = new TextDecoder('utf-8', { fatal: false });
 
 /** Encoded size of a record, without encoding it (for batching and backpressure). */
@@ -71,33 +70,57 @@ export function encodedSize(keyBytes: number, valueBytes: number, headers: reado
   return n;
 }
 
-/** Encodes one record into a new buffer. */
-export function encodeRecord(input: RecordInput, offset: number, ingestTs: number): Buffer {
-  const key = utf8.encode(input.key);
-  const headers = (input.headers ?? []).map((h) => ({ name: utf8.encode(h.name), value: h.value }));
+/** A record with its strings already UTF-8 encoded and its size known: done once per append. */
+export interface PreparedRecord {
+  key: Uint8Array;
+  value: Uint8Array;
+  deviceTs: number;
+  critical: boolean;
+  headers: { name: Uint8Array; value: Uint8Array }[];
+  /** Encoded size in bytes. */
+  size: number;
+}
+
+const EMPTY: readonly RecordHeader[] = [];
+
+export function prepareRecord(input: RecordInput): PreparedRecord {
+  const key = Buffer.from(input.key, 'utf8');
+  const headers = (input.headers ?? EMPTY).map((h) => ({ name: Buffer.from(h.name, 'utf8'), value: h.value }));
   if (key.length > 0xffff) throw new RangeError(`record key: ${key.length} bytes, at most 65535`);
   if (headers.length > 0xffff) throw new RangeError(`record headers: ${headers.length}, at most 65535`);
+  for (const h of headers) if (h.name.length > 0xffff) throw new RangeError(`record header name: ${h.name.length} bytes, at most 65535`);
   const size = encodedSize(key.length, input.value.length, headers.map((h) => ({ nameBytes: h.name.length, valueBytes: h.value.length })));
   if (size - 4 > MAX_RECORD_LENGTH) throw new RangeError(`record: ${size} bytes, at most ${MAX_RECORD_LENGTH}`);
-  const buf = Buffer.allocUnsafe(size);
-  buf.writeUInt32BE(size - 4, 0);
-  buf.writeUInt8(RECORD_FORMAT_VERSION, 8);
-  buf.writeUInt8(input.critical === true ? ATTR_CRITICAL : 0, 9);
-  writeU64(buf, offset, 10);
-  buf.writeBigInt64BE(BigInt(Math.trunc(input.deviceTs)), 18);
-  buf.writeBigInt64BE(BigInt(Math.trunc(ingestTs)), 26);
-  buf.writeUInt16BE(key.length, 34);
-  let p = 36;
-  buf.set(key, p);
-  p += key.length;
-  buf.writeUInt32BE(input.value.length, p);
+  return { key, value: input.value, deviceTs: Math.trunc(input.deviceTs), critical: input.critical === true, headers, size };
+}
+
+/** Encodes one record into a new buffer. */
+export function encodeRecord(input: RecordInput, offset: number, ingestTs: number): Buffer {
+  const r = prepareRecord(input);
+  const buf = Buffer.allocUnsafe(r.size);
+  encodeRecordInto(buf, 0, r, offset, ingestTs);
+  return buf;
+}
+
+/** Encodes a prepared record at `at` in `buf` (which must have r.size bytes free); returns the position after it. */
+export function encodeRecordInto(buf: Buffer, at: number, r: PreparedRecord, offset: number, ingestTs: number): number {
+  buf.writeUInt32BE(r.size - 4, at);
+  buf.writeUInt8(RECORD_FORMAT_VERSION, at + 8);
+  buf.writeUInt8(r.critical ? ATTR_CRITICAL : 0, at + 9);
+  writeU64(buf, offset, at + 10);
+  writeI64(buf, r.deviceTs, at + 18);
+  writeI64(buf, Math.trunc(ingestTs), at + 26);
+  buf.writeUInt16BE(r.key.length, at + 34);
+  let p = at + 36;
+  buf.set(r.key, p);
+  p += r.key.length;
+  buf.writeUInt32BE(r.value.length, p);
   p += 4;
-  buf.set(input.value, p);
-  p += input.value.length;
-  buf.writeUInt16BE(headers.length, p);
+  buf.set(r.value, p);
+  p += r.value.length;
+  buf.writeUInt16BE(r.headers.length, p);
   p += 2;
-  for (const h of headers) {
-    if (h.name.length > 0xffff) throw new RangeError(`record header name: ${h.name.length} bytes, at most 65535`);
+  for (const h of r.headers) {
     buf.writeUInt16BE(h.name.length, p);
     p += 2;
     buf.set(h.name, p);
@@ -107,8 +130,8 @@ export function encodeRecord(input: RecordInput, offset: number, ingestTs: numbe
     buf.set(h.value, p);
     p += h.value.length;
   }
-  buf.writeUInt32BE(crc32c(buf, 8, size), 4);
-  return buf;
+  buf.writeUInt32BE(crc32c(buf, at + 8, p), at + 4);
+  return p;
 }
 
 /** Decodes the record that starts at `pos`. Never throws; a damaged record is `corrupt`. */
@@ -124,8 +147,8 @@ export function decodeRecord(buf: Uint8Array, pos = 0): DecodeResult {
   const attributes = view.getUint8(pos + 9);
   if ((attributes & ~ATTR_CRITICAL) !== 0) return { kind: 'corrupt', reason: 'attributes' };
   const offset = readU64(view, pos + 10);
-  const deviceTs = Number(view.getBigInt64(pos + 18));
-  const ingestTs = Number(view.getBigInt64(pos + 26));
+  const deviceTs = view.getInt32(pos + 18) * 2 ** 32 + view.getUint32(pos + 22);
+  const ingestTs = view.getInt32(pos + 26) * 2 ** 32 + view.getUint32(pos + 30);
   let p = pos + 34;
   const need = (n: number): boolean => p + n <= end;
   const keyLength = view.getUint16(p);
@@ -169,6 +192,13 @@ function writeU64(buf: Buffer, n: number, at: number): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`offset: expected a safe integer ≥ 0, got ${n}`);
   buf.writeUInt32BE(Math.floor(n / 2 ** 32), at);
   buf.writeUInt32BE(n >>> 0, at + 4);
+}
+
+/** i64 from a JS integer (exact within ±2^53). */
+function writeI64(buf: Buffer, n: number, at: number): void {
+  const hi = Math.floor(n / 2 ** 32);
+  buf.writeInt32BE(hi, at);
+  buf.writeUInt32BE(n - hi * 2 ** 32, at + 4);
 }
 
 /** u64 as a JS number; undefined when it is beyond 2^53 (only corruption gets there). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Partition, type PartitionConfig } from '../../../edge/log/partition.js';
-import { encodedSize, type LogRecord, type RecordInput } from '../../../edge/log/record.js';
+import { prepareRecord, type LogRecord, type RecordInput } from '../../../edge/log/record.js';
 import { segmentFileName } from '../../../edge/log/segment.js';
 import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
 import { randInt, rng, sampleInput } from './support/random.js';
@@ -15,10 +15,10 @@ async function fresh(): Promise<SimulatedFileLayer> {
   return fs;
 }
 
-const sizeOf = (i: RecordInput): number => encodedSize(Buffer.byteLength(i.key), i.value.length, []);
+const pending = (inputs: RecordInput[], ingestTs: number) => inputs.map((input) => ({ record: prepareRecord(input), ingestTs }));
 
 async function append(p: Partition, inputs: RecordInput[], ingestTs = 5000): Promise<number[]> {
-  const plan = p.prepare(inputs.map((input) => ({ input, ingestTs, size: sizeOf(input) })));
+  const plan = p.prepare(pending(inputs, ingestTs));
   await p.write(plan);
   p.commit(plan);
   return plan.offsets;
@@ -116,7 +116,7 @@ describe('Partition', () => {
     const p = await Partition.open(fs, DIR, { ...CONFIG, segmentBytes: 1 << 20 });
     await append(p, inputs(6, 5));
     fs.capacityBytes = fs.usedBytes() + 100;
-    const plan = p.prepare(inputs(7, 5).map((input) => ({ input, ingestTs: 1, size: sizeOf(input) })));
+    const plan = p.prepare(pending(inputs(7, 5), 1));
     await expect(p.write(plan)).rejects.toMatchObject({ code: 'ENOSPC' });
     await p.rollback(plan);
     fs.capacityBytes = undefined;
@@ -166,8 +166,8 @@ describe('Partition', () => {
       const durable = randInt(r, all.length);
       await append(p, all.slice(0, durable));
       // The rest is written but not fsynced: a crash keeps a random prefix of it.
-      const plan = p.prepare(all.slice(durable).map((input) => ({ input, ingestTs: 1, size: sizeOf(input) })));
-      for (const c of plan.chunks) if (!c.isNew) await c.segment.writer!.append(Buffer.concat(c.parts));
+      const plan = p.prepare(pending(all.slice(durable), 1));
+      for (const c of plan.chunks) if (!c.isNew) await c.segment.writer!.append(c.buffer);
       fs = fs.crash({ torn: r });
       const flip = r() < 0.5;
       if (flip) {
