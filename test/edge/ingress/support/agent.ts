@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,11 +17,14 @@ export const TEST_LOG: EdgeLogOptionsInput = { partitions: 2, segmentBytes: 64 *
 
 const dirs: string[] = [];
 /** A temp dir removed by `removeTempDirs()` (call it in afterAll). */
-export async function tempDir(prefix = 'roadlog-edge-'): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
+export async function tempDir(prefix = 'roadlog-edge-', base = tmpdir()): Promise<string> {
+  const d = await mkdtemp(join(base, prefix));
   dirs.push(d);
   return d;
 }
+/** tmpfs when there is one: for tests about the ingress, not the disk, where a slow fsync of a busy machine is noise. */
+export const MEMORY_DIR = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+
 export async function removeTempDirs(): Promise<void> {
   if (process.env.ROADLOG_KEEP_TEST_DIRS === '1') return;
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
