@@ -1,0 +1,208 @@
+/**
+ * infra/gateway/install.sh into a temporary --root, as the user running the test: the package
+ * installed from this checkout (packed with npm pack, runtime dependencies only), the files
+ * and their modes, the unit's hardening, `systemd-analyze verify` when the tool exists, the
+ * generated config accepted by the installed `roadlog edge check-config` once a vehicle has a
+ * credential, the installed agent starting and stopping cleanly on SIGTERM, and a second run
+ * that changes nothing and keeps an edited config and credentials file.
+ *
+ * Needs the built CLI (npm test builds it) and npm able to fetch the runtime dependencies
+ * (npm_config_prefer_offline: the npm cache filled by `npm ci` is enough).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, lstat, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CLI } from '../support/cli.js';
+
+const INSTALL = fileURLToPath(new URL('../../infra/gateway/install.sh', import.meta.url));
+const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
+const ENV = { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' };
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { env: opts.env ?? ENV, timeout: opts.timeoutMs ?? 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
+    });
+    child.stdin?.end(opts.input ?? '');
+  });
+}
+
+/** Every path under `dir` with its type, mode, size, mtime and content hash (or link target). */
+async function snapshot(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (rel: string): Promise<void> => {
+    const path = join(dir, rel);
+    const st = await lstat(path);
+    let what = `${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.mtimeMs}`;
+    if (st.isSymbolicLink()) what += ` -> ${await readlink(path)}`;
+    else if (st.isFile()) what += ` ${st.size} ${createHash('sha256').update(await readFile(path)).digest('hex')}`;
+    out.set(rel, what);
+    if (st.isDirectory()) for (const name of await readdir(path)) await walk(join(rel, name));
+  };
+  await walk('.');
+  return out;
+}
+
+const mode = async (path: string): Promise<number> => (await lstat(path)).mode & 0o7777;
+
+describe('infra/gateway/install.sh --root', () => {
+  let root: string;
+  let first: Run;
+  const bin = (): string => join(root, 'opt/roadlog/bin/roadlog');
+  const unitPath = (): string => join(root, 'etc/systemd/system/roadlog-edge.service');
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does it)`);
+    root = await mkdtemp(join(tmpdir(), 'roadlog-gw-'));
+    first = await run('bash', [INSTALL, '--root', root]);
+    if (first.code !== 0) throw new Error(`install.sh failed (${first.code}):\n${first.stdout}\n${first.stderr}`);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (root !== undefined) await rm(root, { recursive: true, force: true });
+  });
+
+  it('installs the package from this checkout with only its runtime dependencies', async () => {
+    expect(first.stdout).toMatch(/^package: npm install --global --prefix \/opt\/roadlog roadlog-[\d.]+\.tgz/m);
+    expect(await readlink(bin())).toBe('../lib/node_modules/roadlog/dist/shared/cli/main.js');
+    expect(await readlink(join(root, 'usr/local/bin/roadlog'))).toBe('/opt/roadlog/bin/roadlog');
+    const modules = await readdir(join(root, 'opt/roadlog/lib/node_modules/roadlog/node_modules'));
+    expect(modules).toEqual(expect.arrayContaining(['aedes', 'mqtt', 'zod', 'yaml']));
+    for (const dev of ['vitest', 'typescript', 'tsx', 'fast-check']) expect(modules).not.toContain(dev);
+    const version = await run(bin(), ['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(JSON.parse(await readFile(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')).version);
+  });
+
+  it('says it skipped the system user instead of creating one under --root', () => {
+    expect(first.stdout).toMatch(/^user: +skipped under --root .* \(would run: useradd --system --user-group --home-dir \/var\/lib\/roadlog .*roadlog\)/m);
+    expect(first.stdout).toMatch(/^systemd: systemctl not called/m);
+  });
+
+  it('creates the data dir, the config and an empty credentials file with safe modes', async () => {
+    expect(await mode(join(root, 'var/lib/roadlog'))).toBe(0o750);
+    expect(await mode(join(root, 'etc/roadlog'))).toBe(0o750);
+    expect(await mode(join(root, 'etc/roadlog/edge.yaml'))).toBe(0o640);
+    const passwd = join(root, 'etc/roadlog/vehicles.passwd');
+    expect(await mode(passwd)).toBe(0o600);
+    expect((await lstat(passwd)).size).toBe(0);
+    // Under --root nothing is chowned: the files belong to whoever ran the script.
+    expect((await lstat(passwd)).uid).toBe(process.getuid!());
+    const config = parse(await readFile(join(root, 'etc/roadlog/edge.yaml'), 'utf8'));
+    expect(config.edge.dataDir).toBe('/var/lib/roadlog');
+    expect(config.edge.mqtt.allowAnonymous).toBe(false);
+    expect(config.edge.mqtt.credentialsFile).toBe('/etc/roadlog/vehicles.passwd');
+    expect(config.edge.http.host).toBe('127.0.0.1');
+  });
+
+  it('installs a hardened unit that runs the agent as roadlog', async () => {
+    expect(await mode(unitPath())).toBe(0o644);
+    const lines = (await readFile(unitPath(), 'utf8')).split('\n');
+    for (const line of [
+      'User=roadlog',
+      'Group=roadlog',
+      'ExecStart=/opt/roadlog/bin/roadlog edge start --config /etc/roadlog/edge.yaml',
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'ReadWritePaths=/var/lib/roadlog',
+      'Restart=always',
+      'KillSignal=SIGTERM',
+      'CapabilityBoundingSet=',
+      'WantedBy=multi-user.target',
+    ]) {
+      expect(lines).toContain(line);
+    }
+    expect(lines.find((l) => l.startsWith('RestartSec='))).toMatch(/^RestartSec=\d+s$/);
+    // The agent drains in-flight publishes for up to 5 s, then fsyncs: systemd must wait longer.
+    const stop = Number(/^TimeoutStopSec=(\d+)s$/.exec(lines.find((l) => l.startsWith('TimeoutStopSec=')) ?? '')?.[1]);
+    expect(stop).toBeGreaterThanOrEqual(10);
+    expect(lines).not.toContain('MemoryDenyWriteExecute=yes');
+  });
+
+  it('generates a config that the installed roadlog edge check-config accepts once a vehicle has a credential', async () => {
+    const passwd = join(root, 'etc/roadlog/vehicles.passwd');
+    // The config names the target's paths (/etc/roadlog/...): point the credentials file at the
+    // staged copy through the environment, the config file itself stays as generated.
+    const env = { ...ENV, ROADLOG_EDGE_MQTT_CREDENTIALS_FILE: passwd };
+    const added = await run(bin(), ['edge', 'passwd', passwd, 'VH-0001'], { input: 'correct-horse-battery\n' });
+    expect(added.code, added.stderr).toBe(0);
+    const check = await run(bin(), ['edge', 'check-config', join(root, 'etc/roadlog/edge.yaml')], { env });
+    expect(check.stderr).toBe('');
+    expect(check.code).toBe(0);
+    expect(check.stdout).toMatch(/: ok \(gateway .*, 1 vehicle credential\(s\), data in \/var\/lib\/roadlog\)/);
+  });
+
+  it('the installed agent starts from the generated config and stops cleanly on SIGTERM within TimeoutStopSec', async () => {
+    const env = {
+      ...ENV,
+      ROADLOG_EDGE_MQTT_CREDENTIALS_FILE: join(root, 'etc/roadlog/vehicles.passwd'),
+      ROADLOG_EDGE_DATA_DIR: join(root, 'var/lib/roadlog'),
+      ROADLOG_EDGE_MQTT_HOST: '127.0.0.1',
+      ROADLOG_EDGE_MQTT_PORT: '0',
+      ROADLOG_EDGE_HTTP_PORT: '0',
+    };
+    const child = spawn(bin(), ['edge', 'start', '--config', join(root, 'etc/roadlog/edge.yaml')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!/^http /m.test(stdout)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`agent did not start:\n${stdout}\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(stdout).toMatch(/^mqtt mqtt:\/\/127\.0\.0\.1:\d+$/m);
+      const unit = await readFile(unitPath(), 'utf8');
+      const timeoutMs = Number(/^TimeoutStopSec=(\d+)s$/m.exec(unit)![1]) * 1000;
+      const stopped = Date.now();
+      child.kill('SIGTERM');
+      const { code } = await exited;
+      expect(code, stderr).toBe(0);
+      expect(Date.now() - stopped).toBeLessThan(timeoutMs);
+      expect(stderr).toMatch(/edge agent stopped/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('a second run changes nothing and keeps an edited config and the credentials', async () => {
+    const config = join(root, 'etc/roadlog/edge.yaml');
+    await writeFile(config, `${await readFile(config, 'utf8')}# edited by the operator\n`);
+    const before = await snapshot(root);
+    const second = await run('bash', [INSTALL, '--root', root]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).not.toMatch(/npm install|created|wrote|->/);
+    expect(second.stdout).toMatch(/^package: \/opt\/roadlog unchanged/m);
+    expect(second.stdout).toMatch(/^config: +\/etc\/roadlog\/edge.yaml exists, left as is/m);
+    expect(second.stdout).toMatch(/^passwd: +\/etc\/roadlog\/vehicles.passwd exists, left as is/m);
+    const after = await snapshot(root);
+    expect([...after.entries()]).toEqual([...before.entries()]);
+    expect(await readFile(config, 'utf8')).toMatch(/# edited by the operator\n$/);
+    expect(await readFile(join(root, 'etc/roadlog/vehicles.passwd'), 'utf8')).toMatch(/^VH-0001: scrypt\$/m);
+  }, 120_000);
+
+  it.skipIf(!existsSync(SYSTEMD_ANALYZE))('systemd-analyze verify accepts the unit, without a single warning', async () => {
+    // verify --root needs the distribution's units (sysinit.target, multi-user.target) in the
+    // root; ExecStart is looked up inside it, so a missing /opt/roadlog/bin/roadlog would fail.
+    await cp('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true });
+    const verify = await run(SYSTEMD_ANALYZE, ['verify', `--root=${root}`, '--man=no', 'roadlog-edge.service']);
+    expect(verify.stderr).toBe('');
+    expect(verify.code).toBe(0);
+  });
+});
