@@ -23,7 +23,7 @@ const CONCURRENCY = Number(process.env.ROADLOG_BENCH_CONCURRENCY ?? 256);
 const KEYS = Array.from({ length: 1000 }, (_, i) => `veh-${String(i).padStart(5, '0')}`);
 const VALUE = Buffer.alloc(300, 'v');
 const PAYLOAD = KEYS[0]!.length + VALUE.length;
-const LOG_OPTIONS = { partitions: 8, maxBatchDelayMs: Number(process.env.ROADLOG_BENCH_BATCH_DELAY_MS ?? 2), maxBatchBytes: 1024 * 1024 };
+const LOG_OPTIONS = { partitions: Number(process.env.ROADLOG_BENCH_PARTITIONS ?? 8), maxBatchDelayMs: Number(process.env.ROADLOG_BENCH_BATCH_DELAY_MS ?? 2), maxBatchBytes: 1024 * 1024 };
 
 /** Counts every byte written through the layer (segments, indexes, cursors, meta). */
 function countingLayer(inner: FileLayer): { layer: FileLayer; written: () => number } {
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     const before = counting.written();
     const logRun = await closedLoop((i) => log.append({ key: KEYS[i % KEYS.length]!, value: VALUE }), SECONDS);
     const amplification = (counting.written() - before) / (logRun.records * PAYLOAD);
-    rows.push(report('edge log (8 partitions)', logRun));
+    rows.push(report(`edge log (${LOG_OPTIONS.partitions} partitions)`, logRun));
 
     const logOpen = await watchEventLoop(() => openLoop((i) => log.append({ key: KEYS[i % KEYS.length]!, value: VALUE }), 5000, SECONDS));
     const openRun = logOpen.run;
