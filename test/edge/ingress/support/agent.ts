@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { hashSecret } from '../../../../edge/ingress/credentials.js';
 import { LANES, openLog, type EdgeLogOptionsInput, type ReadRecord } from '../../../../edge/log/index.js';
 import { exampleTelemetry } from '../../../../shared/schema/index.js';
 import { createLogger } from '../../../../shared/logging/index.js';
+import { startCli } from '../../../support/cli.js';
 
 /** Small, quick logs for tests: 2 partitions, 64 KiB segments, no batching delay. */
 export const TEST_LOG: EdgeLogOptionsInput = { partitions: 2, segmentBytes: 64 * 1024, allowSmallSegments: true, maxBatchDelayMs: 0 };
@@ -167,4 +168,49 @@ export function rawExchange(port: number, bytes: Buffer, waitMs: number): Promis
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+}
+
+export interface AgentProcess {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  output: { stdout: string; stderr: string };
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resident set size of the agent process, from /proc/<pid>/status (bytes). */
+  rss(): Promise<number>;
+  /** SIGTERM and wait for a clean exit. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * The built CLI (`roadlog edge start --config FILE`) as a child process, the way a gateway runs
+ * it; `edge` is the config file's `edge:` section (JSON is YAML). Ready when it prints its MQTT URL.
+ */
+export async function startAgentProcess(configDir: string, edge: Record<string, unknown>, timeoutMs = 20_000): Promise<AgentProcess> {
+  const file = join(configDir, 'roadlog.yaml');
+  await writeFile(file, JSON.stringify({ log: { level: 'warn', format: 'json' }, edge }));
+  const { child, output, exited } = startCli(['edge', 'start', '--config', file]);
+  let gone: string | undefined;
+  void exited.then(({ code, signal }) => (gone = `agent exited (${code ?? signal}) before it was ready: ${output.stderr}`));
+  const deadline = Date.now() + timeoutMs;
+  let port: number | undefined;
+  while (port === undefined) {
+    const m = /^mqtt mqtt:\/\/[^:]+:(\d+)$/m.exec(output.stdout);
+    if (m !== null) port = Number(m[1]);
+    else if (gone !== undefined) throw new Error(gone);
+    else if (Date.now() > deadline) throw new Error(`agent not ready after ${timeoutMs} ms: ${output.stderr}`);
+    else await new Promise((r) => setTimeout(r, 10));
+  }
+  return {
+    child,
+    pid: child.pid!,
+    port,
+    output,
+    exited,
+    rss: async () => Number(/^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1]) * 1024,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
