@@ -4,9 +4,10 @@
  * next flush can start as soon as the previous one is done. Each append's promise settles
  * with its own result from the flush that carried it.
  *
- * Backpressure: `pendingBytes` counts queued and in-flight bytes; `submit` waits while adding
- * would pass maxPendingBytes (one item alone may always enter an empty queue), and
- * `waitForRoom` lets a caller stop reading its sockets until there is room again.
+ * Backpressure: a PendingBudget counts queued and in-flight bytes (several GroupCommits can
+ * share one); `submit` waits while adding would pass its limit (one item alone may always
+ * enter an empty budget), and `waitForRoom` lets a caller stop reading its sockets until
+ * there is room again.
  */
 export interface GroupCommitOptions {
   maxBatchDelayMs: number;
@@ -25,63 +26,115 @@ interface Queued<T, R> {
   reject: (e: Error) => void;
 }
 
+/** Bytes admitted and not yet written, against a limit; waiters are let in in order. */
+export class PendingBudget {
+  private used = 0;
+  private waiters: { bytes: number; reserve: boolean; resolve: () => void }[] = [];
+
+  constructor(readonly maxBytes: number) {}
+
+  get bytes(): number {
+    return this.used;
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  hasRoom(bytes = 1): boolean {
+    return this.used === 0 || this.used + bytes <= this.maxBytes;
+  }
+
+  /** Takes `bytes`, waiting for room first if needed (and behind earlier waiters). */
+  async acquire(bytes: number): Promise<void> {
+    if (this.waiters.length === 0 && this.hasRoom(bytes)) {
+      this.used += bytes;
+      return;
+    }
+    // Woken with the bytes already taken, so one wake-up cannot let every waiter in at once.
+    await new Promise<void>((resolve) => this.waiters.push({ bytes, reserve: true, resolve }));
+  }
+
+  /** Resolves when `bytes` more would fit (takes nothing). */
+  waitForRoom(bytes = 1): Promise<void> {
+    if (this.hasRoom(bytes) && this.waiters.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ bytes, reserve: false, resolve }));
+  }
+
+  release(bytes: number): void {
+    this.used -= bytes;
+    this.wake(false);
+  }
+
+  /** Lets every waiter go (on close: they find the queue closed and give their bytes back). */
+  releaseAllWaiters(): void {
+    this.wake(true);
+  }
+
+  private wake(all: boolean): void {
+    while (this.waiters.length > 0 && (all || this.hasRoom(this.waiters[0]!.bytes))) {
+      const w = this.waiters.shift()!;
+      if (w.reserve) this.used += w.bytes;
+      w.resolve();
+    }
+  }
+}
+
 export class GroupCommit<T, R> {
   private queue: Queued<T, R>[] = [];
   private queuedBytes = 0;
-  private inFlightBytes = 0;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private reservedBytes = 0;
-  private roomWaiters: { bytes: number; reserve: boolean; resolve: () => void }[] = [];
-
+  private entering = 0;
   private closed = false;
+  readonly budget: PendingBudget;
 
   constructor(
     private readonly options: GroupCommitOptions,
     private readonly flushFn: FlushFn<T, R>,
-    /** The error for a submit that waited for room and found the queue closed. */
+    /** The error for a submit after close (or one that waited for room and found the queue closed). */
     private readonly closedError: () => Error = () => new Error('group commit closed'),
+    budget?: PendingBudget,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.budget = budget ?? new PendingBudget(options.maxPendingBytes);
+  }
 
+  /** Bytes queued or being written (in the whole budget when it is shared). */
   get pendingBytes(): number {
-    return this.queuedBytes + this.inFlightBytes + this.reservedBytes;
+    return this.budget.bytes;
   }
 
   hasRoom(bytes = 1): boolean {
-    return this.pendingBytes === 0 || this.pendingBytes + bytes <= this.options.maxPendingBytes;
+    return this.budget.hasRoom(bytes);
   }
 
-  /** Resolves when `bytes` more would fit under maxPendingBytes. */
   waitForRoom(bytes = 1): Promise<void> {
-    if (this.hasRoom(bytes) && this.roomWaiters.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.roomWaiters.push({ bytes, reserve: false, resolve }));
+    return this.budget.waitForRoom(bytes);
   }
 
   async submit(item: T, bytes: number): Promise<R> {
     if (this.closed) throw this.closedError();
-    let reserved = 0;
-    if (!this.hasRoom(bytes) || this.roomWaiters.length > 0) {
-      // Woken with the bytes reserved, so one wake-up cannot let every waiter in at once.
-      await new Promise<void>((resolve) => this.roomWaiters.push({ bytes, reserve: true, resolve }));
-      reserved = bytes;
+    this.entering++;
+    try {
+      await this.budget.acquire(bytes);
+    } finally {
+      this.entering--;
+    }
+    if (this.closed) {
+      this.budget.release(bytes);
+      throw this.closedError();
     }
     return new Promise<R>((resolve, reject) => {
-      this.reservedBytes -= reserved;
-      if (this.closed) {
-        this.wakeWaiters();
-        reject(this.closedError());
-        return;
-      }
       this.queue.push({ item, bytes, at: this.now(), resolve, reject });
       this.queuedBytes += bytes;
       this.schedule();
     });
   }
 
-  /** Flushes everything queued now (and what woken waiters are about to queue) and waits until it is written. */
+  /** Flushes everything queued now (and what is entering) and waits until it is written. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.flushing !== undefined || this.reservedBytes > 0) {
+    while (this.queue.length > 0 || this.flushing !== undefined || (this.entering > 0 && !this.closed)) {
       if (this.flushing !== undefined) await this.flushing;
       else if (this.queue.length > 0) this.startFlush();
       else await new Promise((r) => setImmediate(r));
@@ -106,13 +159,12 @@ export class GroupCommit<T, R> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.queue;
+    const bytes = this.queuedBytes;
     this.queue = [];
-    this.inFlightBytes = this.queuedBytes;
     this.queuedBytes = 0;
     this.flushing = this.runFlush(batch).finally(() => {
       this.flushing = undefined;
-      this.inFlightBytes = 0;
-      this.wakeWaiters();
+      this.budget.release(bytes);
       this.schedule();
     });
   }
@@ -132,22 +184,10 @@ export class GroupCommit<T, R> {
     });
   }
 
-  private wakeWaiters(): void {
-    while (this.roomWaiters.length > 0 && this.hasRoom(this.roomWaiters[0]!.bytes)) {
-      const w = this.roomWaiters.shift()!;
-      if (w.reserve) this.reservedBytes += w.bytes;
-      w.resolve();
-    }
-  }
-
-  /** Refuses new submits (those still waiting for room get closedError); call drain() first to write what is queued. */
+  /** Refuses new submits; those still waiting for room get closedError. Call drain() first to write what is queued. */
   close(): void {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    for (const w of this.roomWaiters.splice(0)) {
-      if (w.reserve) this.reservedBytes += w.bytes;
-      w.resolve();
-    }
   }
 }

@@ -4,7 +4,7 @@ import { RoadlogError } from '../../shared/errors/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { CursorStore, positionKey, type CursorPositions, checkCursorName } from './cursor.js';
 import { errnoCode, nodeFileLayer, readWholeFile, writeFileDurably, type FileLayer } from './file-layer.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, PendingBudget } from './group-commit.js';
 import { acquireLock, isProcessAlive, type IsProcessAlive, type LogLock } from './lock.js';
 import { createLogMetrics, type LogMetrics } from './metrics.js';
 import { LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
@@ -12,6 +12,7 @@ import { Partition, type PendingRecord } from './partition.js';
 import { LogReader, type ReaderHost, type SkippedRange } from './reader.js';
 import { prepareRecord, type RecordHeader } from './record.js';
 import { pickDropVictim, planRetention, type SegmentInfo } from './retention.js';
+import { RwLock } from './rw-lock.js';
 
 /**
  * The edge log: P partitions in each of three lanes, group commit, cursors, retention and
@@ -66,11 +67,6 @@ export interface PartitionStats {
   maxTs: number;
 }
 
-interface Pending {
-  lane: Lane;
-  partition: number;
-  record: PendingRecord;
-}
 
 const silent: LogLogger = { info() {}, warn() {}, error() {} };
 
@@ -80,7 +76,9 @@ export async function openLog(dir: string, options: EdgeLogOptionsInput = {}, de
 
 export class EdgeLog {
   private readonly lanes = new Map<Lane, Partition[]>();
-  private readonly commits: GroupCommit<Pending, AppendResult>;
+  /** One group commit per (lane, partition), sharing one backpressure budget: a slow fsync delays only its own partition's appends. */
+  private readonly commits = new Map<Lane, GroupCommit<PendingRecord, AppendResult>[]>();
+  private readonly budget: PendingBudget;
   private readonly cursorStore: CursorStore;
   private readonly cursorCache = new Map<string, CursorPositions>();
   private readonly metrics: LogMetrics;
@@ -88,7 +86,8 @@ export class EdgeLog {
   private readonly now: () => number;
   private lock: LogLock | undefined;
   private closing: Promise<void> | undefined;
-  private serial: Promise<unknown> = Promise.resolve();
+  /** Flushes hold it shared (each partition's own group commit runs one at a time); segment deletion holds it exclusive. */
+  private readonly rw = new RwLock();
   private retentionTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -101,7 +100,11 @@ export class EdgeLog {
     this.now = deps.now ?? Date.now;
     this.metrics = createLogMetrics(deps.metrics);
     this.cursorStore = new CursorStore(fs, dir);
-    this.commits = new GroupCommit(options, (items) => this.flush(items), () => new RoadlogError('ROADLOG_ERR_LOG_CLOSED', `edge log ${dir} is closed`));
+    this.budget = new PendingBudget(options.maxPendingBytes);
+    const closed = () => new RoadlogError('ROADLOG_ERR_LOG_CLOSED', `edge log ${dir} is closed`);
+    for (const lane of LANES) {
+      this.commits.set(lane, Array.from({ length: options.partitions }, (_, p) => new GroupCommit<PendingRecord, AppendResult>(options, (items) => this.flush(lane, p, items), closed, this.budget)));
+    }
   }
 
   static async open(dir: string, options: EdgeLogOptions, deps: EdgeLogDeps): Promise<EdgeLog> {
@@ -181,12 +184,12 @@ export class EdgeLog {
 
   /** Bytes queued or being written (backpressure). */
   get pendingBytes(): number {
-    return this.commits.pendingBytes;
+    return this.budget.bytes;
   }
 
   /** Resolves when an append of `bytes` would not wait for room. */
   waitForRoom(bytes = 1): Promise<void> {
-    return this.commits.waitForRoom(bytes);
+    return this.budget.waitForRoom(bytes);
   }
 
   assertOpen(): void {
@@ -203,7 +206,7 @@ export class EdgeLog {
     const partition = partitionForKey(prepared.key, this.options.partitions);
     const record: PendingRecord = { record: prepared, ingestTs };
     try {
-      return await this.commits.submit({ lane, partition, record }, prepared.size);
+      return await this.commits.get(lane)![partition]!.submit(record, prepared.size);
     } catch (err) {
       this.metrics.appendFailures.inc({ code: err instanceof RoadlogError ? err.code : 'UNKNOWN' });
       throw err;
@@ -212,68 +215,53 @@ export class EdgeLog {
 
   /** Waits until everything appended so far is fsynced. */
   async flushNow(): Promise<void> {
-    await this.commits.drain();
+    await Promise.all([...this.commits.values()].flat().map((gc) => gc.drain()));
   }
 
-  /** Runs `fn` alone: flush cycles, retention and drops never overlap. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.serial.then(fn, fn);
-    this.serial = run.catch(() => undefined);
-    return run;
-  }
-
-  private flush(items: Pending[]): Promise<(AppendResult | Error)[]> {
-    return this.exclusive(async () => {
-      const started = performance.now();
-      const results: (AppendResult | Error)[] = new Array(items.length);
-      let admitted = items.map((_, i) => i);
-      if (this.options.quotaBytes !== undefined) admitted = await this.admitUnderQuota(items, results);
-      const groups = new Map<Partition, { lane: Lane; partition: number; idx: number[] }>();
-      for (const i of admitted) {
-        const it = items[i]!;
-        const part = this.partition(it.lane, it.partition);
-        let g = groups.get(part);
-        if (g === undefined) groups.set(part, (g = { lane: it.lane, partition: it.partition, idx: [] }));
-        g.idx.push(i);
-      }
-      let todo = [...groups.entries()];
-      for (let attempt = 0; todo.length > 0; attempt++) {
-        const plans = todo.map(([part, g]) => part.prepare(g.idx.map((i) => items[i]!.record)));
-        const settled = await Promise.allSettled(todo.map(([part], k) => part.write(plans[k]!)));
-        const failed: typeof todo = [];
-        let fullDisk = false;
-        let lastErr: unknown;
-        for (let k = 0; k < todo.length; k++) {
-          const [part, g] = todo[k]!;
-          const plan = plans[k]!;
-          const s = settled[k]!;
-          if (s.status === 'fulfilled') {
-            part.commit(plan);
-            g.idx.forEach((i, j) => (results[i] = { lane: g.lane, partition: g.partition, offset: plan.offsets[j]! }));
-            this.metrics.appends.inc({ lane: g.lane }, g.idx.length);
-            this.metrics.appendBytes.inc({ lane: g.lane }, plan.bytes);
-          } else {
-            await part.rollback(plan);
-            failed.push(todo[k]!);
-            lastErr = s.reason;
-            if (errnoCode(s.reason) === 'ENOSPC') fullDisk = true;
-          }
+  /**
+   * One flush cycle of one partition: admit under the quota, write and fdatasync, commit. On a
+   * full disk: undo, free space (exclusively: segments of other partitions may go), retry.
+   */
+  private async flush(lane: Lane, partition: number, items: PendingRecord[]): Promise<(AppendResult | Error)[]> {
+    const part = this.partition(lane, partition);
+    const started = performance.now();
+    const results: (AppendResult | Error)[] = new Array(items.length);
+    let idx = items.map((_, i) => i);
+    let canFree = true;
+    for (let attempt = 0; idx.length > 0; attempt++) {
+      const outcome = await this.rw.withShared(async () => {
+        const admitted = this.options.quotaBytes === undefined ? idx : this.admitUnderQuota(items, idx, results, canFree);
+        if (admitted === 'full') return { kind: 'full' as const, err: undefined };
+        idx = admitted;
+        if (idx.length === 0) return { kind: 'done' as const };
+        const plan = part.prepare(idx.map((i) => items[i]!));
+        try {
+          await part.write(plan);
+        } catch (err) {
+          await part.rollback(plan);
+          return errnoCode(err) === 'ENOSPC' ? { kind: 'full' as const, err } : { kind: 'failed' as const, err };
         }
-        todo = failed;
-        if (failed.length === 0) break;
-        // Out of space: free what every cursor has read, then (drop-oldest) the oldest records; retry.
-        if (fullDisk && attempt < 1000 && (await this.freeSpace())) continue;
-        for (const [, g] of failed) {
-          const err = this.toLogError(lastErr, g);
-          for (const i of g.idx) results[i] = err;
-        }
-        break;
+        part.commit(plan);
+        idx.forEach((i, j) => (results[i] = { lane, partition, offset: plan.offsets[j]! }));
+        this.metrics.appends.inc({ lane }, idx.length);
+        this.metrics.appendBytes.inc({ lane }, plan.bytes);
+        return { kind: 'done' as const };
+      });
+      if (outcome.kind === 'done') break;
+      // Out of space: free what every cursor has read, then (drop-oldest) the oldest records; retry.
+      // Over the quota with nothing left to free: the retry stores what fits and refuses the rest.
+      if (outcome.kind === 'full' && canFree && attempt < 1000) {
+        canFree = await this.rw.withExclusive(() => this.freeSpace());
+        if (canFree || outcome.err === undefined) continue;
       }
-      this.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
-      this.metrics.batchRecords.observe(items.length);
-      this.metrics.pendingBytes.set(this.commits.pendingBytes);
-      return results;
-    });
+      const err = this.toLogError(outcome.err, { lane, partition });
+      for (const i of idx) results[i] = err;
+      break;
+    }
+    this.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+    this.metrics.batchRecords.observe(items.length);
+    this.metrics.pendingBytes.set(this.budget.bytes);
+    return results;
   }
 
   private toLogError(err: unknown, g: { lane: Lane; partition: number }): RoadlogError {
@@ -284,21 +272,31 @@ export class EdgeLog {
     return new RoadlogError('ROADLOG_ERR_INTERNAL', `edge log ${this.dir}: writing ${g.lane}/${g.partition} failed: ${(err as Error)?.message ?? String(err)}; the append was not stored`, { cause: err, details: { lane: g.lane, partition: g.partition, errno: errnoCode(err) } });
   }
 
-  /** Admits appends, in order, while they fit under quotaBytes (freeing space first); refuses the rest with LOG_FULL. */
-  private async admitUnderQuota(items: Pending[], results: (AppendResult | Error)[]): Promise<number[]> {
+  private quotaError(): RoadlogError {
+    const quota = this.options.quotaBytes;
+    return new RoadlogError('ROADLOG_ERR_LOG_FULL', `edge log ${this.dir}: quota of ${String(quota)} bytes reached (policy ${this.options.fullDisk.policy}); the append was not stored`, { details: { quotaBytes: quota } });
+  }
+
+  /**
+   * Admits appends, in order, while they fit under quotaBytes. 'full' asks the caller to free
+   * space and come back; once nothing more can be freed (`canFree` false) what does not fit is
+   * refused. Concurrent flushes of other partitions can overshoot the quota by their batches.
+   */
+  private admitUnderQuota(items: PendingRecord[], idx: number[], results: (AppendResult | Error)[], canFree: boolean): number[] | 'full' {
     const quota = this.options.quotaBytes!;
-    const need = items.reduce((n, it) => n + it.record.record.size, 0);
-    while (this.sizeBytes + need > quota && (await this.freeSpace()));
-    const admitted: number[] = [];
     let used = this.sizeBytes;
-    items.forEach((it, i) => {
-      if (used + it.record.record.size <= quota) {
+    const admitted: number[] = [];
+    for (const i of idx) {
+      const size = items[i]!.record.size;
+      if (used + size <= quota) {
         admitted.push(i);
-        used += it.record.record.size;
+        used += size;
+      } else if (canFree) {
+        return 'full';
       } else {
-        results[i] = new RoadlogError('ROADLOG_ERR_LOG_FULL', `edge log ${this.dir}: quota of ${quota} bytes reached (policy ${this.options.fullDisk.policy}); the append was not stored`, { details: { quotaBytes: quota } });
+        results[i] = this.quotaError();
       }
-    });
+    }
     return admitted;
   }
 
@@ -339,7 +337,7 @@ export class EdgeLog {
   /** Deletes what retention allows now (size and age; only segments every cursor has passed). */
   async runRetention(): Promise<{ deletedSegments: number; deletedBytes: number }> {
     this.assertOpen();
-    return this.exclusive(async () => {
+    return this.rw.withExclusive(async () => {
       const { maxBytes, maxAgeHours } = this.options.retention;
       const plan = planRetention(this.segmentInfos(), [...this.cursorCache.values()], { maxBytes, maxAgeMs: maxAgeHours === undefined ? undefined : maxAgeHours * 3_600_000 }, this.now());
       let deletedBytes = 0;
@@ -401,11 +399,13 @@ export class EdgeLog {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
-      // Appends already accepted (queued, or waiting for room) are written; later ones get LOG_CLOSED.
-      await this.commits.drain();
-      this.commits.close();
-      await this.commits.drain();
-      await this.exclusive(async () => {
+      // Appends already accepted are written; those still waiting for room, and later ones, get LOG_CLOSED.
+      const all = [...this.commits.values()].flat();
+      await Promise.all(all.map((gc) => gc.drain()));
+      for (const gc of all) gc.close();
+      this.budget.releaseAllWaiters();
+      await Promise.all(all.map((gc) => gc.drain()));
+      await this.rw.withExclusive(async () => {
         for (const parts of this.lanes.values()) for (const p of parts) await p.close();
       });
       await this.lock?.release();

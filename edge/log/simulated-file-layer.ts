@@ -12,6 +12,8 @@ import { errnoError, type FileLayer, type LogFile, type OpenMode } from './file-
  *   handle and its open files are dead (every call fails with EIO), like the killed process.
  * - `inject` fails chosen calls with ENOSPC or EIO; `capacityBytes` is a small disk: an
  *   append that does not fit writes what fits and fails with ENOSPC, as write(2) does.
+ * - `stall` holds chosen appends, datasyncs and directory fsyncs until the promise it returns
+ *   settles (a slow disk).
  */
 export type FaultOp = 'open' | 'append' | 'read' | 'datasync' | 'truncate' | 'readdir' | 'mkdir' | 'rename' | 'unlink' | 'fsyncDir' | 'stat';
 export type FaultInjector = (op: FaultOp, path: string) => 'ENOSPC' | 'EIO' | undefined;
@@ -35,6 +37,7 @@ const { dirname, normalize } = posix;
 
 export class SimulatedFileLayer implements FileLayer {
   inject: FaultInjector | undefined;
+  stall: ((op: 'append' | 'datasync' | 'fsyncDir', path: string) => Promise<void> | undefined) | undefined;
   private alive = true;
   /** Calls made, by operation (for tests that assert on fsync cadence). */
   readonly calls: Record<FaultOp, number> = { open: 0, append: 0, read: 0, datasync: 0, truncate: 0, readdir: 0, mkdir: 0, rename: 0, unlink: 0, fsyncDir: 0, stat: 0 };
@@ -191,6 +194,7 @@ export class SimulatedFileLayer implements FileLayer {
 
   async fsyncDir(rawDir: string): Promise<void> {
     const dir = normalize(rawDir);
+    await this.stall?.('fsyncDir', dir);
     this.check('fsyncDir', dir);
     if (this.storage.live.get(dir)?.kind !== 'dir') throw errnoError('ENOENT', 'fsyncDir', dir);
     const { live, durable } = this.storage;
@@ -224,6 +228,7 @@ class SimulatedFile implements LogFile {
   }
 
   async append(data: Uint8Array): Promise<void> {
+    await this.fs.stall?.('append', this.path);
     this.use('append');
     const fits = Math.min(data.length, this.fs.room());
     const ino = this.inode;
@@ -249,6 +254,7 @@ class SimulatedFile implements LogFile {
   }
 
   async datasync(): Promise<void> {
+    await this.fs.stall?.('datasync', this.path);
     this.use('datasync');
     this.inode.durableLength = this.inode.length;
     this.inode.frozen = undefined;

@@ -115,6 +115,23 @@ describe('EdgeLog', () => {
     for (const s of settled) if (s.status === 'rejected') expect(s.reason).toMatchObject({ code: 'ROADLOG_ERR_LOG_CLOSED' });
   });
 
+  it('a stalled fsync in one partition does not hold appends to another', async () => {
+    const { fs, log } = await simulatedLog();
+    const [k0, k1] = ['veh-a', 'veh-b', 'veh-c', 'veh-d'].reduce<[string, string]>((acc, k) => (partitionForKey(k, 2) === 0 ? [acc[0] || k, acc[1]] : [acc[0], acc[1] || k]), ['', '']);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    fs.stall = (op, path) => (op === 'datasync' && path.includes('/normal/000/') ? gate : undefined);
+    let slowDone = false;
+    const slow = log.append({ key: k0, value: 'slow' }).then((r) => ((slowDone = true), r));
+    const fast = await Promise.race([log.append({ key: k1, value: 'fast' }), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('held behind the stalled partition')), 2000))]);
+    expect(fast.partition).toBe(1);
+    expect(slowDone).toBe(false);
+    release();
+    expect((await slow).partition).toBe(0);
+    fs.stall = undefined;
+    await log.close();
+  });
+
   it('counts appends in its metrics', async () => {
     const registry = new Registry();
     const { log } = await simulatedLog(SMALL, { metrics: registry });
