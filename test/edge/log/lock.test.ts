@@ -14,6 +14,15 @@ describe('log lock', () => {
     await (await acquireLock(fs, '/', () => true)).release();
   });
 
+  it('takes over a lock taken before a reboot even if its pid now belongs to a live process', async () => {
+    const fs = new SimulatedFileLayer();
+    await acquireLock(fs, '/', () => true, 'boot-1');
+    const rebooted = fs.crash();
+    await expect(acquireLock(rebooted, '/', () => true, 'boot-1')).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED' });
+    expect(await lockHolder(rebooted, '/', () => true, 'boot-2')).toBeUndefined();
+    await (await acquireLock(rebooted, '/', () => true, 'boot-2')).release();
+  });
+
   it('takes over a lock whose process is dead, or whose file is torn', async () => {
     const fs = new SimulatedFileLayer();
     await acquireLock(fs, '/', () => true);
