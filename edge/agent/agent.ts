@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
-import { openLog, type EdgeLog } from '../log/index.js';
+import { openLog, type AppendInput, type AppendResult, type EdgeLog } from '../log/index.js';
 import { loadCredentials, type Credential } from '../ingress/credentials.js';
 import { EmbeddedBroker, type Listener } from '../ingress/broker.js';
 import { createIngressMetrics } from '../ingress/metrics.js';
@@ -27,6 +27,11 @@ export interface EdgeAgent {
 export interface EdgeAgentDeps {
   logger: Logger;
   registry?: Registry;
+  /**
+   * Wraps every append the ingress makes (default: straight to the log). Tests use it to make
+   * an append hang or fail, e.g. to show that an unacknowledged message is delivered again.
+   */
+  appendHook?: (input: AppendInput, append: (input: AppendInput) => Promise<AppendResult>) => Promise<AppendResult>;
 }
 
 export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgentDeps): Promise<EdgeAgent> {
@@ -38,7 +43,7 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
   try {
     const metrics = createIngressMetrics(registry);
     const ingest = new Ingest({
-      append: (input) => log.append(input),
+      append: deps.appendHook === undefined ? (input) => log.append(input) : (input) => deps.appendHook!(input, (i) => log.append(i)),
       metrics,
       maxPayloadBytes: Math.min(options.mqtt.maxPacketBytes, 16 * 1024),
       dedupWindow: options.mqtt.dedupWindow,
