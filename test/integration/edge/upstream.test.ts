@@ -1,0 +1,87 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { AppendInput, AppendResult } from '../../../edge/log/index.js';
+import { randomName, waitFor } from '../../support/kafka.js';
+import { connectClient, mosquittoPub, readLog, removeTempDirs, seqsByVehicle, startAgent, telemetry, tempDir, topicOf } from '../../edge/ingress/support/agent.js';
+
+/**
+ * Client mode against the real Mosquitto of the global setup: what mosquitto_pub publishes to
+ * Mosquitto ends up in the agent's log, in order; and a message the agent took but never
+ * acknowledged (its append hangs; the agent is closed) is delivered again by Mosquitto to the
+ * next agent with the same client id, and stored then.
+ */
+const upstreamUrl = inject('mosquittoUrl');
+const { hostname, port } = new URL(upstreamUrl);
+const sessions: string[] = [];
+
+afterAll(async () => {
+  // Forget the persistent sessions this file made on the shared Mosquitto.
+  for (const clientId of sessions) await (await connectClient(upstreamUrl, { clientId, clean: true })).endAsync();
+  await removeTempDirs();
+});
+
+function upstreamAgent(vehicle: string, clientId: string, dataDir: string, appendHook?: (input: AppendInput, append: (i: AppendInput) => Promise<AppendResult>) => Promise<AppendResult>) {
+  sessions.push(clientId);
+  return startAgent({ dataDir, mqtt: { mode: 'client', upstream: { url: upstreamUrl, clientId, topic: topicOf(vehicle) } } }, appendHook === undefined ? {} : { appendHook });
+}
+
+const pub = (vehicle: string, args: string[], input = '') => mosquittoPub(['-h', hostname, '-p', port, '-i', randomName('mp'), '-q', '1', '-t', topicOf(vehicle), ...args], input);
+
+async function stored(t: { agent: { registry: { getSingleMetricAsString(n: string): Promise<string> } } }): Promise<number> {
+  const text = await t.agent.registry.getSingleMetricAsString('roadlog_edge_messages_total');
+  return Number(/outcome="stored"[^}]*} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+describe('edge agent in client mode (Mosquitto upstream)', () => {
+  it('stores what mosquitto_pub publishes to Mosquitto, in order, once ready', async () => {
+    const vehicle = randomName('VH');
+    const t = await upstreamAgent(vehicle, randomName('edge'), await tempDir('roadlog-it-upstream-'));
+    try {
+      // Published as soon as the agent is ready: ready must mean subscribed.
+      const r = await pub(vehicle, ['-l'], `${Array.from({ length: 100 }, (_, i) => telemetry(vehicle, i + 1)).join('\n')}\n`);
+      expect(r.code, r.out).toBe(0);
+      await waitFor(async () => ((await stored(t)) >= 100 ? true : undefined), 15_000, 'the agent to store 100 messages');
+    } finally {
+      await t.close();
+    }
+    expect(seqsByVehicle(await readLog(t.dataDir)).get(vehicle)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  });
+
+  it('is subscribed when ready: a message published the moment start() resolves is stored', async () => {
+    const vehicle = randomName('VH');
+    const publisher = await connectClient(upstreamUrl, { clientId: randomName('pub') });
+    const t = await upstreamAgent(vehicle, randomName('edge'), await tempDir('roadlog-it-upstream-'));
+    try {
+      await publisher.publishAsync(topicOf(vehicle), telemetry(vehicle, 1), { qos: 1 });
+      await waitFor(async () => ((await stored(t)) >= 1 ? true : undefined), 5_000, 'the agent to store the message');
+    } finally {
+      await publisher.endAsync();
+      await t.close();
+    }
+  });
+
+  it('gets a message it never acknowledged again from Mosquitto after a restart with the same client id', async () => {
+    const vehicle = randomName('VH');
+    const clientId = randomName('edge');
+    const dataDir = await tempDir('roadlog-it-redeliver-');
+    const hung: AppendInput[] = [];
+    const first = await upstreamAgent(vehicle, clientId, dataDir, (input) => {
+      hung.push(input);
+      return new Promise<AppendResult>(() => undefined); // the disk never answers
+    });
+    const r = await pub(vehicle, ['-m', telemetry(vehicle, 1)]);
+    expect(r.code, r.out).toBe(0);
+    await waitFor(() => (hung.length > 0 ? true : undefined), 10_000, 'the first agent to receive the message');
+    await first.close(); // it goes away without a PUBACK
+    expect(await stored(first)).toBe(0);
+
+    const second = await upstreamAgent(vehicle, clientId, dataDir);
+    try {
+      await waitFor(async () => ((await stored(second)) >= 1 ? true : undefined), 15_000, 'Mosquitto to deliver the message again');
+    } finally {
+      await second.close();
+    }
+    const records = await readLog(dataDir);
+    expect(records.map((x) => [x.lane, x.key, x.text])).toEqual([['normal', vehicle, telemetry(vehicle, 1)]]);
+    expect(hung.map((h) => Buffer.from(h.value).toString())).toEqual([telemetry(vehicle, 1)]);
+  });
+});
