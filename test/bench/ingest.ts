@@ -1,0 +1,566 @@
+/**
+ * Benchmark of the edge agent's MQTT ingest (`npm run bench`; never part of `npm test`).
+ *
+ *   npm run build && node --import tsx test/bench/ingest.ts          (~2.5 min)
+ *
+ * Three brokers, each a separate process on 127.0.0.1, loaded by the same load generator, also
+ * a separate process (this file with the role `loadgen`, MQTT.js 5, TCP_NODELAY):
+ *  - agent:     `roadlog edge start` from dist/ (aedes + validation + the edge log: PUBACK only
+ *               after fdatasync), anonymous mode so logins cost no scrypt, quota lifted;
+ *  - aedes:     raw aedes (plain JavaScript, `node -e`): no hooks, no storage, TCP_NODELAY;
+ *  - mosquitto: Debian's /usr/sbin/mosquitto, persistence off, set_tcp_nodelay, a free port.
+ * Phases:
+ *  - closed: CLIENTS vehicles, each keeping 64 QoS 1 publishes in flight (a PUBACK frees a slot);
+ *  - open:   RATE msg/s offered on a fixed schedule across the same CLIENTS, whatever the
+ *            latency; latency counts from the scheduled send time (no coordinated omission);
+ *    both in ROUNDS interleaved rounds (order rotated) against brokers started once, so a burst
+ *    of other work on the machine hits every broker alike; medians over the rounds reported;
+ *  - fleet:  VEHICLES connected, each publishing once a second (open loop), on a freshly
+ *            started broker so its RSS is a gateway's, not what the bursts left in the heap.
+ * Payloads are valid telemetry v1 JSON of about 300 bytes (exact sizes printed), one vehicle id
+ * per client, seq increasing. The load generator measures PUBACK latency; this process samples
+ * the broker's CPU (/proc/PID/stat utime+stime) and RSS (/proc/PID/status VmRSS, every 200 ms).
+ *
+ * Environment: ROADLOG_BENCH_SECONDS (per round, default 4), ROADLOG_BENCH_ROUNDS (3),
+ * ROADLOG_BENCH_FLEET_SECONDS (12), ROADLOG_BENCH_CLIENTS (16), ROADLOG_BENCH_RATE (5000),
+ * ROADLOG_BENCH_VEHICLES (1000), ROADLOG_BENCH_TARGETS (aedes,agent,mosquitto),
+ * ROADLOG_BENCH_CLI (the roadlog CLI to run as the agent; default dist/shared/cli/main.js).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { cpus, loadavg, release, tmpdir, totalmem, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SELF = fileURLToPath(import.meta.url);
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = process.env.ROADLOG_BENCH_CLI ?? join(REPO, 'dist/shared/cli/main.js');
+const MOSQUITTO = process.env.ROADLOG_MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
+const IN_FLIGHT = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Payloads: valid telemetry v1, ~300 bytes of JSON.
+
+const vehicleIdOf = (i: number): string => `veh-${String(i).padStart(5, '0')}`;
+
+function payload(vehicleId: string, seq: number): Buffer {
+  const x = (seq % 997) / 997;
+  return Buffer.from(
+    JSON.stringify({
+      v: 1,
+      vehicleId,
+      seq,
+      ts: 1_767_225_600_000 + seq * 1000,
+      speedKph: Math.round(x * 1200) / 10,
+      longAccelMps2: Math.round((x - 0.5) * 400) / 100,
+      engineRpm: 800 + Math.round(x * 3000),
+      coolantC: Math.round(850 + x * 100) / 10,
+      oilPressureKpa: Math.round(2500 + x * 1000) / 10,
+      oilLevelPct: 87.2,
+      fuelLevelPct: 54.3,
+      fuelUsedL: Math.round(1_234_567 + seq) / 1000,
+      odometerKm: Math.round(4_821_173 + seq * 10) / 100,
+      batteryV: 13.9,
+      position: { lat: 52.3702, lon: 4.8952 },
+      dtcs: [],
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Role `loadgen`: connects clients and runs one phase; prints one JSON line with the result.
+
+interface PhaseSpec {
+  url: string;
+  mode: 'closed' | 'open';
+  clients: number;
+  /** open: messages per second offered across all clients. */
+  rate?: number;
+  seconds: number;
+  warmupSeconds: number;
+  /** Offset for vehicle numbers and seqs, so phases against one broker never repeat (vehicleId, seq). */
+  seqBase: number;
+}
+
+interface PhaseResult {
+  acked: number;
+  errors: number;
+  unacked: number;
+  seconds: number;
+  msgPerSec: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  payloadBytes: { min: number; mean: number; max: number };
+  loadgenCpuPct: number;
+  connectMs: number;
+  maxOutstanding: number;
+}
+
+async function loadgen(spec: PhaseSpec): Promise<PhaseResult> {
+  const { connectAsync } = await import('mqtt');
+  const t0 = performance.now();
+  const clients: Awaited<ReturnType<typeof connectAsync>>[] = [];
+  for (let i = 0; i < spec.clients; i += 50) {
+    const batch = Array.from({ length: Math.min(50, spec.clients - i) }, (_, j) => {
+      const id = vehicleIdOf(i + j);
+      return connectAsync(spec.url, { clientId: id, username: id, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 120, connectTimeout: 30_000 });
+    });
+    clients.push(...(await Promise.all(batch)));
+  }
+  for (const c of clients) (c.stream as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+  const connectMs = performance.now() - t0;
+
+  const seqs = new Array<number>(spec.clients).fill(spec.seqBase);
+  const lat: number[] = [];
+  let errors = 0;
+  let outstanding = 0;
+  let maxOutstanding = 0;
+  let acked = 0;
+  let sizeMin = Infinity;
+  let sizeMax = 0;
+  let sizeSum = 0;
+  let sizeN = 0;
+  const started = performance.now();
+  const measureFrom = started + spec.warmupSeconds * 1000;
+  const until = measureFrom + spec.seconds * 1000;
+  const cpu0 = process.cpuUsage();
+  let measuredAcked = 0;
+
+  const send = (i: number, scheduled: number, onDone?: () => void): void => {
+    const c = clients[i]!;
+    const id = vehicleIdOf(i);
+    const body = payload(id, ++seqs[i]!);
+    if (sizeN < 100_000) {
+      sizeN += 1;
+      sizeSum += body.length;
+      if (body.length < sizeMin) sizeMin = body.length;
+      if (body.length > sizeMax) sizeMax = body.length;
+    }
+    outstanding += 1;
+    if (outstanding > maxOutstanding) maxOutstanding = outstanding;
+    c.publish(`fleet/${id}/telemetry`, body, { qos: 1 }, (err) => {
+      outstanding -= 1;
+      const now = performance.now();
+      if (err) errors += 1;
+      else {
+        acked += 1;
+        if (scheduled >= measureFrom && scheduled < until) {
+          measuredAcked += 1;
+          lat.push(now - scheduled);
+        }
+      }
+      onDone?.();
+    });
+  };
+
+  if (spec.mode === 'closed') {
+    await new Promise<void>((resolve) => {
+      let live = spec.clients * IN_FLIGHT;
+      const loop = (i: number): void => {
+        const now = performance.now();
+        if (now >= until) {
+          if (--live === 0) resolve();
+          return;
+        }
+        send(i, now, () => loop(i));
+      };
+      for (let i = 0; i < spec.clients; i++) for (let k = 0; k < IN_FLIGHT; k++) loop(i);
+    });
+  } else {
+    const rate = spec.rate!;
+    let sent = 0;
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const now = performance.now();
+        const due = Math.floor(((Math.min(now, until) - started) / 1000) * rate);
+        while (sent < due) {
+          const scheduled = started + (sent / rate) * 1000;
+          send(sent % spec.clients, scheduled);
+          sent += 1;
+        }
+        if (now >= until) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 1);
+    });
+    const drainUntil = performance.now() + 10_000;
+    while (outstanding > 0 && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 10));
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const wall = (performance.now() - started) / 1000;
+  const unacked = outstanding;
+  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+  const sorted = Float64Array.from(lat).sort();
+  const pct = (p: number): number => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
+  return {
+    acked,
+    errors,
+    unacked,
+    seconds: spec.seconds,
+    msgPerSec: measuredAcked / spec.seconds,
+    p50: pct(50),
+    p99: pct(99),
+    p999: pct(99.9),
+    max: sorted.length === 0 ? NaN : sorted[sorted.length - 1]!,
+    payloadBytes: { min: sizeMin, mean: sizeSum / Math.max(1, sizeN), max: sizeMax },
+    loadgenCpuPct: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
+    connectMs,
+    maxOutstanding,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The raw aedes reference: plain JavaScript run by node itself (no tsx loader in its RSS).
+
+const RAW_AEDES_JS = `
+import { createServer } from 'node:net';
+import { Aedes } from 'aedes';
+const broker = await Aedes.createBroker();
+const server = createServer((socket) => { socket.setNoDelay(true); broker.handle(socket); });
+server.maxConnections = 20000;
+server.listen(0, '127.0.0.1', () => process.stdout.write('mqtt mqtt://127.0.0.1:' + server.address().port + '\\n'));
+process.once('SIGTERM', () => { server.close(); broker.close(() => process.exit(0)); });
+`;
+
+// ---------------------------------------------------------------------------------------------
+// The orchestrator.
+
+const children = new Set<ChildProcess>();
+
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function killAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+interface Target {
+  name: string;
+  pid: number;
+  url: string;
+  stop(): Promise<number>;
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`${what}: nothing matching ${pattern} after ${timeoutMs} ms\n${out}\n${err}`)), timeoutMs);
+    child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}\n${out}\n${err}`));
+    });
+  });
+}
+
+async function stopChild(child: ChildProcess, timeoutMs = 20_000): Promise<number> {
+  if (child.exitCode !== null || child.signalCode !== null) return 0;
+  const t = performance.now();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  await exited;
+  clearTimeout(timer);
+  return performance.now() - t;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startTarget(name: string, dir: string): Promise<Target> {
+  await mkdir(dir, { recursive: true });
+  let child: ChildProcess;
+  if (name === 'agent') {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+    const config = join(dir, 'agent.yaml');
+    await writeFile(
+      config,
+      [
+        'edge:',
+        '  gatewayId: bench',
+        `  dataDir: ${join(dir, 'agent')}`,
+        '  mqtt:',
+        '    host: 127.0.0.1',
+        '    port: 0',
+        '    allowAnonymous: true   # logins without scrypt: this measures ingest, not login',
+        '    maxConnections: 20000',
+        '    rateLimit: { messagesPerSecond: 1000000, burst: 1000000 }',
+        '  http: { host: 127.0.0.1, port: 0 }',
+        'log: { level: warn, format: json }',
+        '',
+      ].join('\n'),
+    );
+    child = track(spawn(process.execPath, [CLI, 'edge', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ROADLOG_HOME: dir } }));
+  } else if (name === 'aedes') {
+    child = track(spawn(process.execPath, ['--input-type=module', '-e', RAW_AEDES_JS], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
+  } else if (name === 'mosquitto') {
+    if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is missing: run \`bash infra/bootstrap.sh\``);
+    const port = await freePort();
+    const conf = join(dir, 'mosquitto.conf');
+    await writeFile(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'set_tcp_nodelay true', 'max_connections -1', 'log_dest stderr', 'log_type error', `user ${userInfo().username}`, ''].join('\n'));
+    child = track(spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const up = await new Promise<boolean>((resolve) => {
+        const s = createServer();
+        s.once('error', () => resolve(true));
+        s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+      });
+      if (up) break;
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error('mosquitto did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { name, pid: child.pid!, url: `mqtt://127.0.0.1:${port}`, stop: () => stopChild(child) };
+  } else {
+    throw new Error(`unknown target ${name}`);
+  }
+  const m = await waitForLine(child, /^mqtt (mqtt:\/\/127\.0\.0\.1:\d+)$/m, name);
+  return { name, pid: child.pid!, url: m[1]!, stop: () => stopChild(child) };
+}
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+function procCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+}
+
+function procRssMb(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+/** Samples a process's RSS every 200 ms while a phase runs; CPU from the difference of /proc counters. */
+async function sampled<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; cpuPct: number; rssMaxMb: number; rssEndMb: number }> {
+  const cpu0 = procCpuSeconds(pid);
+  const t0 = performance.now();
+  let rssMax = procRssMb(pid).rss;
+  const timer = setInterval(() => (rssMax = Math.max(rssMax, procRssMb(pid).rss)), 200);
+  try {
+    const result = await work();
+    const cpuPct = ((procCpuSeconds(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+    const rssEnd = procRssMb(pid).rss;
+    return { result, cpuPct, rssMaxMb: Math.max(rssMax, rssEnd), rssEndMb: rssEnd };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function runLoadgen(spec: PhaseSpec): Promise<PhaseResult> {
+  const child = track(spawn(process.execPath, [...process.execArgv, SELF, 'loadgen', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const limitMs = (spec.warmupSeconds + spec.seconds) * 1000 + 90_000;
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as PhaseResult);
+      else reject(new Error(`loadgen exited with ${code ?? signal}: ${out.slice(-2000)}`));
+    });
+  });
+}
+
+interface Run {
+  r: PhaseResult;
+  cpuPct: number;
+  rssMaxMb: number;
+  rssEndMb: number;
+}
+
+interface Row {
+  target: string;
+  phase: string;
+  runs: Run[];
+}
+
+function machine(): string[] {
+  const model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  const pkg = (name: string): string => JSON.parse(readFileSync(join(REPO, 'node_modules', name, 'package.json'), 'utf8')).version as string;
+  let mosq = 'absent';
+  try {
+    mosq = /version ([\d.]+)/.exec(execFileSync(MOSQUITTO, ['-h'], { encoding: 'utf8' }))?.[1] ?? '?';
+  } catch (err) {
+    mosq = /version ([\d.]+)/.exec(String((err as { stdout?: string }).stdout ?? ''))?.[1] ?? 'unknown';
+  }
+  let fs = '?';
+  try {
+    fs = execFileSync('df', ['-T', tmpdir()], { encoding: 'utf8' }).trim().split('\n').pop()!.split(/\s+/)[1]!;
+  } catch {
+    /* df missing */
+  }
+  return [
+    `machine: ${model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`,
+    `node ${process.version}; aedes ${pkg('aedes')}; mqtt.js ${pkg('mqtt')}; mosquitto ${mosq}; edge log in ${tmpdir()} (${fs})`,
+  ];
+}
+
+const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const loadavgText = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+async function main(): Promise<void> {
+  const seconds = Number(process.env.ROADLOG_BENCH_SECONDS ?? 4);
+  const rounds = Number(process.env.ROADLOG_BENCH_ROUNDS ?? 3);
+  const fleetSeconds = Number(process.env.ROADLOG_BENCH_FLEET_SECONDS ?? 12);
+  const clients = Number(process.env.ROADLOG_BENCH_CLIENTS ?? 16);
+  const rate = Number(process.env.ROADLOG_BENCH_RATE ?? 5000);
+  const vehicles = Number(process.env.ROADLOG_BENCH_VEHICLES ?? 1000);
+  const targets = (process.env.ROADLOG_BENCH_TARGETS ?? 'aedes,agent,mosquitto').split(',');
+  const started = Date.now();
+  for (const line of machine()) console.log(line);
+  console.log(`load average at start: ${loadavgText()} (other work on this machine shows up as noise; rounds are interleaved so each broker sees the same)`);
+  console.log(
+    `phases: closed (${clients} clients x ${IN_FLIGHT} in flight, QoS 1) and open (${rate} msg/s offered), ${rounds} interleaved rounds of ${seconds} s per broker (+1 s warm-up); ` +
+      `fleet (${vehicles} vehicles at 1 Hz, ${fleetSeconds} s + 2 s warm-up) on a freshly started broker`,
+  );
+  const dir = await mkdtemp(join(tmpdir(), 'roadlog-bench-ingest-'));
+  const rows: Row[] = [];
+  const seqBase = new Map<string, number>();
+  const nextSeqBase = (name: string): number => {
+    const b = (seqBase.get(name) ?? 0) + 1_000_000;
+    seqBase.set(name, b);
+    return b;
+  };
+  const record = (target: string, phase: string, run: Run): void => {
+    let row = rows.find((r) => r.target === target && r.phase === phase);
+    if (row === undefined) rows.push((row = { target, phase, runs: [] }));
+    row.runs.push(run);
+    const r = run.r;
+    console.log(
+      `${target.padEnd(9)} ${phase.padEnd(12)} ${f(r.msgPerSec, 0).padStart(7)} msg/s  p50 ${f(r.p50, 2)} ms  p99 ${f(r.p99, 2)} ms  max ${f(r.max, 1)} ms  errors ${r.errors} unacked ${r.unacked}  ` +
+        `broker CPU ${f(run.cpuPct, 0)}%  RSS ${f(run.rssEndMb)} MB (max ${f(run.rssMaxMb)})  loadgen CPU ${f(r.loadgenCpuPct, 0)}%`,
+    );
+  };
+  const runPhase = async (target: Target, phase: string, spec: Omit<PhaseSpec, 'url' | 'seqBase'>): Promise<void> => {
+    const s = await sampled(target.pid, () => runLoadgen({ ...spec, url: target.url, seqBase: nextSeqBase(target.name) }));
+    record(target.name, phase, { r: s.result, cpuPct: s.cpuPct, rssMaxMb: s.rssMaxMb, rssEndMb: s.rssEndMb });
+  };
+  try {
+    // Closed and open loop: all brokers up at once (idle ones cost nothing), rounds interleaved
+    // and the order rotated, so a burst of other work on the machine hits every broker alike.
+    const up: Target[] = [];
+    for (const name of targets) up.push(await startTarget(name, join(dir, name)));
+    const phases: [string, Omit<PhaseSpec, 'url' | 'seqBase'>][] = [
+      ['closed', { mode: 'closed', clients, seconds, warmupSeconds: 1 }],
+      [`open ${rate}/s`, { mode: 'open', clients, rate, seconds, warmupSeconds: 1 }],
+    ];
+    for (const [phase, spec] of phases) {
+      for (let round = 0; round < rounds; round++) {
+        for (let k = 0; k < up.length; k++) await runPhase(up[(k + round) % up.length]!, phase, spec);
+      }
+    }
+    for (const t of up) console.log(`${t.name.padEnd(9)} clean stop took ${f(await t.stop(), 0)} ms`);
+    // Fleet: a fresh process each, so the RSS is that of a gateway with its vehicles, not what
+    // the bursts above left in the heap.
+    for (const name of targets) {
+      const target = await startTarget(name, join(dir, `${name}-fleet`));
+      console.log(`${name.padEnd(9)} idle RSS ${f(procRssMb(target.pid).rss)} MB`);
+      await runPhase(target, `fleet ${vehicles}`, { mode: 'open', clients: vehicles, rate: vehicles, seconds: fleetSeconds, warmupSeconds: 2 });
+      await target.stop();
+    }
+  } finally {
+    killAll();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const sizes = rows[0]?.runs[0]?.r.payloadBytes;
+  console.log(`\npayload: telemetry v1 JSON, ${sizes?.min}-${sizes?.max} bytes (mean ${f(sizes?.mean ?? NaN)}); load average at end: ${loadavgText()}`);
+  console.log('figures: median over the rounds (p99: median of the rounds\' p99, worst round in brackets); CPU in % of one core\n');
+  console.log('| broker | phase | msg/s | PUBACK p50 ms | p99 ms (worst) | broker CPU % | broker RSS MB (max) | loadgen CPU % |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  const summary = (row: Row) => ({
+    msgPerSec: median(row.runs.map((x) => x.r.msgPerSec)),
+    p50: median(row.runs.map((x) => x.r.p50)),
+    p99: median(row.runs.map((x) => x.r.p99)),
+    p99Worst: Math.max(...row.runs.map((x) => x.r.p99)),
+    cpu: median(row.runs.map((x) => x.cpuPct)),
+    rssEnd: median(row.runs.map((x) => x.rssEndMb)),
+    rssMax: Math.max(...row.runs.map((x) => x.rssMaxMb)),
+    loadgen: median(row.runs.map((x) => x.r.loadgenCpuPct)),
+    failed: row.runs.reduce((n, x) => n + x.r.errors + x.r.unacked, 0),
+  });
+  for (const row of rows) {
+    const m = summary(row);
+    console.log(`| ${row.target} | ${row.phase} | ${f(m.msgPerSec, 0)} | ${f(m.p50, 2)} | ${f(m.p99, 2)} (${f(m.p99Worst, 1)}) | ${f(m.cpu, 0)} | ${f(m.rssEnd)} (${f(m.rssMax)}) | ${f(m.loadgen, 0)} |`);
+  }
+  const get = (t: string, p: string) => {
+    const row = rows.find((r) => r.target === t && r.phase.startsWith(p));
+    return row === undefined ? undefined : summary(row);
+  };
+  const agentClosed = get('agent', 'closed');
+  const aedesClosed = get('aedes', 'closed');
+  const agentOpen = get('agent', 'open');
+  const agentFleet = get('agent', 'fleet');
+  console.log('\ntargets:');
+  if (agentClosed && aedesClosed) {
+    const ratio = agentClosed.msgPerSec / aedesClosed.msgPerSec;
+    console.log(`  durable ingest >= 0.8x raw aedes:     ${f(ratio, 2)}x (${f(agentClosed.msgPerSec, 0)} / ${f(aedesClosed.msgPerSec, 0)} msg/s)  ${ratio >= 0.8 ? 'MET' : 'MISSED'}`);
+  }
+  if (agentOpen) {
+    const ok = agentOpen.p99 <= 10 && agentOpen.failed === 0;
+    console.log(`  PUBACK p99 <= 10 ms at ${rate} msg/s:    ${f(agentOpen.p99, 2)} ms (worst round ${f(agentOpen.p99Worst, 1)} ms)  ${ok ? 'MET' : 'MISSED'}`);
+  }
+  if (agentFleet) {
+    const ok = agentFleet.rssMax <= 100;
+    console.log(`  RSS <= 100 MB with ${vehicles} vehicles:  ${f(agentFleet.rssMax)} MB max  ${ok ? 'MET' : 'MISSED'}`);
+  }
+  console.log(`\ntotal ${f((Date.now() - started) / 1000, 0)} s`);
+}
+
+const role = process.argv[2];
+if (role === 'loadgen') {
+  loadgen(JSON.parse(process.argv[3]!) as PhaseSpec).then(
+    (r) => {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+} else {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
+  process.once('exit', killAll);
+  main().catch((err: unknown) => {
+    console.error(err);
+    killAll();
+    process.exitCode = 1;
+  });
+}
