@@ -80,7 +80,7 @@ function hostile(r: () => number, i: number): { kind: string; bytes: Buffer } {
 }
 
 describe('ingress under abuse (child process)', () => {
-  it(`survives ${PACKETS} (+2,000 warm-up) malformed or fuzzed packets: each connection closed, RSS flat, a good client served after`, { timeout: 300_000 }, async () => {
+  it(`survives ${PACKETS} (+2,000 warm-up) malformed or fuzzed packets: each connection closed, RSS flat, a good client served after`, { timeout: 120_000 + PACKETS * 2 }, async () => {
     const good = await connectClient(`mqtt://127.0.0.1:${agent.port}`, { clientId: 'good', ...GOOD });
     for (let seq = 1; seq <= 200; seq++) await good.publishAsync(topicOf('VH-GOOD'), telemetry('VH-GOOD', seq), { qos: 1 }); // warm up
     const rssCold = await agent.rss();
