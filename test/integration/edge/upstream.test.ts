@@ -84,4 +84,25 @@ describe('edge agent in client mode (Mosquitto upstream)', () => {
     expect(records.map((x) => [x.lane, x.key, x.text])).toEqual([['normal', vehicle, telemetry(vehicle, 1)]]);
     expect(hung.map((h) => Buffer.from(h.value).toString())).toEqual([telemetry(vehicle, 1)]);
   });
+
+  it('after a failed append drops the session unacknowledged, reconnects, and stores the message when it comes again', async () => {
+    const vehicle = randomName('VH');
+    let failures = 0;
+    const t = await upstreamAgent(vehicle, randomName('edge'), await tempDir('roadlog-it-retry-'), (input, append) => {
+      if (failures < 2) {
+        failures += 1;
+        return Promise.reject(new Error('injected: the disk said EIO'));
+      }
+      return append(input);
+    });
+    try {
+      const r = await pub(vehicle, ['-m', telemetry(vehicle, 1)]);
+      expect(r.code, r.out).toBe(0);
+      await waitFor(async () => ((await stored(t)) >= 1 ? true : undefined), 15_000, 'the message to be stored on its third delivery');
+    } finally {
+      await t.close();
+    }
+    expect(failures).toBe(2);
+    expect(seqsByVehicle(await readLog(t.dataDir)).get(vehicle)).toEqual([1]);
+  });
 });
