@@ -24,7 +24,8 @@
  * Environment: ROADLOG_BENCH_SECONDS (per round, default 4), ROADLOG_BENCH_ROUNDS (3),
  * ROADLOG_BENCH_FLEET_SECONDS (12), ROADLOG_BENCH_CLIENTS (16), ROADLOG_BENCH_RATE (5000),
  * ROADLOG_BENCH_VEHICLES (1000), ROADLOG_BENCH_TARGETS (aedes,agent,mosquitto),
- * ROADLOG_BENCH_CLI (the roadlog CLI to run as the agent; default dist/shared/cli/main.js).
+ * ROADLOG_BENCH_CLI (the roadlog CLI to run as the agent; default dist/shared/cli/main.js),
+ * ROADLOG_BENCH_CLI_B (a second build, benchmarked as the target `agent-b` in the same run).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -295,8 +296,10 @@ function freePort(): Promise<number> {
 async function startTarget(name: string, dir: string): Promise<Target> {
   await mkdir(dir, { recursive: true });
   let child: ChildProcess;
-  if (name === 'agent') {
-    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  if (name === 'agent' || name === 'agent-b') {
+    // agent-b: another build of the CLI (ROADLOG_BENCH_CLI_B), measured in the same run (A/B).
+    const cli = name === 'agent' ? CLI : process.env.ROADLOG_BENCH_CLI_B;
+    if (cli === undefined || !existsSync(cli)) throw new Error(`${cli ?? 'ROADLOG_BENCH_CLI_B'} is missing: run \`npm run build\` first`);
     const config = join(dir, 'agent.yaml');
     await writeFile(
       config,
@@ -315,7 +318,7 @@ async function startTarget(name: string, dir: string): Promise<Target> {
         '',
       ].join('\n'),
     );
-    child = track(spawn(process.execPath, [CLI, 'edge', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ROADLOG_HOME: dir } }));
+    child = track(spawn(process.execPath, [cli, 'edge', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ROADLOG_HOME: dir } }));
   } else if (name === 'aedes') {
     child = track(spawn(process.execPath, ['--input-type=module', '-e', RAW_AEDES_JS], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
   } else if (name === 'mosquitto') {
