@@ -52,6 +52,8 @@ export class EmbeddedBroker {
   private readonly verified = new Map<string, true>();
   private readonly warned = new Map<string, number>();
   private inFlight = 0;
+  /** Set by close(): publishes that arrive from then on are refused, so the drain can end. */
+  private stopping = false;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -77,7 +79,9 @@ export class EmbeddedBroker {
       authorizeForward: (_client, packet) => ((packet as unknown as Record<symbol, unknown>)[DEAD] === true ? null : packet),
     });
     self = new EmbeddedBroker(broker, deps);
-    broker.on('clientError', (client, err) => self!.warnOnce(client.id, { err: err.message }, 'client error; connection closed'));
+    broker.on('clientError', (client, err) => {
+      if (!self!.stopping) self!.warnOnce(client.id, { err: err.message }, 'client error; connection closed');
+    });
     broker.on('connectionError', (client, err) => {
       deps.metrics.rejects.inc({ reason: 'protocol_error' });
       self!.warnOnce(client.id ?? 'unknown', { err: err.message }, 'malformed MQTT; connection closed');
@@ -177,6 +181,8 @@ export class EmbeddedBroker {
 
   private authorizePublish(client: VehicleClient | null, packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; retain: boolean }, done: (error?: Error | null) => void): void {
     if (client === null) return done(null); // the broker's own $SYS messages
+    // Stopping: not acknowledged, the connection closes, the device sends it again after the restart.
+    if (this.stopping) return done(new Error('the edge agent is stopping'));
     // Anonymous development mode: the vehicle is the one named by the topic.
     const vehicleId = client[VEHICLE] ?? (this.deps.options.allowAnonymous ? vehicleOfTopic(packet.topic) : undefined) ?? client.id;
     packet.retain = false; // telemetry is a stream, not a last value: never store retained copies
@@ -207,10 +213,11 @@ export class EmbeddedBroker {
   }
 
   /**
-   * Stop accepting connections, let publishes already being stored finish (so their
-   * acknowledgments go out), then close every client and the broker. Idempotent.
+   * Stop accepting connections and publishes, let publishes already being stored finish (so
+   * their acknowledgments go out), then close every client and the broker. Idempotent.
    */
   async close(drainMs = 5_000): Promise<void> {
+    this.stopping = true;
     this.closing ??= (async () => {
       const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       const deadline = Date.now() + drainMs;
