@@ -28,7 +28,7 @@
  * ROADLOG_BENCH_CLI_B (a second build, benchmarked as the target `agent-b` in the same run).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, release, tmpdir, totalmem, userInfo } from 'node:os';
@@ -232,6 +232,8 @@ process.once('SIGTERM', () => { server.close(); broker.close(() => process.exit(
 // The orchestrator.
 
 const children = new Set<ChildProcess>();
+/** The run's temp dir (broker data, the agent's log), removed on exit and on Ctrl-C. */
+let benchDir: string | undefined;
 
 function track(child: ChildProcess): ChildProcess {
   children.add(child);
@@ -449,6 +451,7 @@ async function main(): Promise<void> {
       `fleet (${vehicles} vehicles at 1 Hz, ${fleetSeconds} s + 2 s warm-up) on a freshly started broker`,
   );
   const dir = await mkdtemp(join(tmpdir(), 'roadlog-bench-ingest-'));
+  benchDir = dir;
   const rows: Row[] = [];
   const seqBase = new Map<string, number>();
   const nextSeqBase = (name: string): number => {
@@ -557,6 +560,7 @@ if (role === 'loadgen') {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       killAll();
+      if (benchDir !== undefined) rmSync(benchDir, { recursive: true, force: true });
       process.exit(130);
     });
   }
