@@ -8,7 +8,8 @@ import type { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.
 import { machine, simulatedLog } from './support/log.js';
 
 /**
- * Model-based test with simulated power loss. Random sequences of append (awaited bursts),
+ * Model-based test with simulated power loss. Random sequences of append (awaited bursts, some
+ * on a nearly full disk, where the refused ones must never show up),
  * read, commit, retention and crash (a power cut that drops everything not fsynced, with or
  * without torn writes, optionally in the middle of a burst of appends). After every crash and
  * reopen the log must hold exactly the model's durable state: every acknowledged record, in
@@ -24,7 +25,7 @@ const OPTIONS = {
 };
 
 type Op =
-  | { kind: 'append'; n: number; critical: number; size: number }
+  | { kind: 'append'; n: number; critical: number; size: number; room?: number }
   | { kind: 'read'; max: number }
   | { kind: 'commit' }
   | { kind: 'retention' }
@@ -32,6 +33,8 @@ type Op =
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('append' as const), n: fc.integer({ min: 1, max: 12 }), critical: fc.integer({ min: 0, max: 3 }), size: fc.integer({ min: 1, max: 180 }) }) },
+  // An append burst on a nearly full disk (reject policy): some appends fail with LOG_FULL and must never show up.
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('append' as const), n: fc.integer({ min: 1, max: 12 }), critical: fc.integer({ min: 0, max: 3 }), size: fc.integer({ min: 1, max: 180 }), room: fc.integer({ min: 0, max: 1500 }) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('read' as const), max: fc.integer({ min: 1, max: 30 }) }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'commit' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'retention' as const }) },
@@ -97,10 +100,17 @@ describe('edge log under simulated power loss (model-based)', () => {
           if (op.kind === 'append') {
             const inputs = Array.from({ length: op.n }, (_, i) => ({ key: keyOf(uid + i), value: `${uid + i}:`.padEnd(op.size, '~'), critical: i < op.critical }));
             uid += op.n;
-            const results = await Promise.all(inputs.map((x) => log.append(x)));
-            results.forEach((r, i) => {
-              const l = model.list(positionKey(r.lane, r.partition));
-              expect(r.offset).toBe(l.length);
+            if (op.room !== undefined) fs.capacityBytes = fs.usedBytes() + op.room;
+            const settled = await Promise.allSettled(inputs.map((x) => log.append(x)));
+            fs.capacityBytes = undefined;
+            settled.forEach((s, i) => {
+              if (s.status === 'rejected') {
+                expect(s.reason).toMatchObject({ code: 'ROADLOG_ERR_LOG_FULL' });
+                expect(op.room).toBeDefined();
+                return;
+              }
+              const l = model.list(positionKey(s.value.lane, s.value.partition));
+              expect(s.value.offset).toBe(l.length);
               l.push(inputs[i]!.value);
             });
           } else if (op.kind === 'read') {
