@@ -1,4 +1,5 @@
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
@@ -46,7 +47,7 @@ export interface Listener {
 export class EmbeddedBroker {
   readonly listeners: Listener[] = [];
   private readonly servers: (NetServer | TlsServer | HttpServer)[] = [];
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new Set<Socket | Duplex>();
   private wss: WebSocketServer | undefined;
   /** Successful scrypt checks by `vehicle\0password`: a reconnect storm must not cost 50 ms of CPU per login. */
   private readonly verified = new Map<string, true>();
@@ -115,7 +116,7 @@ export class EmbeddedBroker {
         res.end('MQTT over WebSocket: connect with the mqtt subprotocol\n');
       });
       this.wss = new WebSocketServer({ server: http, path: o.websocket.path, maxPayload: o.maxPacketBytes });
-      this.wss.on('connection', (ws, req) => this.broker.handle(createWebSocketStream(ws), req));
+      this.wss.on('connection', (ws, req) => this.accept(createWebSocketStream(ws), req.socket.remoteAddress, req));
       await this.bind(http, 'ws', o.host, o.websocket.port);
     }
   }
@@ -133,16 +134,17 @@ export class EmbeddedBroker {
     this.listeners.push({ protocol, host, port: address.port, url: `${protocol}://${shown}:${address.port}${protocol === 'ws' ? this.deps.options.websocket?.path ?? '' : ''}` });
   }
 
-  private accept(socket: Socket): void {
+  /** Every connection, TCP, TLS or WebSocket, reaches the MQTT parser through a PacketGuard. */
+  private accept(socket: Socket | Duplex, remoteAddress = (socket as Socket).remoteAddress, req?: IncomingMessage): void {
     this.deps.metrics.connectionsTotal.inc();
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    socket.setNoDelay(true);
+    (socket as Partial<Socket>).setNoDelay?.(true);
     const guard = new PacketGuard(socket, this.deps.options.maxPacketBytes, (violation, declared) => {
       this.deps.metrics.rejects.inc({ reason: violation === 'oversize' ? 'packet_too_large' : 'protocol_error' });
-      this.warnOnce(socket.remoteAddress ?? 'unknown', { violation, declared }, 'packet refused; connection closed');
+      this.warnOnce(remoteAddress ?? 'unknown', { violation, declared }, 'packet refused; connection closed');
     });
-    this.broker.handle(guard);
+    this.broker.handle(guard, req);
   }
 
   private async authenticate(client: VehicleClient, username: string | undefined, password: Buffer | undefined, done: (error: AuthenticateError | null, success: boolean | null) => void): Promise<void> {

@@ -11,7 +11,8 @@ import type { TLSSocket } from 'node:tls';
  * 4 bytes (malformed), closes the connection before its body is buffered. aedes 1.x has no
  * packet size limit of its own: without this, one client declaring 256 MB could make the
  * gateway hold 256 MB. Bytes pass through unchanged; socket backpressure is kept (the socket
- * pauses while the parser is not reading).
+ * pauses while the parser is not reading). It guards TCP, TLS and WebSocket streams alike: over
+ * WebSocket an MQTT packet may span many frames, so the frame size limit alone does not bound it.
  */
 export type GuardViolation = 'oversize' | 'malformed_length';
 
@@ -27,13 +28,13 @@ export class PacketGuard extends Duplex {
   readonly remoteAddress: string | undefined;
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: Socket | Duplex,
     private readonly maxPacketBytes: number,
     private readonly onViolation: (violation: GuardViolation, declaredBytes: number) => void,
   ) {
     super({ allowHalfOpen: false });
     this.authorized = (socket as TLSSocket).authorized;
-    this.remoteAddress = socket.remoteAddress;
+    this.remoteAddress = (socket as Socket).remoteAddress;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.push(null));
     socket.on('close', () => this.destroy());
@@ -47,7 +48,7 @@ export class PacketGuard extends Duplex {
   }
 
   setNoDelay(noDelay?: boolean): this {
-    this.socket.setNoDelay(noDelay);
+    (this.socket as Partial<Socket>).setNoDelay?.(noDelay);
     return this;
   }
 
