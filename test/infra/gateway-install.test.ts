@@ -1,6 +1,6 @@
 /**
  * infra/gateway/install.sh into a temporary --root, as the user running the test: the package
- * installed from this checkout (packed with npm pack, runtime dependencies only), the files
+ * installed from a tarball of this checkout (npm pack, runtime dependencies only), the files
  * and their modes, the unit's hardening, `systemd-analyze verify` when the tool exists, the
  * generated config accepted by the installed `roadlog edge check-config` once a vehicle has a
  * credential, the installed agent starting and stopping cleanly on SIGTERM, and a second run
@@ -20,7 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CLI } from '../support/cli.js';
 
-const INSTALL = fileURLToPath(new URL('../../infra/gateway/install.sh', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const INSTALL = join(REPO, 'infra/gateway/install.sh');
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
 const ENV = { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' };
 
@@ -59,6 +60,8 @@ const mode = async (path: string): Promise<number> => (await lstat(path)).mode &
 
 describe('infra/gateway/install.sh --root', () => {
   let root: string;
+  let work: string;
+  let tarball: string;
   let first: Run;
   const bin = (): string => join(root, 'opt/roadlog/bin/roadlog');
   const unitPath = (): string => join(root, 'etc/systemd/system/roadlog-edge.service');
@@ -66,15 +69,21 @@ describe('infra/gateway/install.sh --root', () => {
   beforeAll(async () => {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does it)`);
     root = await mkdtemp(join(tmpdir(), 'roadlog-gw-'));
-    first = await run('bash', [INSTALL, '--root', root]);
+    work = await mkdtemp(join(tmpdir(), 'roadlog-gw-pack-'));
+    // The tarball a user copies to the gateway, packed once: both runs install the same bytes
+    // even while others edit or rebuild the checkout.
+    const packed = await run('npm', ['pack', '--silent', '--pack-destination', work, REPO], { timeoutMs: 120_000 });
+    if (packed.code !== 0) throw new Error(`npm pack failed: ${packed.stderr}`);
+    tarball = join(work, packed.stdout.trim().split('\n').pop()!);
+    first = await run('bash', [INSTALL, '--root', root, '--from', tarball]);
     if (first.code !== 0) throw new Error(`install.sh failed (${first.code}):\n${first.stdout}\n${first.stderr}`);
   }, 180_000);
 
   afterAll(async () => {
-    if (root !== undefined) await rm(root, { recursive: true, force: true });
+    for (const dir of [root, work]) if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  it('installs the package from this checkout with only its runtime dependencies', async () => {
+  it('installs the packed tarball with only its runtime dependencies', async () => {
     expect(first.stdout).toMatch(/^package: npm install --global --prefix \/opt\/roadlog roadlog-[\d.]+\.tgz/m);
     expect(await readlink(bin())).toBe('../lib/node_modules/roadlog/dist/shared/cli/main.js');
     expect(await readlink(join(root, 'usr/local/bin/roadlog'))).toBe('/opt/roadlog/bin/roadlog');
@@ -83,7 +92,7 @@ describe('infra/gateway/install.sh --root', () => {
     for (const dev of ['vitest', 'typescript', 'tsx', 'fast-check']) expect(modules).not.toContain(dev);
     const version = await run(bin(), ['--version']);
     expect(version.code).toBe(0);
-    expect(version.stdout.trim()).toBe(JSON.parse(await readFile(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')).version);
+    expect(version.stdout.trim()).toBe(JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')).version);
   });
 
   it('says it skipped the system user instead of creating one under --root', () => {
@@ -185,7 +194,7 @@ describe('infra/gateway/install.sh --root', () => {
     const config = join(root, 'etc/roadlog/edge.yaml');
     await writeFile(config, `${await readFile(config, 'utf8')}# edited by the operator\n`);
     const before = await snapshot(root);
-    const second = await run('bash', [INSTALL, '--root', root]);
+    const second = await run('bash', [INSTALL, '--root', root, '--from', tarball]);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).not.toMatch(/npm install|created|wrote|->/);
     expect(second.stdout).toMatch(/^package: \/opt\/roadlog unchanged/m);
@@ -205,4 +214,25 @@ describe('infra/gateway/install.sh --root', () => {
     expect(verify.stderr).toBe('');
     expect(verify.code).toBe(0);
   });
+
+  it.skipIf(!existsSync(SYSTEMD_ANALYZE))('systemd-analyze security rates the unit OK (exposure at most 3.5 of 10)', async () => {
+    if (!existsSync(join(root, 'usr/lib/systemd/system'))) await cp('/usr/lib/systemd/system', join(root, 'usr/lib/systemd/system'), { recursive: true });
+    const security = await run(SYSTEMD_ANALYZE, ['security', '--offline=yes', `--root=${root}`, '--no-pager', 'roadlog-edge.service']);
+    // --offline needs systemd >= 250; older ones say so and the check has nothing to read.
+    if (/unrecognized option|Unknown option/i.test(security.stderr)) return;
+    const exposure = Number(/Overall exposure level for roadlog-edge\.service: ([\d.]+)/.exec(security.stdout)?.[1]);
+    expect(exposure, security.stdout + security.stderr).toBeLessThanOrEqual(3.5);
+  });
+
+  it('without --from, packs and installs the checkout the script lives in', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'roadlog-gw-checkout-'));
+    try {
+      const r = await run('bash', [INSTALL, '--root', other, '--no-systemctl']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^package: npm install --global --prefix \/opt\/roadlog roadlog-[\d.]+\.tgz/m);
+      expect((await run(join(other, 'opt/roadlog/bin/roadlog'), ['--version'])).code).toBe(0);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
