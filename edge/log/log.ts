@@ -269,7 +269,7 @@ export class EdgeLog {
       return new RoadlogError('ROADLOG_ERR_LOG_FULL', `edge log ${this.dir}: disk full writing ${g.lane}/${g.partition} (policy ${this.options.fullDisk.policy}); the append was not stored`, { cause: err, details: { lane: g.lane, partition: g.partition } });
     }
     // No dedicated code for an I/O failure yet; INTERNAL is the closest (see the report).
-    return new RoadlogError('ROADLOG_ERR_INTERNAL', `edge log ${this.dir}: writing ${g.lane}/${g.partition} failed: ${(err as Error)?.message ?? String(err)}; the append was not stored`, { cause: err, details: { lane: g.lane, partition: g.partition, errno: errnoCode(err) } });
+    return new RoadlogError('ROADLOG_ERR_LOG_IO', `edge log ${this.dir}: writing ${g.lane}/${g.partition} failed: ${(err as Error)?.message ?? String(err)}; the append was not stored`, { cause: err, details: { lane: g.lane, partition: g.partition, errno: errnoCode(err) } });
   }
 
   private quotaError(): RoadlogError {

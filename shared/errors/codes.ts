@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   ROADLOG_ERR_LOG_FULL: { retriable: true, exitCode: 1, summary: 'The edge log reached its disk quota or the disk is full, and its policy is `reject`: the append was refused and nothing of it became visible.' },
   ROADLOG_ERR_LOG_LOCKED: { retriable: false, exitCode: 1, summary: 'Another live process holds the edge log\'s lock file (an agent is running on this data directory).' },
   ROADLOG_ERR_LOG_CORRUPT: { retriable: false, exitCode: 1, summary: 'The edge log has a damaged record or index that cannot be read back (CRC mismatch, bad length); `roadlog log verify` names it.' },
+  ROADLOG_ERR_LOG_IO: { retriable: true, exitCode: 1, summary: 'The disk failed a write or fsync of the edge log (EIO and the like): the append was not stored and may be tried again.' },
   ROADLOG_ERR_LOG_CLOSED: { retriable: false, exitCode: 1, summary: 'An operation was attempted on an edge log that is closed or closing.' },
   ROADLOG_ERR_LOG_FORMAT: { retriable: false, exitCode: 1, summary: 'The edge log directory was written by an incompatible format version, or its metadata does not match the config (e.g. a different partition count).' },
   ROADLOG_ERR_SERVICE_NOT_INSTALLED: { retriable: false, exitCode: 1, summary: 'A service binary or jar (Kafka, Mosquitto, InfluxDB) is missing: run `bash infra/bootstrap.sh`.' },

@@ -81,7 +81,7 @@ describe('full disk (injected ENOSPC on a small simulated disk)', () => {
     const { fs, log } = await simulatedLog();
     await log.append({ key: 'a', value: 'one' });
     fs.inject = (op) => (op === 'datasync' ? 'EIO' : undefined);
-    await expect(log.append({ key: 'a', value: 'two' })).rejects.toMatchObject({ code: 'ROADLOG_ERR_INTERNAL' });
+    await expect(log.append({ key: 'a', value: 'two' })).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_IO' });
     fs.inject = undefined;
     await log.append({ key: 'a', value: 'three' });
     expect((await readEverything(log)).map((r) => Buffer.from(r.value).toString())).toEqual(['one', 'three']);
