@@ -28,7 +28,11 @@ export function registerConfigCommands(program: Command): void {
   config
     .command('env')
     .description('list the ROADLOG_* environment variables and the config key each one sets')
-    .action(() => {
-      for (const key of envKeys(RoadlogConfigSchema)) process.stdout.write(`${key.name.padEnd(44)} ${key.path}\n`);
+    .action(async () => {
+      // The CLI is where components meet: the edge section is listed here, not in shared/config.
+      const { EdgeAgentOptionsSchema } = await import('../../edge/agent/options.js');
+      for (const key of [...envKeys(RoadlogConfigSchema), ...envKeys(EdgeAgentOptionsSchema, 'ROADLOG', ['edge'])]) {
+        process.stdout.write(`${key.name.padEnd(48)} ${key.path}\n`);
+      }
     });
 }
