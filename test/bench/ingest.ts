@@ -16,14 +16,18 @@
  *    both in ROUNDS interleaved rounds (order rotated) against brokers started once, so a burst
  *    of other work on the machine hits every broker alike; medians over the rounds reported;
  *  - fleet:  VEHICLES connected, each publishing once a second (open loop), on a freshly
- *            started broker so its RSS is a gateway's, not what the bursts left in the heap.
+ *            started broker so its RSS is a gateway's, not what the bursts left in the heap;
+ *  - login storm (agent only, with a credentials file): CLIENTS vehicles publish 1,000 msg/s
+ *            for 10 s; after 4 s, STORM more vehicles connect at once (a gateway restart):
+ *            the PUBACK latency of the CLIENTS, and how long the logins took.
  * Payloads are valid telemetry v1 JSON of about 300 bytes (exact sizes printed), one vehicle id
  * per client, seq increasing. The load generator measures PUBACK latency; this process samples
  * the broker's CPU (/proc/PID/stat utime+stime) and RSS (/proc/PID/status VmRSS, every 200 ms).
  *
  * Environment: ROADLOG_BENCH_SECONDS (per round, default 4), ROADLOG_BENCH_ROUNDS (3),
  * ROADLOG_BENCH_FLEET_SECONDS (12), ROADLOG_BENCH_CLIENTS (16), ROADLOG_BENCH_RATE (5000),
- * ROADLOG_BENCH_VEHICLES (1000), ROADLOG_BENCH_TARGETS (aedes,agent,mosquitto),
+ * ROADLOG_BENCH_VEHICLES (1000), ROADLOG_BENCH_STORM (200; 0 skips the login storm),
+ * ROADLOG_BENCH_TARGETS (aedes,agent,mosquitto),
  * ROADLOG_BENCH_CLI (the roadlog CLI to run as the agent; default dist/shared/cli/main.js),
  * ROADLOG_BENCH_CLI_B (a second build, benchmarked as the target `agent-b` in the same run).
  */
@@ -83,6 +87,10 @@ interface PhaseSpec {
   warmupSeconds: number;
   /** Offset for vehicle numbers and seqs, so phases against one broker never repeat (vehicleId, seq). */
   seqBase: number;
+  /** First vehicle number (default 0): clients are vehicles firstVehicle .. firstVehicle+clients-1. */
+  firstVehicle?: number;
+  /** MQTT password of every vehicle (default none: the brokers run anonymous). */
+  password?: string;
 }
 
 interface PhaseResult {
@@ -107,8 +115,8 @@ async function loadgen(spec: PhaseSpec): Promise<PhaseResult> {
   const clients: Awaited<ReturnType<typeof connectAsync>>[] = [];
   for (let i = 0; i < spec.clients; i += 50) {
     const batch = Array.from({ length: Math.min(50, spec.clients - i) }, (_, j) => {
-      const id = vehicleIdOf(i + j);
-      return connectAsync(spec.url, { clientId: id, username: id, protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 120, connectTimeout: 30_000 });
+      const id = vehicleIdOf((spec.firstVehicle ?? 0) + i + j);
+      return connectAsync(spec.url, { clientId: id, username: id, ...(spec.password === undefined ? {} : { password: spec.password }), protocolVersion: 4, clean: true, reconnectPeriod: 0, keepalive: 120, connectTimeout: 30_000 });
     });
     clients.push(...(await Promise.all(batch)));
   }
@@ -133,7 +141,7 @@ async function loadgen(spec: PhaseSpec): Promise<PhaseResult> {
 
   const send = (i: number, scheduled: number, onDone?: () => void): void => {
     const c = clients[i]!;
-    const id = vehicleIdOf(i);
+    const id = vehicleIdOf((spec.firstVehicle ?? 0) + i);
     const body = payload(id, ++seqs[i]!);
     if (sizeN < 100_000) {
       sizeN += 1;
@@ -295,7 +303,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startTarget(name: string, dir: string): Promise<Target> {
+async function startTarget(name: string, dir: string, credentialsFile?: string): Promise<Target> {
   await mkdir(dir, { recursive: true });
   let child: ChildProcess;
   if (name === 'agent' || name === 'agent-b') {
@@ -312,7 +320,7 @@ async function startTarget(name: string, dir: string): Promise<Target> {
         '  mqtt:',
         '    host: 127.0.0.1',
         '    port: 0',
-        '    allowAnonymous: true   # logins without scrypt: this measures ingest, not login',
+        credentialsFile === undefined ? '    allowAnonymous: true   # logins without scrypt: this measures ingest, not login' : `    credentialsFile: ${credentialsFile}`,
         '    maxConnections: 20000',
         '    rateLimit: { messagesPerSecond: 1000000, burst: 1000000 }',
         '  http: { host: 127.0.0.1, port: 0 }',
@@ -442,6 +450,7 @@ async function main(): Promise<void> {
   const clients = Number(process.env.ROADLOG_BENCH_CLIENTS ?? 16);
   const rate = Number(process.env.ROADLOG_BENCH_RATE ?? 5000);
   const vehicles = Number(process.env.ROADLOG_BENCH_VEHICLES ?? 1000);
+  const storm = Number(process.env.ROADLOG_BENCH_STORM ?? 200);
   const targets = (process.env.ROADLOG_BENCH_TARGETS ?? 'aedes,agent,mosquitto').split(',');
   const started = Date.now();
   for (const line of machine()) console.log(line);
@@ -494,6 +503,24 @@ async function main(): Promise<void> {
       const target = await startTarget(name, join(dir, `${name}-fleet`));
       console.log(`${name.padEnd(9)} idle RSS ${f(procRssMb(target.pid).rss)} MB`);
       await runPhase(target, `fleet ${vehicles}`, { mode: 'open', clients: vehicles, rate: vehicles, seconds: fleetSeconds, warmupSeconds: 2 });
+      await target.stop();
+    }
+    // Login storm (agent only; the references do not authenticate): vehicles with passwords,
+    // CLIENTS of them publishing 1,000 msg/s while STORM others connect at once, as after a
+    // gateway restart. Each login is one scrypt (N=2^14) on libuv's thread pool.
+    if (storm > 0 && targets.includes('agent')) {
+      const { hashSecret } = await import('../../edge/ingress/credentials.js');
+      const password = 'bench-secret-1';
+      const hash = await hashSecret(password); // one hash for all: each login still runs scrypt
+      const credentials = join(dir, 'vehicles.passwd');
+      await writeFile(credentials, Array.from({ length: clients + storm }, (_, i) => `${vehicleIdOf(i)}: ${hash}\n`).join(''));
+      const target = await startTarget('agent', join(dir, 'agent-storm'), credentials);
+      const steady = sampled(target.pid, () => runLoadgen({ url: target.url, mode: 'open', clients, rate: 1000, seconds: 10, warmupSeconds: 1, seqBase: 0, password }));
+      await new Promise((r) => setTimeout(r, 4000));
+      const logins = await runLoadgen({ url: target.url, mode: 'open', clients: storm, firstVehicle: clients, rate: storm, seconds: 1, warmupSeconds: 0, seqBase: 0, password });
+      const s = await steady;
+      record('agent', `${storm} log in`, { r: s.result, cpuPct: s.cpuPct, rssMaxMb: s.rssMaxMb, rssEndMb: s.rssEndMb });
+      console.log(`agent     ${storm} vehicles logged in within ${f(logins.connectMs / 1000)} s while ${clients} others published 1,000 msg/s (row "${storm} log in": those ${clients})`);
       await target.stop();
     }
   } finally {
