@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { intOption, globalOptions } from '../shared/cli/context.js';
 import { loadConfig, type DeepReadonly } from '../shared/config/index.js';
@@ -106,8 +106,8 @@ export function registerEdgeCommands(program: Command): void {
       if (secret.length < 8) throw new RoadlogError('ROADLOG_ERR_USAGE', 'secret: expected at least 8 characters on stdin');
       const line = `${vehicleId}: ${await hashSecret(secret)}`;
       const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith(`${vehicleId}:`)) : ['# roadlog vehicle credentials: vehicleId: scrypt$N$r$p$salt$hash'];
-      writeFileSync(`${file}.tmp`, `${[...lines, line].join('\n')}\n`, { mode: 0o600 });
-      renameSync(`${file}.tmp`, file);
+      const { writeFileAtomic } = await import('./ingress/atomic-file.js');
+      await writeFileAtomic(file, `${[...lines, line].join('\n')}\n`);
       process.stdout.write(`${vehicleId}: stored in ${file}\n`);
     });
 }

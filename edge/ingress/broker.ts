@@ -8,7 +8,7 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from '../../shared/logging/index.js';
 import { maySubscribe, vehicleOfTopic, isValidVehicleId } from './identity.js';
-import { verifySecret, type Credential } from './credentials.js';
+import { LoginGate, verifySecret, type Credential } from './credentials.js';
 import { IngestRejected, type Ingest } from './pipeline.js';
 import type { IngressMetrics } from './metrics.js';
 import { PacketGuard } from './packet-guard.js';
@@ -51,6 +51,7 @@ export class EmbeddedBroker {
   private wss: WebSocketServer | undefined;
   /** Successful scrypt checks by `vehicle\0password`: a reconnect storm must not cost 50 ms of CPU per login. */
   private readonly verified = new Map<string, true>();
+  private readonly logins = new LoginGate(1);
   private readonly warned = new Map<string, number>();
   private inFlight = 0;
   /** Set by close(): publishes that arrive from then on are refused, so the drain can end. */
@@ -166,7 +167,7 @@ export class EmbeddedBroker {
     if (username !== undefined && this.deps.credentials.has(username)) {
       const secret = password ?? Buffer.alloc(0);
       const cacheKey = `${username}\u0000${secret.toString('base64')}`;
-      if (this.verified.has(cacheKey) || (await verifySecret(secret, this.deps.credentials.get(username)!))) {
+      if (this.verified.has(cacheKey) || (await this.logins.run(() => verifySecret(secret, this.deps.credentials.get(username)!)))) {
         if (this.verified.size > 100_000) this.verified.clear();
         this.verified.set(cacheKey, true);
         client[VEHICLE] = username;

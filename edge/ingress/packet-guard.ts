@@ -102,6 +102,12 @@ export class PacketGuard extends Duplex {
     this.socket.write(chunk, callback);
   }
 
+  /** Acks released together by one log flush go out in one write (one syscall), not one each. */
+  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
+    if (this.socket.destroyed) return callback();
+    this.socket.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback);
+  }
+
   override _final(callback: (error?: Error | null) => void): void {
     this.socket.end();
     callback();

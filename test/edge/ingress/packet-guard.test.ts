@@ -46,6 +46,23 @@ describe('packet guard', () => {
     expect(g.violations.map((v) => v[0])).toEqual(['malformed_length']);
   });
 
+  it('writes acknowledgments queued together in one socket write', async () => {
+    const g = guarded(100);
+    const writes: Buffer[] = [];
+    const out = g.guard.socket as unknown as { write: (c: Buffer, cb: () => void) => boolean };
+    out.write = (c: Buffer, cb: () => void) => {
+      writes.push(c);
+      setImmediate(cb);
+      return true;
+    };
+    g.guard.cork();
+    for (let i = 0; i < 5; i++) g.guard.write(Buffer.from([0x40, 0x02, 0x00, i])); // PUBACKs
+    g.guard.uncork();
+    await tick();
+    expect(writes.length).toBe(1);
+    expect(writes[0]!.length).toBe(20);
+  });
+
   it('checks the second packet of a chunk too', async () => {
     const g = guarded(100);
     g.wire.write(Buffer.concat([Buffer.from([0xc0, 0x00]), Buffer.from([0x30, 0x7f])]));
