@@ -47,7 +47,8 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
       metrics,
       maxPayloadBytes: Math.min(options.mqtt.maxPacketBytes, 16 * 1024),
       dedupWindow: options.mqtt.dedupWindow,
-      rate: options.mqtt.rateLimit,
+      // Client mode: one upstream stream, acknowledged in order; the upstream broker's limits apply.
+      ...(options.mqtt.mode === 'embedded' ? { rate: options.mqtt.rateLimit } : {}),
     });
     let listeners: Listener[] = [];
     let upstream: UpstreamSubscriber | undefined;

@@ -38,7 +38,11 @@ export const IngressOptionsSchema = z
     /** A connection that has not sent CONNECT by then is closed (slowloris). */
     connectTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
     maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
-    /** Per-vehicle quota: a token bucket refilled at `messagesPerSecond`, holding up to `burst`. */
+    /**
+     * Per-vehicle quota: a token bucket refilled at `messagesPerSecond`, holding up to `burst`.
+     * Embedded mode only: in client mode messages come as one ordered stream from the upstream
+     * broker, where quotas belong; delaying one vehicle there would hold up every vehicle.
+     */
     rateLimit: z
       .object({
         messagesPerSecond: z.number().positive().max(1_000_000).default(50),
