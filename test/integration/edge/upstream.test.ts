@@ -105,4 +105,37 @@ describe('edge agent in client mode (Mosquitto upstream)', () => {
     expect(failures).toBe(2);
     expect(seqsByVehicle(await readLog(t.dataDir)).get(vehicle)).toEqual([1]);
   });
+
+  it('does not let one vehicle over its quota hold up the others (one ordered upstream stream)', async () => {
+    const [flood, calm] = [randomName('VH'), randomName('VH')];
+    const clientId = randomName('edge');
+    sessions.push(clientId);
+    const t = await startAgent({ dataDir: await tempDir('roadlog-it-quota-'), mqtt: { mode: 'client', rateLimit: { messagesPerSecond: 20, burst: 20 }, upstream: { url: upstreamUrl, clientId, topic: 'fleet/+/telemetry' } } });
+    const publisher = await connectClient(upstreamUrl, { clientId: randomName('pub') });
+    let calmMs: number;
+    try {
+      await Promise.all(Array.from({ length: 200 }, (_, i) => publisher.publishAsync(topicOf(flood), telemetry(flood, i + 1), { qos: 1 })));
+      const t0 = performance.now();
+      await publisher.publishAsync(topicOf(calm), telemetry(calm, 1), { qos: 1 });
+      // Other tests may publish on the shared Mosquitto too: count only this test's vehicles.
+      const reader = await t.agent.log.openReader('test-calm');
+      const seen = new Map<string, number>();
+      const count = async (key: string, n: number): Promise<true | undefined> => {
+        for (let b = await reader.read(); b.records.length > 0; b = await reader.read()) for (const r of b.records) seen.set(r.key, (seen.get(r.key) ?? 0) + 1);
+        return (seen.get(key) ?? 0) >= n ? true : undefined;
+      };
+      await waitFor(() => count(calm, 1), 20_000, "the calm vehicle's message to be stored", 20);
+      calmMs = performance.now() - t0;
+      await waitFor(() => count(flood, 200), 20_000, "the flooding vehicle's 200 messages to be stored");
+    } finally {
+      await publisher.endAsync();
+      await t.close();
+    }
+    console.log(`client mode, one vehicle 180 messages over a 20/s quota: another vehicle's message stored after ${calmMs.toFixed(0)} ms`);
+    // Held behind the flood's quota it would take >= 9 s; behind 200 appends it takes well under 1 s here.
+    expect(calmMs).toBeLessThan(3_000);
+    const seqs = seqsByVehicle(await readLog(t.dataDir));
+    expect(seqs.get(flood)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(seqs.get(calm)).toEqual([1]);
+  });
 });
