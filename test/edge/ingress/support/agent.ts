@@ -117,7 +117,9 @@ export function seqsByVehicle(records: readonly LaneRecord[]): Map<string, numbe
     if (r.lane === 'dead') continue;
     const { vehicleId, seq } = JSON.parse(r.text) as { vehicleId: string; seq: number };
     if (vehicleId !== r.key) throw new Error(`record ${r.lane}/${r.partition}@${r.offset}: key ${r.key}, payload says ${vehicleId}`);
-    out.set(vehicleId, [...(out.get(vehicleId) ?? []), seq]);
+    const seqs = out.get(vehicleId);
+    if (seqs === undefined) out.set(vehicleId, [seq]);
+    else seqs.push(seq);
   }
   return out;
 }
