@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { AppendInput, AppendResult } from '../../../edge/log/index.js';
 import { randomName, waitFor } from '../../support/kafka.js';
-import { connectClient, mosquittoPub, readLog, removeTempDirs, seqsByVehicle, startAgent, telemetry, tempDir, topicOf } from '../../edge/ingress/support/agent.js';
+import { MEMORY_DIR, connectClient, mosquittoPub, readLog, removeTempDirs, seqsByVehicle, startAgent, telemetry, tempDir, topicOf } from '../../edge/ingress/support/agent.js';
 
 /**
  * Client mode against the real Mosquitto of the global setup: what mosquitto_pub publishes to
@@ -110,7 +110,8 @@ describe('edge agent in client mode (Mosquitto upstream)', () => {
     const [flood, calm] = [randomName('VH'), randomName('VH')];
     const clientId = randomName('edge');
     sessions.push(clientId);
-    const t = await startAgent({ dataDir: await tempDir('roadlog-it-quota-'), mqtt: { mode: 'client', rateLimit: { messagesPerSecond: 20, burst: 20 }, upstream: { url: upstreamUrl, clientId, topic: 'fleet/+/telemetry' } } });
+    // Log on tmpfs: 200 appends one at a time behind a slow shared disk would measure the disk, not the quota.
+    const t = await startAgent({ dataDir: await tempDir('roadlog-it-quota-', MEMORY_DIR), mqtt: { mode: 'client', rateLimit: { messagesPerSecond: 20, burst: 20 }, upstream: { url: upstreamUrl, clientId, topic: 'fleet/+/telemetry' } } });
     const publisher = await connectClient(upstreamUrl, { clientId: randomName('pub') });
     let calmMs: number;
     try {
