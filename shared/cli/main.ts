@@ -1,7 +1,18 @@
 #!/usr/bin/env node
 import { main } from './program.js';
 
-// The installed `roadlog` binary. Long-running commands (tail, kafka start --foreground, ...)
-// resolve only when they are done, so by now all work has finished: exit with its code.
-// stdout to a pipe or file is written synchronously on Linux, so nothing is cut off.
-process.exit(await main());
+// The installed `roadlog` binary. Long-running commands (tail, edge start, ...) resolve only
+// when they are done, so by now all work has finished: exit with its code, but only after
+// stdout and stderr are drained. Writes to a full pipe are queued, not synchronous, so exiting
+// at once would cut `roadlog log dump DIR | wc -l` short.
+const code = await main();
+await Promise.all([process.stdout, process.stderr].map(drained));
+process.exit(code);
+
+function drained(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('drain', resolve);
+    stream.once('error', resolve); // EPIPE (`| head`): nothing more can be written anyway
+  });
+}
