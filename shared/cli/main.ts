@@ -5,6 +5,12 @@ import { main } from './program.js';
 // when they are done, so by now all work has finished: exit with its code, but only after
 // stdout and stderr are drained. Writes to a full pipe are queued, not synchronous, so exiting
 // at once would cut `roadlog log dump DIR | wc -l` short.
+// The reader went away (`roadlog tail ... | head`): stop quietly, as Unix tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const code = await main();
 await Promise.all([process.stdout, process.stderr].map(drained));
 process.exit(code);

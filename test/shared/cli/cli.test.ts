@@ -6,6 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../../shared/cli/program.js';
 import { runCli } from '../../support/cli.js';
 import { validateTelemetry } from '../../../shared/schema/index.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { openLog } from '../../../edge/log/index.js';
+import { CLI } from '../../support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'roadlog-cli-'));
 const env = { ROADLOG_HOME: join(dir, 'home') };
@@ -106,5 +110,18 @@ describe('roadlog CLI (built, as installed)', () => {
   it('config env lists the environment variables', async () => {
     const r = await runCli(['config', 'env'], { env });
     expect(r.stdout).toMatch(/^ROADLOG_KAFKA_BROKERS\s+kafka\.brokers$/m);
+  });
+
+  it('writes everything into a slow pipe, and stops quietly when the reader goes away', async () => {
+    const logDir = join(dir, 'piped-log');
+    const log = await openLog(logDir, {});
+    await Promise.all(Array.from({ length: 20_000 }, (_, i) => log.append({ key: `VH-${i % 50}`, value: 'x'.repeat(300) })));
+    await log.close();
+    const sh = promisify(execFile);
+    const counted = await sh('bash', ['-c', `set -o pipefail; node ${CLI} log dump ${logDir} | (sleep 0.3; wc -l)`], { env: { ...process.env, ...env } });
+    expect(counted.stdout.trim()).toBe('20000');
+    const head = await sh('bash', ['-c', `node ${CLI} log dump ${logDir} | head -1 >/dev/null; echo "exit \${PIPESTATUS[0]}"`], { env: { ...process.env, ...env } });
+    expect(head.stdout.trim()).toBe('exit 0');
+    expect(head.stderr).toBe('');
   });
 });
