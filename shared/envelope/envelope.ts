@@ -5,16 +5,18 @@
  *   value   = the telemetry JSON exactly as the vehicle sent it (UTF-8)
  *   headers = where the record came from, so any consumer can drop a re-sent duplicate:
  *     roadlog.gateway          gateway id
+ *     roadlog.edge.lane        edge log lane (critical, normal, dead): each lane numbers its own offsets
  *     roadlog.edge.partition   edge log partition, decimal
  *     roadlog.edge.offset      edge log offset, decimal (may exceed 2^53: kept as bigint)
  *     roadlog.schema           telemetry schema version, decimal
  *     roadlog.ingest.ts        gateway wall clock when the record was appended, ms since epoch
  *
- * (gateway, edge partition, edge offset) identifies a record uniquely and for ever: the
- * forwarder re-sends a record with the same triple after a crash, never a new one.
+ * (gateway, edge lane, edge partition, edge offset) identifies a record uniquely and for ever:
+ * the forwarder re-sends a record with the same values after a crash, never new ones.
  */
 export const HEADER = Object.freeze({
   gateway: 'roadlog.gateway',
+  edgeLane: 'roadlog.edge.lane',
   edgePartition: 'roadlog.edge.partition',
   edgeOffset: 'roadlog.edge.offset',
   schema: 'roadlog.schema',
@@ -23,6 +25,7 @@ export const HEADER = Object.freeze({
 
 export interface Envelope {
   gatewayId: string;
+  edgeLane: string;
   edgePartition: number;
   edgeOffset: bigint;
   schemaVersion: number;
@@ -34,6 +37,7 @@ export type RecordHeaders = Record<string, Buffer | string | (Buffer | string)[]
 export function encodeEnvelopeHeaders(env: Envelope): Record<string, string> {
   return {
     [HEADER.gateway]: env.gatewayId,
+    [HEADER.edgeLane]: env.edgeLane,
     [HEADER.edgePartition]: String(env.edgePartition),
     [HEADER.edgeOffset]: env.edgeOffset.toString(),
     [HEADER.schema]: String(env.schemaVersion),
@@ -50,16 +54,17 @@ function headerText(headers: RecordHeaders | undefined, name: string): string | 
 /** Read the envelope back; undefined when a header is missing or malformed (not from a roadlog gateway). */
 export function decodeEnvelopeHeaders(headers: RecordHeaders | undefined): Envelope | undefined {
   const gatewayId = headerText(headers, HEADER.gateway);
+  const lane = headerText(headers, HEADER.edgeLane);
   const partition = headerText(headers, HEADER.edgePartition);
   const offset = headerText(headers, HEADER.edgeOffset);
   const schema = headerText(headers, HEADER.schema);
   const ingest = headerText(headers, HEADER.ingestTs);
-  if (gatewayId === undefined || partition === undefined || offset === undefined || schema === undefined || ingest === undefined) return undefined;
+  if (gatewayId === undefined || lane === undefined || !/^[a-z]{1,16}$/.test(lane) || partition === undefined || offset === undefined || schema === undefined || ingest === undefined) return undefined;
   if (!/^\d{1,9}$/.test(partition) || !/^\d{1,20}$/.test(offset) || !/^\d{1,9}$/.test(schema) || !/^\d{1,16}$/.test(ingest)) return undefined;
-  return { gatewayId, edgePartition: Number(partition), edgeOffset: BigInt(offset), schemaVersion: Number(schema), ingestTs: Number(ingest) };
+  return { gatewayId, edgeLane: lane, edgePartition: Number(partition), edgeOffset: BigInt(offset), schemaVersion: Number(schema), ingestTs: Number(ingest) };
 }
 
 /** The dedup key: equal for a record and any re-sent copy of it, different for any other record. */
-export function dedupKey(env: Pick<Envelope, 'gatewayId' | 'edgePartition' | 'edgeOffset'>): string {
-  return `${env.gatewayId}\u0000${env.edgePartition}\u0000${env.edgeOffset.toString()}`;
+export function dedupKey(env: Pick<Envelope, 'gatewayId' | 'edgeLane' | 'edgePartition' | 'edgeOffset'>): string {
+  return `${env.gatewayId}\u0000${env.edgeLane}\u0000${env.edgePartition}\u0000${env.edgeOffset.toString()}`;
 }
