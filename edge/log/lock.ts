@@ -9,6 +9,12 @@ import { errnoCode, readWholeFile, type FileLayer } from './file-layer.js';
  * before the last reboot (a power cut: the pid may now belong to something else), is taken
  * over; a live one is refused with ROADLOG_ERR_LOG_LOCKED naming the pid. Created with
  * O_EXCL, so two openers cannot both win.
+ *
+ * A pid alone is not an identity: in a container the agent is pid 1 on every start (with the
+ * same boot id), and on any system the old pid may have gone to another process. So the lock
+ * also records the process's start time (/proc/<pid>/stat, field 22), and a lock naming our
+ * own pid counts as held only if this process took it (on this file layer); otherwise it is
+ * a previous incarnation's, left by kill -9.
  */
 export const LOCK_FILE = '.lock';
 
@@ -32,6 +38,27 @@ export function currentBootId(): string | undefined {
   }
 }
 
+/** Start time of a process in clock ticks since boot (Linux), or undefined. */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) may contain spaces and parentheses: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = Number(fields[19]);
+    return Number.isFinite(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Locks this process holds, per file layer (a simulated disk is another machine). */
+const held = new WeakMap<FileLayer, Set<string>>();
+const heldBy = (fs: FileLayer): Set<string> => {
+  let set = held.get(fs);
+  if (set === undefined) held.set(fs, (set = new Set()));
+  return set;
+};
+
 export interface LogLock {
   release(): Promise<void>;
 }
@@ -40,7 +67,7 @@ export interface LogLock {
 export async function lockHolder(fs: FileLayer, dir: string, alive: IsProcessAlive = isProcessAlive, bootId: string | undefined = currentBootId()): Promise<number | undefined> {
   const raw = await readWholeFile(fs, join(dir, LOCK_FILE));
   if (raw === undefined) return undefined;
-  let lock: { pid?: unknown; bootId?: unknown };
+  let lock: { pid?: unknown; bootId?: unknown; startTime?: unknown };
   try {
     lock = JSON.parse(raw.toString('utf8')) as typeof lock;
   } catch {
@@ -48,7 +75,14 @@ export async function lockHolder(fs: FileLayer, dir: string, alive: IsProcessAli
   }
   const { pid } = lock;
   if (typeof lock.bootId === 'string' && bootId !== undefined && lock.bootId !== bootId) return undefined; // taken before a reboot
-  return typeof pid === 'number' && Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return undefined;
+  if (pid === process.pid) return heldBy(fs).has(dir) ? pid : undefined; // ours, or a previous incarnation's
+  if (!alive(pid)) return undefined;
+  if (typeof lock.startTime === 'number') {
+    const now = processStartTime(pid);
+    if (now !== undefined && now !== lock.startTime) return undefined; // the pid was reused
+  }
+  return pid;
 }
 
 export async function acquireLock(fs: FileLayer, dir: string, alive: IsProcessAlive = isProcessAlive, bootId: string | undefined = currentBootId()): Promise<LogLock> {
@@ -57,17 +91,19 @@ export async function acquireLock(fs: FileLayer, dir: string, alive: IsProcessAl
     try {
       const f = await fs.open(path, 'create-new');
       try {
-        await f.append(Buffer.from(JSON.stringify({ pid: process.pid, bootId, acquiredAt: new Date().toISOString() })));
+        await f.append(Buffer.from(JSON.stringify({ pid: process.pid, bootId, startTime: processStartTime(process.pid), acquiredAt: new Date().toISOString() })));
         await f.datasync();
       } finally {
         await f.close();
       }
       await fs.fsyncDir(dir);
+      heldBy(fs).add(dir);
       let released = false;
       return {
         async release() {
           if (released) return;
           released = true;
+          heldBy(fs).delete(dir);
           await fs.unlink(path);
           await fs.fsyncDir(dir);
         },
