@@ -2,6 +2,7 @@ import type { Admin, ITopicConfig } from 'kafkajs';
 import kafkajs from 'kafkajs';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { effectiveConfigs, type TopicSpec } from '../../shared/topics/index.js';
+import { backoffDelay } from '../../shared/retry/backoff.js';
 
 // kafkajs is CommonJS; Node's ESM loader finds only some of its named exports statically.
 const { ConfigResourceTypes } = kafkajs;
@@ -39,13 +40,32 @@ export async function requireTopic(admin: Admin, name: string, what: string): Pr
   }
 }
 
+/**
+ * Retry what a cluster answers with a retriable error for a moment (a topic created a moment
+ * ago whose leader the broker does not know yet, a leader election). The caller's operation
+ * deadline (withDeadline) bounds the whole.
+ */
+async function retrying<T>(op: () => Promise<T>, attempts = 30): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      const retriable = (err as { retriable?: boolean }).retriable === true || /LEADER_NOT_AVAILABLE|NOT_LEADER|UNKNOWN_TOPIC_OR_PARTITION/.test(String((err as { type?: string }).type));
+      if (!retriable || attempt + 1 >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, { initialMs: 100, maxMs: 1_000 })));
+    }
+  }
+}
+
 export async function describeTopic(admin: Admin, name: string): Promise<TopicDescription> {
   await requireTopic(admin, name, 'describe');
-  const [meta, offsets, configs] = await Promise.all([
-    admin.fetchTopicMetadata({ topics: [name] }),
-    admin.fetchTopicOffsets(name),
-    admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name }], includeSynonyms: false }),
-  ]);
+  const [meta, offsets, configs] = await retrying(() =>
+    Promise.all([
+      admin.fetchTopicMetadata({ topics: [name] }),
+      admin.fetchTopicOffsets(name),
+      admin.describeConfigs({ resources: [{ type: ConfigResourceTypes.TOPIC, name }], includeSynonyms: false }),
+    ]),
+  );
   const topic = meta.topics[0];
   if (topic === undefined) throw new RoadlogError('ROADLOG_ERR_KAFKA_TOPIC_NOT_FOUND', `describe: topic ${JSON.stringify(name)} does not exist`);
   const byPartition = new Map(offsets.map((o) => [o.partition, o]));

@@ -32,6 +32,7 @@ describe('roadlog topics', () => {
     expect(first.stdout).toContain(`${prefix}.telemetry.v1: created (12 partitions, RF 1)`);
 
     const second = await runCli(['topics', 'apply', '--prefix', prefix, '--format', 'json'], { env });
+    expect(second.stderr).toBe('');
     expect(second.code).toBe(0);
     const actions = JSON.parse(second.stdout) as { action: string }[];
     expect(actions.map((a) => a.action)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
