@@ -132,8 +132,10 @@ export async function waitForLeaders(admin: Admin, topics: string[], pollMs = 10
       const ready = meta.topics.length === topics.length && meta.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
       if (ready) return;
     } catch (err) {
-      const type = (err as { type?: string }).type;
-      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw err;
+      // kafkajs may wrap the broker's answer (KafkaJSNumberOfRetriesExceeded → originalError).
+      const e = err as { type?: string; retriable?: boolean; originalError?: { type?: string } };
+      const type = e.type ?? e.originalError?.type;
+      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE' && e.retriable !== true) throw err;
     }
     await new Promise((r) => setTimeout(r, pollMs));
   }

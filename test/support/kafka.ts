@@ -25,3 +25,18 @@ export async function waitFor<T>(check: () => Promise<T | undefined> | T | undef
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * Create topics and wait until every partition has a leader. kafkajs's own `waitForLeaders`
+ * gives up after its client's few retries, which a 3-node KRaft cluster under load can
+ * outlast ("This server does not host this topic-partition"); this polls for up to 60 s.
+ */
+export async function createTopicsReady(admin: import('kafkajs').Admin, topics: import('kafkajs').ITopicConfig[]): Promise<void> {
+  await admin.createTopics({ topics, waitForLeaders: false });
+  const { waitForLeaders } = await import('../../cloud/admin/topics.js');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    waitForLeaders(admin, topics.map((t) => t.topic)),
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no leaders for ${topics.map((t) => t.topic).join(', ')} after 60 s`)), 60_000))),
+  ]).finally(() => clearTimeout(timer));
+}

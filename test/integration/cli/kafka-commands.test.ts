@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Admin, Kafka } from 'kafkajs';
 import { runCli, startCli } from '../../support/cli.js';
-import { randomName, testKafka, waitFor } from '../../support/kafka.js';
+import { createTopicsReady, randomName, testKafka, waitFor } from '../../support/kafka.js';
 import { decodeEnvelopeHeaders, encodeEnvelopeHeaders } from '../../../shared/envelope/index.js';
 import { exampleTelemetry } from '../../../shared/schema/index.js';
 
@@ -102,7 +102,7 @@ describe('roadlog tail', () => {
 
   beforeAll(async () => {
     topic = randomName('tail');
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+    await createTopicsReady(admin, [{ topic, numPartitions: 3, replicationFactor: 1 }]);
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({

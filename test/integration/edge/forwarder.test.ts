@@ -9,7 +9,7 @@ import { openLog, type EdgeLog } from '../../../edge/log/index.js';
 import { decodeEnvelopeHeaders, dedupKey } from '../../../shared/envelope/index.js';
 import { createLogger } from '../../../shared/logging/index.js';
 import { exampleTelemetry } from '../../../shared/schema/index.js';
-import { randomName, testKafka, waitFor } from '../../support/kafka.js';
+import { createTopicsReady, randomName, testKafka, waitFor } from '../../support/kafka.js';
 
 /** The forwarder against the real broker: nothing lost, per-vehicle order kept, duplicates only as re-sent copies. */
 const brokers = inject('kafkaBrokers');
@@ -23,7 +23,7 @@ afterAll(() => admin.disconnect());
 async function topics() {
   const telemetry = randomName('fw-telemetry');
   const dead = randomName('fw-dead');
-  await admin.createTopics({ topics: [{ topic: telemetry, numPartitions: 6, replicationFactor: 1 }, { topic: dead, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+  await createTopicsReady(admin, [{ topic: telemetry, numPartitions: 6, replicationFactor: 1 }, { topic: dead, numPartitions: 3, replicationFactor: 1 }]);
   return { telemetry: { name: telemetry, partitions: 6 }, deadLetters: { name: dead, partitions: 3 } };
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Admin, Consumer, EachMessagePayload, Kafka } from 'kafkajs';
-import { randomName, testKafka, waitFor } from '../../support/kafka.js';
+import { createTopicsReady, randomName, testKafka, waitFor } from '../../support/kafka.js';
 
 /**
  * Proves the client (kafkajs 2.2.4) against the broker we pin (Apache Kafka 4.x, KRaft,
@@ -25,7 +25,7 @@ afterAll(async () => {
 
 async function createTopic(partitions = 3): Promise<string> {
   const topic = randomName('client');
-  await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  await createTopicsReady(admin, [{ topic, numPartitions: partitions, replicationFactor: 1 }]);
   return topic;
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { killBroker, restartBroker, startKafkaCluster, stopKafkaCluster, type KafkaClusterInfo } from '../../../infra/kafka/cluster.js';
-import { randomName, testKafka, waitFor } from '../../support/kafka.js';
+import { createTopicsReady, randomName, testKafka, waitFor } from '../../support/kafka.js';
 import { runCli } from '../../support/cli.js';
 import { sendPerPartition } from '../../../shared/kafka/index.js';
 
@@ -50,7 +50,7 @@ describe('3-node failover', () => {
     const topic = randomName('failover');
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }], waitForLeaders: true });
+    await createTopicsReady(admin, [{ topic, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }]);
 
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 50, initialRetryTime: 100, maxRetryTime: 3_000 } });
     await producer.connect();
