@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
+import { waitFor } from '../../support/kafka.js';
 import { connectClient, readLog, removeTempDirs, seqsByVehicle, startAgentProcess, telemetry, tempDir, topicOf, TEST_LOG } from '../ingress/support/agent.js';
 
 /**
@@ -33,7 +34,8 @@ describe('edge agent clean stop', () => {
       };
       for (let i = 0; i < 4; i++) one();
     });
-    await new Promise((r) => setTimeout(r, 500));
+    // Stop in the middle of real load: once every vehicle has had acknowledgments.
+    await waitFor(() => ([...acked.values()].every((a) => a.length >= 20) ? true : undefined), 30_000, 'acks from every vehicle');
     const t0 = performance.now();
     agent.child.kill('SIGTERM');
     const exit = await agent.exited;
