@@ -2,11 +2,9 @@
  * InfluxDB 1.x (Debian package `influxdb`, /usr/bin/influxd) on 127.0.0.1, started from a
  * data directory: influxdb.conf, meta/, data/, wal/ and influxd.log (stdout/stderr) in `dir`.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { RoadlogError } from '../../shared/errors/index.js';
-import { LOOPBACK, daemonStatus, freePorts, startDaemon, stopDaemon, type DaemonInfo, type DaemonStatus } from '../service/index.js';
+import { LOOPBACK, assertCanStart, daemonStatus, freePorts, startDaemon, stopDaemon, type DaemonInfo, type DaemonStatus } from '../service/index.js';
 
 export const INFLUXD_BIN = '/usr/bin/influxd';
 
@@ -57,13 +55,7 @@ bind-address = ${q(`${LOOPBACK}:${rpcPort}`)}
 export async function startInflux(opts: StartInfluxOptions): Promise<InfluxInfo> {
   const dir = resolve(opts.dir);
   const bin = opts.bin ?? process.env['ROADLOG_INFLUXD_BIN'] ?? INFLUXD_BIN;
-  if (!existsSync(bin)) {
-    throw new RoadlogError('ROADLOG_ERR_SERVICE_NOT_INSTALLED', `influxd not found at ${bin}: run \`bash infra/bootstrap.sh\``);
-  }
-  const status = await daemonStatus('influxd', dir);
-  if (status.running) {
-    throw new RoadlogError('ROADLOG_ERR_SERVICE_ALREADY_RUNNING', `influxd is already running from ${dir} (pid ${status.pid})`);
-  }
+  await assertCanStart('influxd', bin, dir);
   const [freeHttp, freeRpc] = await freePorts(2);
   const port = opts.port !== undefined && opts.port !== 0 ? opts.port : (freeHttp as number);
   const rpcPort = opts.rpcPort !== undefined && opts.rpcPort !== 0 ? opts.rpcPort : (freeRpc as number);

@@ -3,12 +3,10 @@
  * directory: mosquitto.conf, persistence, mosquitto.log (its own log) and mosquitto.out
  * (stdout/stderr) all live in `dir`.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { RoadlogError } from '../../shared/errors/index.js';
-import { LOOPBACK, daemonStatus, freePort, startDaemon, stopDaemon, tcpReady, type DaemonInfo, type DaemonStatus } from '../service/index.js';
+import { LOOPBACK, assertCanStart, daemonStatus, freePort, startDaemon, stopDaemon, tcpReady, type DaemonInfo, type DaemonStatus } from '../service/index.js';
 
 export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 
@@ -50,13 +48,7 @@ export function renderMosquittoConf(dir: string, port: number, logFile: string):
 export async function startMosquitto(opts: StartMosquittoOptions): Promise<MosquittoInfo> {
   const dir = resolve(opts.dir);
   const bin = opts.bin ?? process.env['ROADLOG_MOSQUITTO_BIN'] ?? MOSQUITTO_BIN;
-  if (!existsSync(bin)) {
-    throw new RoadlogError('ROADLOG_ERR_SERVICE_NOT_INSTALLED', `mosquitto not found at ${bin}: run \`bash infra/bootstrap.sh\``);
-  }
-  const status = await daemonStatus('mosquitto', dir);
-  if (status.running) {
-    throw new RoadlogError('ROADLOG_ERR_SERVICE_ALREADY_RUNNING', `mosquitto is already running from ${dir} (pid ${status.pid})`);
-  }
+  await assertCanStart('mosquitto', bin, dir);
   const port = opts.port !== undefined && opts.port !== 0 ? opts.port : await freePort();
   const logFile = join(dir, 'mosquitto.log');
   const confFile = join(dir, 'mosquitto.conf');

@@ -2,6 +2,8 @@
  * A single-process service started from a data directory (Mosquitto, InfluxDB): pid file
  * `<dir>/<name>.pid`, its description in `<dir>/<name>.json`, readiness polled with a timeout.
  */
+import { existsSync } from 'node:fs';
+import { RoadlogError } from '../../shared/errors/index.js';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { assertNotRunning, livePid, spawnDetached, stopByPidFile, terminate, writePidFile } from './process.js';
@@ -83,4 +85,18 @@ export async function daemonStatus(name: string, dir: string): Promise<DaemonSta
   if (pid !== undefined) status.pid = pid;
   if (info !== undefined) status.info = info;
   return status;
+}
+
+/**
+ * Before starting a daemon: its binary must exist (else ROADLOG_ERR_SERVICE_NOT_INSTALLED) and
+ * none may already run from `dir` (else ROADLOG_ERR_SERVICE_ALREADY_RUNNING).
+ */
+export async function assertCanStart(name: string, bin: string, dir: string): Promise<void> {
+  if (!existsSync(bin)) {
+    throw new RoadlogError('ROADLOG_ERR_SERVICE_NOT_INSTALLED', `${name} not found at ${bin}: run \`bash infra/bootstrap.sh\``);
+  }
+  const status = await daemonStatus(name, dir);
+  if (status.running) {
+    throw new RoadlogError('ROADLOG_ERR_SERVICE_ALREADY_RUNNING', `${name} is already running from ${dir} (pid ${status.pid})`);
+  }
 }

@@ -4,4 +4,4 @@ export {
 } from './process.js';
 export { LOOPBACK, freePort, freePorts, tcpReady, assertPortsFree, waitUntilReady, logTail, type WaitReadyOptions } from './ready.js';
 export { roadlogHome } from './home.js';
-export { startDaemon, stopDaemon, daemonStatus, type DaemonInfo, type DaemonStatus, type StartDaemonOptions } from './daemon.js';
+export { startDaemon, stopDaemon, daemonStatus, assertCanStart, type DaemonInfo, type DaemonStatus, type StartDaemonOptions } from './daemon.js';
