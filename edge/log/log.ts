@@ -111,7 +111,7 @@ export class EdgeLog {
     const fs = deps.fileLayer ?? nodeFileLayer;
     const log = new EdgeLog(dir, options, fs, deps);
     await fs.mkdir(dir);
-    log.lock = await acquireLock(fs, dir, deps.isProcessAlive ?? isProcessAlive);
+    log.lock = await acquireLock(fs, dir, { alive: deps.isProcessAlive ?? isProcessAlive });
     try {
       await log.init();
     } catch (err) {

@@ -5,13 +5,13 @@ import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
 describe('log lock', () => {
   it('refuses a second holder while the first is alive, naming its pid', async () => {
     const fs = new SimulatedFileLayer();
-    const lock = await acquireLock(fs, '/', () => true);
-    await expect(acquireLock(fs, '/', () => true)).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED', details: { pid: process.pid } });
+    const lock = await acquireLock(fs, '/', { alive: () => true });
+    await expect(acquireLock(fs, '/', { alive: () => true })).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED', details: { pid: process.pid } });
     expect(await lockHolder(fs, '/', () => true)).toBe(process.pid);
     await lock.release();
     await lock.release();
     expect(await lockHolder(fs, '/', () => true)).toBeUndefined();
-    await (await acquireLock(fs, '/', () => true)).release();
+    await (await acquireLock(fs, '/', { alive: () => true })).release();
   });
 
   /** A lock file as another process would have left it. */
@@ -26,17 +26,17 @@ describe('log lock', () => {
   it('takes over a lock taken before a reboot even if its pid now belongs to a live process', async () => {
     const fs = new SimulatedFileLayer();
     await foreignLock(fs, { pid: 4242, bootId: 'boot-1' });
-    await expect(acquireLock(fs, '/', () => true, 'boot-1')).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED', details: { pid: 4242 } });
+    await expect(acquireLock(fs, '/', { alive: () => true, bootId: 'boot-1' })).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED', details: { pid: 4242 } });
     expect(await lockHolder(fs, '/', () => true, 'boot-2')).toBeUndefined();
-    await (await acquireLock(fs, '/', () => true, 'boot-2')).release();
+    await (await acquireLock(fs, '/', { alive: () => true, bootId: 'boot-2' })).release();
   });
 
   it('takes over a lock naming our own pid that this process did not take (a container restart: pid 1 again)', async () => {
     const fs = new SimulatedFileLayer();
-    await acquireLock(fs, '/', () => true, 'boot-1'); // the previous incarnation, killed with -9:
+    await acquireLock(fs, '/', { alive: () => true, bootId: 'boot-1' }); // the previous incarnation, killed with -9:
     const restarted = fs.crash(); // same pid, same boot, new process
     expect(await lockHolder(restarted, '/', () => true, 'boot-1')).toBeUndefined();
-    await (await acquireLock(restarted, '/', () => true, 'boot-1')).release();
+    await (await acquireLock(restarted, '/', { alive: () => true, bootId: 'boot-1' })).release();
   });
 
   it('takes over a lock whose pid was reused by another process (start time differs)', async () => {
@@ -51,12 +51,50 @@ describe('log lock', () => {
 
   it('takes over a lock whose process is dead, or whose file is torn', async () => {
     const fs = new SimulatedFileLayer();
-    await acquireLock(fs, '/', () => true);
+    await acquireLock(fs, '/', { alive: () => true });
     const after = fs.crash();
     expect(await lockHolder(after, '/', () => false)).toBeUndefined();
-    await (await acquireLock(after, '/', () => false)).release();
+    await (await acquireLock(after, '/', { alive: () => false })).release();
     const f = await after.open('/.lock', 'create-new');
     await f.append(Buffer.from('{"pi'));
-    await (await acquireLock(after, '/', () => true)).release();
+    await (await acquireLock(after, '/', { alive: () => true })).release();
+  });
+
+  it('a taker whose first write is slow does not make the next taker think its lock file is torn', async () => {
+    const fs = new SimulatedFileLayer();
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    let stalled = false;
+    fs.stall = (op, path) => {
+      if (op !== 'datasync' || stalled || !path.endsWith('.tmp')) return undefined;
+      stalled = true;
+      return slow;
+    };
+    const first = acquireLock(fs, '/', { alive: () => true });
+    while (!stalled) await new Promise((r) => setImmediate(r));
+    const second = await acquireLock(fs, '/', { alive: () => true });
+    release();
+    await expect(first).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED' });
+    expect(await lockHolder(fs, '/', () => true)).toBe(process.pid);
+    await second.release();
+    expect(await fs.readdir('/')).toEqual([]);
+  });
+
+  it('of many takers of a stale lock at the same moment, at most one wins (random disk delays, 100 rounds)', async () => {
+    let wins = 0;
+    for (let round = 0; round < 100; round++) {
+      const fs = new SimulatedFileLayer();
+      await foreignLock(fs, { pid: 999_999, bootId: 'b' }); // dead owner
+      fs.stall = () => (Math.random() < 0.5 ? new Promise<void>((r) => setTimeout(r, Math.random() * 3)) : undefined);
+      const takers = await Promise.allSettled(Array.from({ length: 4 }, () => acquireLock(fs, '/', { alive: (pid) => pid !== 999_999, bootId: 'b', attempts: 3 })));
+      const won = takers.filter((t) => t.status === 'fulfilled');
+      expect(won.length).toBeLessThanOrEqual(1);
+      for (const t of takers) if (t.status === 'rejected') expect(t.reason).toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED' });
+      wins += won.length;
+      fs.stall = undefined;
+      for (const t of won) await t.value.release();
+      expect((await fs.readdir('/')).filter((n) => n.startsWith('.lock'))).toEqual([]);
+    }
+    expect(wins).toBeGreaterThan(50); // collisions back off, but usually someone gets the log
   });
 });
