@@ -48,7 +48,7 @@ export function registerLogCommands(program: Command, io: { out: NodeJS.Writable
       for (const p of problems) write(`${p.kind}\t${p.lane}/${p.partition}\t${p.segment}\t${p.detail}\n`);
       write(`${records} records in ${segments} segments checked; ${problems.length} problem(s)\n`);
       if (problems.length > 0) {
-        const hint = problems.every((p) => p.kind !== 'corrupt-records' && p.kind !== 'gap') ? 'run `roadlog log repair` to fix' : 'damaged records are skipped by readers; `roadlog log repair` fixes tails and indexes only';
+        const hint = problems.every((p) => p.kind !== 'corrupt-records') ? 'run `roadlog log repair` to fix' : 'damaged records are skipped by readers; `roadlog log repair` fixes tails and indexes only';
         throw new RoadlogError('ROADLOG_ERR_LOG_CORRUPT', `${dir}: ${problems.length} problem(s) found (${hint})`, { details: { problems: problems.length } });
       }
     });

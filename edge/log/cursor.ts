@@ -21,6 +21,7 @@ export function checkCursorName(name: string): void {
 
 export class CursorStore {
   readonly dir: string;
+  private readonly saving = new Map<string, Promise<void>>();
 
   constructor(
     private readonly fs: FileLayer,
@@ -47,10 +48,20 @@ export class CursorStore {
     }
   }
 
+  /**
+   * Replaces a cursor durably. Saves of one cursor run one after another, in call order (they
+   * share the temp file, and the last call must be the value that stays).
+   */
   async save(name: string, positions: CursorPositions): Promise<void> {
     checkCursorName(name);
     const doc = { version: 1, name, positions, committedAt: new Date().toISOString() };
-    await writeFileDurably(this.fs, join(this.dir, `${name}.json`), Buffer.from(`${JSON.stringify(doc)}\n`));
+    const before = this.saving.get(name) ?? Promise.resolve();
+    const done = before.catch(() => undefined).then(() => writeFileDurably(this.fs, join(this.dir, `${name}.json`), Buffer.from(`${JSON.stringify(doc)}\n`)));
+    this.saving.set(name, done);
+    void done.catch(() => undefined).finally(() => {
+      if (this.saving.get(name) === done) this.saving.delete(name);
+    });
+    return done;
   }
 
   async names(): Promise<string[]> {

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 /**
  * Every byte the log reads or writes goes through a FileLayer, so tests can swap the real
@@ -27,7 +27,7 @@ export interface FileLayer {
   open(path: string, mode: OpenMode): Promise<LogFile>;
   /** Names in a directory (not sorted). */
   readdir(dir: string): Promise<string[]>;
-  /** Creates the directory and missing parents; no error when it exists. */
+  /** Creates the directory and missing parents, durably (each new directory's parent is fsynced); no error when it exists. */
   mkdir(dir: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(path: string): Promise<void>;
@@ -131,6 +131,15 @@ const FLAGS: Record<OpenMode, number> = {
   'create-new': constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_EXCL,
 };
 
+async function fsyncDirectory(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The real file system (node:fs/promises, one fd per open file). */
 export const nodeFileLayer: FileLayer = {
   async open(path, mode) {
@@ -138,18 +147,18 @@ export const nodeFileLayer: FileLayer = {
   },
   readdir: (dir) => readdir(dir),
   async mkdir(dir) {
-    await mkdir(dir, { recursive: true });
+    // The first directory created, if any; then fsync the parent of each one created, so the
+    // new directories survive a power cut (their own entries are the caller's to fsync).
+    const first = await mkdir(dir, { recursive: true });
+    if (first === undefined) return;
+    for (let d = resolve(dir); ; d = dirname(d)) {
+      await fsyncDirectory(dirname(d));
+      if (d === resolve(first) || dirname(d) === d) break;
+    }
   },
   rename: (from, to) => rename(from, to),
   unlink: (path) => unlink(path),
-  async fsyncDir(dir) {
-    const fh = await open(dir, constants.O_RDONLY);
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  },
+  fsyncDir: (dir) => fsyncDirectory(dir),
   async stat(path) {
     try {
       return { size: (await stat(path)).size };

@@ -106,7 +106,7 @@ export interface VerifyProblem {
   lane: Lane;
   partition: number;
   segment: string;
-  kind: 'corrupt-records' | 'torn-tail' | 'index-missing' | 'index-stale' | 'gap';
+  kind: 'corrupt-records' | 'torn-tail' | 'index-missing' | 'index-stale';
   detail: string;
   range?: CorruptRange;
 }
@@ -136,7 +136,7 @@ export async function verifyLog(dir: string, deps: OfflineDeps = {}): Promise<{ 
             const kind = last ? 'torn-tail' : 'corrupt-records';
             problems.push({ lane, partition: p, segment: name, kind, detail: `${buf.length - scan.tail.position} bytes after offset ${scan.nextOffset - 1} are not a record (${scan.tail.reason})${last ? '; repair (or the agent on open) cuts them' : ''}` });
           }
-          if (nextBase !== undefined && scan.nextOffset < nextBase && scan.tail === undefined) problems.push({ lane, partition: p, segment: name, kind: 'gap', detail: `ends at offset ${scan.nextOffset - 1}, next segment starts at ${nextBase}` });
+          // A segment ending below the next one's base is not a problem: the log leaves offsets unused on purpose after a cut tail (see Partition).
           if (last) continue; // the active segment's index lives in memory
           const ib = await readWholeFile(fs, seg.indexPath);
           const tb = await readWholeFile(fs, seg.timeIndexPath);
@@ -173,9 +173,12 @@ export async function repairLog(dir: string, deps: OfflineDeps = {}): Promise<{ 
   let rebuiltIndexes = 0;
   const corrupt: { lane: Lane; partition: number; range: CorruptRange }[] = [];
   try {
+    const cursors = [...(await new CursorStore(fs, dir).loadAll()).values()];
     for (const lane of LANES) {
       for (let p = 0; p < partitions; p++) {
-        const part = await Partition.open(fs, partitionDir(dir, lane, p), { segmentBytes: Number.MAX_SAFE_INTEGER, indexIntervalBytes: 4096, rebuildIndexes: true });
+        // As the agent does on open: no offset below a committed cursor is handed out again.
+        const minNextOffset = Math.max(0, ...cursors.map((c) => c[positionKey(lane, p)] ?? 0));
+        const part = await Partition.open(fs, partitionDir(dir, lane, p), { segmentBytes: Number.MAX_SAFE_INTEGER, indexIntervalBytes: 4096, rebuildIndexes: true, minNextOffset });
         truncatedBytes += part.report.truncatedBytes;
         rebuiltIndexes += part.report.rebuiltIndexes;
         for (const range of part.report.corrupt) corrupt.push({ lane, partition: p, range });

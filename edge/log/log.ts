@@ -9,10 +9,10 @@ import { acquireLock, isProcessAlive, type IsProcessAlive, type LogLock } from '
 import { createLogMetrics, type LogMetrics } from './metrics.js';
 import { LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
 import { Partition, type PendingRecord } from './partition.js';
+import { Mutex } from './mutex.js';
 import { LogReader, type ReaderHost, type SkippedRange } from './reader.js';
 import { prepareRecord, type RecordHeader } from './record.js';
 import { pickDropVictim, planRetention, type SegmentInfo } from './retention.js';
-import { RwLock } from './rw-lock.js';
 
 /**
  * The edge log: P partitions in each of three lanes, group commit, cursors, retention and
@@ -86,8 +86,12 @@ export class EdgeLog {
   private readonly now: () => number;
   private lock: LogLock | undefined;
   private closing: Promise<void> | undefined;
-  /** Flushes hold it shared (each partition's own group commit runs one at a time); segment deletion holds it exclusive. */
-  private readonly rw = new RwLock();
+  /** Per (lane, partition): its flush cycle and the deletion of its segments take it. */
+  private readonly mutexes = new Map<Lane, Mutex[]>();
+  /** Damaged ranges already counted in the metric (`lane/partition/fromOffset`): found on open or by a reader, counted once. */
+  private readonly corruptSeen = new Set<string>();
+  /** Size of the largest append refused for the quota since: later appends wait until it would fit, so none overtakes it. */
+  private quotaNeed = 0;
   private retentionTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -103,6 +107,7 @@ export class EdgeLog {
     this.budget = new PendingBudget(options.maxPendingBytes);
     const closed = () => new RoadlogError('ROADLOG_ERR_LOG_CLOSED', `edge log ${dir} is closed`);
     for (const lane of LANES) {
+      this.mutexes.set(lane, Array.from({ length: options.partitions }, () => new Mutex()));
       this.commits.set(lane, Array.from({ length: options.partitions }, (_, p) => new GroupCommit<PendingRecord, AppendResult>(options, (items) => this.flush(lane, p, items), closed, this.budget)));
     }
   }
@@ -130,26 +135,45 @@ export class EdgeLog {
     for (const lane of LANES) await fs.fsyncDir(join(dir, lane));
     await fs.fsyncDir(dir);
     await fs.fsyncDir(dirname(dir)).catch(() => undefined);
+    for (const [name, positions] of await this.cursorStore.loadAll()) this.cursorCache.set(name, positions);
     const config = { segmentBytes: options.segmentBytes, indexIntervalBytes: options.indexIntervalBytes, onError: (err: unknown) => this.logger.warn({ err }, 'edge log: writing a segment index failed; it is rebuilt on the next open') };
     for (const lane of LANES) {
-      const parts = await Promise.all(Array.from({ length: options.partitions }, (_, p) => Partition.open(fs, partitionDir(dir, lane, p), config)));
+      const parts = await Promise.all(Array.from({ length: options.partitions }, (_, p) => Partition.open(fs, partitionDir(dir, lane, p), { ...config, minNextOffset: this.cursorFloor(lane, p) })));
       this.lanes.set(lane, parts);
       parts.forEach((part, p) => {
-        const { truncatedBytes, corrupt, rebuiltIndexes } = part.report;
+        const { truncatedBytes, skippedOffsets, corrupt, rebuiltIndexes } = part.report;
+        for (const c of corrupt) this.noteCorrupt(lane, p, c.fromOffset, c.toOffset);
         const lost = corrupt.reduce((n, c) => n + c.toOffset - c.fromOffset, 0);
-        if (lost > 0) this.metrics.corruptRecords.inc({ lane }, lost);
-        if (truncatedBytes > 0 || corrupt.length > 0 || rebuiltIndexes > 0) {
-          this.logger.warn({ lane, partition: p, truncatedBytes, corrupt, rebuiltIndexes }, `edge log ${lane}/${p}: recovered (torn tail cut: ${truncatedBytes} bytes; damaged records skipped: ${lost}; indexes rebuilt: ${rebuiltIndexes})`);
+        if (truncatedBytes > 0 || corrupt.length > 0 || rebuiltIndexes > 0 || skippedOffsets !== undefined) {
+          const gap = skippedOffsets === undefined ? 'none' : `${skippedOffsets.fromOffset}..${skippedOffsets.toOffset - 1}`;
+          this.logger.warn({ lane, partition: p, truncatedBytes, skippedOffsets, corrupt, rebuiltIndexes }, `edge log ${lane}/${p}: recovered (torn tail cut: ${truncatedBytes} bytes; offsets left unused: ${gap}; damaged records skipped: ${lost}; indexes rebuilt: ${rebuiltIndexes})`);
         }
       });
     }
-    for (const [name, positions] of await this.cursorStore.loadAll()) this.cursorCache.set(name, positions);
     this.metrics.backlog.reset();
     const every = options.retention.checkIntervalMs;
     if (options.retention.maxBytes !== undefined || options.retention.maxAgeHours !== undefined) {
       this.retentionTimer = setInterval(() => void this.runRetention().catch((err) => this.logger.error({ err }, 'edge log: retention failed')), every);
       this.retentionTimer.unref();
     }
+  }
+
+  /** The highest position any cursor committed in a partition: the next append's offset is never below it. */
+  private cursorFloor(lane: Lane, partition: number): number {
+    let floor = 0;
+    for (const positions of this.cursorCache.values()) floor = Math.max(floor, positions[positionKey(lane, partition)] ?? 0);
+    return floor;
+  }
+
+  private noteCorrupt(lane: Lane, partition: number, fromOffset: number, toOffset: number): void {
+    const key = `${lane}/${partition}/${fromOffset}`;
+    if (this.corruptSeen.has(key)) return;
+    this.corruptSeen.add(key);
+    this.metrics.corruptRecords.inc({ lane }, toOffset - fromOffset);
+  }
+
+  private mutex(lane: Lane, partition: number): Mutex {
+    return this.mutexes.get(lane)![partition]!;
   }
 
   private async checkMeta(): Promise<void> {
@@ -220,7 +244,7 @@ export class EdgeLog {
 
   /**
    * One flush cycle of one partition: admit under the quota, write and fdatasync, commit. On a
-   * full disk: undo, free space (exclusively: segments of other partitions may go), retry.
+   * full disk: undo, free space (segments of any partition may go, each under its own mutex), retry.
    */
   private async flush(lane: Lane, partition: number, items: PendingRecord[]): Promise<(AppendResult | Error)[]> {
     const part = this.partition(lane, partition);
@@ -229,7 +253,7 @@ export class EdgeLog {
     let idx = items.map((_, i) => i);
     let canFree = true;
     for (let attempt = 0; idx.length > 0; attempt++) {
-      const outcome = await this.rw.withShared(async () => {
+      const outcome = await this.mutex(lane, partition).run(async () => {
         const admitted = this.options.quotaBytes === undefined ? idx : this.admitUnderQuota(items, idx, results, canFree);
         if (admitted === 'full') return { kind: 'full' as const, err: undefined };
         idx = admitted;
@@ -251,7 +275,7 @@ export class EdgeLog {
       // Out of space: free what every cursor has read, then (drop-oldest) the oldest records; retry.
       // Over the quota with nothing left to free: the retry stores what fits and refuses the rest.
       if (outcome.kind === 'full' && canFree && attempt < 1000) {
-        canFree = await this.rw.withExclusive(() => this.freeSpace());
+        canFree = await this.freeSpace();
         if (canFree || outcome.err === undefined) continue;
       }
       const err = this.toLogError(outcome.err, { lane, partition });
@@ -280,37 +304,58 @@ export class EdgeLog {
   /**
    * Admits appends, in order, while they fit under quotaBytes. 'full' asks the caller to free
    * space and come back; once nothing more can be freed (`canFree` false) what does not fit is
-   * refused. Concurrent flushes of other partitions can overshoot the quota by their batches.
+   * refused, and so is everything after it in the batch, and every later append until the
+   * refused one would fit (`quotaNeed`): a smaller record must not overtake a refused one of
+   * the same vehicle. Concurrent flushes of other partitions can overshoot the quota by their
+   * batches.
    */
   private admitUnderQuota(items: PendingRecord[], idx: number[], results: (AppendResult | Error)[], canFree: boolean): number[] | 'full' {
     const quota = this.options.quotaBytes!;
     let used = this.sizeBytes;
     const admitted: number[] = [];
+    let refusing = false;
     for (const i of idx) {
       const size = items[i]!.record.size;
-      if (used + size <= quota) {
+      if (!refusing && used + Math.max(size, this.quotaNeed) <= quota) {
         admitted.push(i);
         used += size;
-      } else if (canFree) {
+        this.quotaNeed = 0;
+      } else if (canFree && !refusing) {
         return 'full';
       } else {
         results[i] = this.quotaError();
+        refusing = true;
+        if (size <= quota) this.quotaNeed = Math.max(this.quotaNeed, size);
       }
     }
     return admitted;
   }
 
+  /**
+   * Deletes the oldest segment of a partition under its mutex, if it is still the one planned
+   * (`base`): another flush may have freed it meanwhile. Undefined when it was not deleted.
+   */
+  private deleteOldestIf(lane: Lane, partition: number, base: number): Promise<{ records: number; bytes: number; base: number } | 'gone' | undefined> {
+    return this.mutex(lane, partition).run(async () => {
+      const part = this.partition(lane, partition);
+      if (part.segments[0]?.base !== base) return 'gone';
+      return part.deleteOldest();
+    });
+  }
+
   /** Frees one segment: one every cursor has passed, else (drop-oldest) the oldest by lane priority. False when nothing can go. */
   private async freeSpace(): Promise<boolean> {
+    if (this.closing !== undefined) return false;
     const consumed = planRetention(this.segmentInfos(), [...this.cursorCache.values()], { maxBytes: 0 }, this.now())[0];
     if (consumed !== undefined) {
-      await this.partition(consumed.lane, consumed.partition).deleteOldest();
+      await this.deleteOldestIf(consumed.lane, consumed.partition, consumed.base);
       return true;
     }
     if (this.options.fullDisk.policy !== 'drop-oldest') return false;
     const victim = pickDropVictim(this.segmentInfos());
     if (victim === undefined) return false;
-    const gone = await this.partition(victim.lane, victim.partition).deleteOldest();
+    const gone = await this.deleteOldestIf(victim.lane, victim.partition, victim.base);
+    if (gone === 'gone') return true; // freed by a concurrent flush: try again
     if (gone === undefined) return false;
     this.metrics.droppedRecords.inc({ lane: victim.lane, reason: 'full-disk' }, gone.records);
     this.logger.warn(
@@ -337,17 +382,18 @@ export class EdgeLog {
   /** Deletes what retention allows now (size and age; only segments every cursor has passed). */
   async runRetention(): Promise<{ deletedSegments: number; deletedBytes: number }> {
     this.assertOpen();
-    return this.rw.withExclusive(async () => {
-      const { maxBytes, maxAgeHours } = this.options.retention;
-      const plan = planRetention(this.segmentInfos(), [...this.cursorCache.values()], { maxBytes, maxAgeMs: maxAgeHours === undefined ? undefined : maxAgeHours * 3_600_000 }, this.now());
-      let deletedBytes = 0;
-      for (const s of plan) {
-        const gone = await this.partition(s.lane, s.partition).deleteOldest();
-        deletedBytes += gone?.bytes ?? 0;
-      }
-      this.refreshGauges();
-      return { deletedSegments: plan.length, deletedBytes };
-    });
+    const { maxBytes, maxAgeHours } = this.options.retention;
+    const plan = planRetention(this.segmentInfos(), [...this.cursorCache.values()], { maxBytes, maxAgeMs: maxAgeHours === undefined ? undefined : maxAgeHours * 3_600_000 }, this.now());
+    let deletedBytes = 0;
+    let deletedSegments = 0;
+    for (const s of plan) {
+      const gone = await this.deleteOldestIf(s.lane, s.partition, s.base);
+      if (gone === undefined || gone === 'gone') continue;
+      deletedBytes += gone.bytes;
+      deletedSegments++;
+    }
+    this.refreshGauges();
+    return { deletedSegments, deletedBytes };
   }
 
   /** A reader positioned at the named cursor's committed positions (the start of the log for a new cursor). */
@@ -363,7 +409,7 @@ export class EdgeLog {
         this.refreshGauges();
       },
       noteSkipped: (ranges: readonly SkippedRange[]) => {
-        for (const r of ranges) if (r.reason !== 'deleted') this.metrics.corruptRecords.inc({ lane: r.lane }, r.toOffset - r.fromOffset);
+        for (const r of ranges) if (r.reason !== 'deleted' && r.reason !== 'gap') this.noteCorrupt(r.lane, r.partition, r.fromOffset, r.toOffset);
       },
       assertOpen: () => this.assertOpen(),
     };
@@ -405,9 +451,7 @@ export class EdgeLog {
       for (const gc of all) gc.close();
       this.budget.releaseAllWaiters();
       await Promise.all(all.map((gc) => gc.drain()));
-      await this.rw.withExclusive(async () => {
-        for (const parts of this.lanes.values()) for (const p of parts) await p.close();
-      });
+      for (const [lane, parts] of this.lanes) await Promise.all(parts.map((p, i) => this.mutex(lane, i).run(() => p.close())));
       await this.lock?.release();
     })();
     return this.closing;

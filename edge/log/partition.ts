@@ -1,5 +1,5 @@
 import { errnoCode, readWholeFile, type FileLayer } from './file-layer.js';
-import { decodeRecord, encodeRecordInto, type LogRecord, type PreparedRecord } from './record.js';
+import { decodeRecord, encodeRecordInto, MIN_RECORD_LENGTH, type LogRecord, type PreparedRecord } from './record.js';
 import { resync, scanSegment, type CorruptRange } from './recovery.js';
 import { parseSegmentFileName, Segment } from './segment.js';
 
@@ -12,6 +12,12 @@ export interface PartitionConfig {
   rebuildIndexes?: boolean;
   /** Called when a background index write fails (the index is rebuilt on the next open). */
   onError?: (err: unknown) => void;
+  /**
+   * The next append gets at least this offset: the highest position a cursor committed. A
+   * record a reader has passed can be cut on open (a bit flip in the last record looks like a
+   * torn tail); its offset must not go to a new record, or that reader would skip it.
+   */
+  minNextOffset?: number;
 }
 
 /** An append waiting for the next flush cycle. */
@@ -52,11 +58,14 @@ export interface ReadResult {
 
 export interface OpenReport {
   truncatedBytes: number;
+  /** Offsets left unused on open (a gap readers pass over): [from, to). */
+  skippedOffsets: { fromOffset: number; toOffset: number } | undefined;
   corrupt: CorruptRange[];
   rebuiltIndexes: number;
 }
 
 const READ_CHUNK = 256 * 1024;
+const MIN_RECORD_BYTES = 4 + MIN_RECORD_LENGTH;
 
 /**
  * One (lane, partition): a directory of segments forming one offset space that starts at 0.
@@ -66,7 +75,7 @@ const READ_CHUNK = 256 * 1024;
  */
 export class Partition {
   segments: Segment[] = [];
-  readonly report: OpenReport = { truncatedBytes: 0, corrupt: [], rebuiltIndexes: 0 };
+  readonly report: OpenReport = { truncatedBytes: 0, skippedOffsets: undefined, corrupt: [], rebuiltIndexes: 0 };
   /** Bytes past the active segment's durable size may be on disk (a failed write); cut them before the next write. */
   private tailDirty = false;
 
@@ -99,9 +108,9 @@ export class Partition {
     if (config.readOnly !== true) for (const n of names) if (n.endsWith('.tmp')) await fs.unlink(`${dir}/${n}`);
     const bases = names.map(parseSegmentFileName).filter((b): b is number => b !== undefined).sort((a, b) => a - b);
     if (bases.length === 0) {
-      const seg = new Segment(fs, dir, 0, config.indexIntervalBytes);
+      const seg = new Segment(fs, dir, config.minNextOffset ?? 0, config.indexIntervalBytes);
       if (config.readOnly !== true) {
-        await seg.openWriter();
+        await seg.createWriter();
         await fs.fsyncDir(dir);
       }
       this.segments.push(seg);
@@ -112,7 +121,7 @@ export class Partition {
       const nextBase = bases[i + 1];
       const seg = new Segment(fs, dir, bases[i]!, config.indexIntervalBytes);
       const size = (await fs.stat(seg.logPath))?.size ?? 0;
-      if (!last && config.rebuildIndexes !== true && (await seg.loadIndexes(size)) && seg.nextOffset === nextBase) {
+      if (!last && config.rebuildIndexes !== true && (await seg.loadIndexes(size)) && seg.nextOffset <= nextBase!) {
         this.segments.push(seg);
         continue;
       }
@@ -121,12 +130,30 @@ export class Partition {
       seg.applyScan(scan);
       this.report.corrupt.push(...scan.corrupt);
       if (last) {
-        if (scan.tail !== undefined) this.report.truncatedBytes += buf.length - scan.validEnd;
+        const cut = buf.length - scan.validEnd;
+        this.report.truncatedBytes += cut;
         if (config.readOnly !== true) {
+          // Offsets of cut records are never handed out again (a damaged last record may have
+          // been read and forwarded): skip as many as the cut bytes could have held, and up to
+          // what a cursor committed. The new segment is durable before anything is cut, so a
+          // crash in between leaves the damage in a sealed segment, not a reused offset.
+          const next = Math.max(config.minNextOffset ?? 0, cut > 0 ? scan.nextOffset + Math.ceil(cut / MIN_RECORD_BYTES) : 0);
+          let fresh: Segment | undefined;
+          if (next > scan.nextOffset) {
+            fresh = new Segment(fs, dir, next, config.indexIntervalBytes);
+            await fresh.createWriter();
+            await fs.fsyncDir(dir);
+            this.report.skippedOffsets = { fromOffset: scan.nextOffset, toOffset: next };
+          }
           await seg.openWriter();
-          if (buf.length !== scan.validEnd) {
+          if (cut > 0) {
             await seg.writer!.truncate(scan.validEnd);
             await seg.writer!.datasync();
+          }
+          if (fresh !== undefined) {
+            this.segments.push(seg, fresh);
+            this.seal(seg);
+            return;
           }
         }
       } else {
@@ -203,7 +230,7 @@ export class Partition {
       this.tailDirty = false;
     }
     for (const c of plan.chunks) {
-      if (c.isNew) await c.segment.openWriter();
+      if (c.isNew) await c.segment.createWriter();
       const w = c.segment.writer!;
       if (c.bytes > 0) await w.append(c.buffer);
       await w.datasync();
@@ -263,7 +290,7 @@ export class Partition {
       const old = this.active;
       if (old.recordCount === 0) return undefined;
       const fresh = new Segment(this.fs, this.dir, old.nextOffset, this.config.indexIntervalBytes);
-      await fresh.openWriter();
+      await fresh.createWriter();
       await this.fs.fsyncDir(this.dir);
       this.segments.push(fresh);
       this.seal(old);
@@ -299,7 +326,8 @@ export class Partition {
       if (records.length >= limits.maxRecords || bytes >= limits.maxBytes) break;
       if (following === undefined) break;
       if (next < following.base) {
-        skipped.push({ position: seg.size, fromOffset: next, toOffset: following.base, reason: 'missing' });
+        // Offsets skipped on purpose when the log was opened (see PartitionConfig.minNextOffset): no record ever had them.
+        skipped.push({ position: seg.size, fromOffset: next, toOffset: following.base, reason: 'gap' });
         next = following.base;
       }
     }

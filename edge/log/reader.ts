@@ -14,7 +14,7 @@ export interface SkippedRange {
   partition: number;
   fromOffset: number;
   toOffset: number;
-  /** `deleted`: dropped by the full-disk policy before this reader got there; otherwise the damage found (`crc`, `length`, ...). */
+  /** `deleted`: dropped by the full-disk policy before this reader got there; `gap`: offsets the log left unused on open; otherwise the damage found (`crc`, `length`, ...). */
   reason: string;
 }
 
@@ -42,6 +42,8 @@ export interface ReaderHost {
 export class LogReader {
   private readonly positions = new Map<string, number>();
   private committedPositions: CursorPositions;
+  /** Positions of the latest commit() call (saved, or being saved). */
+  private requested: CursorPositions;
   private rotate = 0;
 
   constructor(
@@ -50,6 +52,7 @@ export class LogReader {
     committed: CursorPositions,
   ) {
     this.committedPositions = { ...committed };
+    this.requested = { ...committed };
     for (const [k, v] of Object.entries(committed)) this.positions.set(k, v);
   }
 
@@ -98,9 +101,12 @@ export class LogReader {
   /** Stores positions durably: by default everything read so far; or the ones given (merged). */
   async commit(positions?: CursorPositions): Promise<void> {
     this.host.assertOpen();
-    const next = { ...this.committedPositions };
+    // Merged into what earlier commits asked for, even those still being written: commits
+    // may overlap (one per partition), and saves land in call order, so none undoes another.
+    const next = { ...this.requested };
     if (positions === undefined) for (const [k, v] of this.positions) next[k] = v;
     else Object.assign(next, positions);
+    this.requested = next;
     await this.host.saveCursor(this.name, next);
     this.committedPositions = next;
   }

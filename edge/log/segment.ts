@@ -117,8 +117,28 @@ export class Segment {
     }
   }
 
+  /** Opens the existing segment file for appends. */
   async openWriter(): Promise<void> {
     this.writer ??= await this.fs.open(this.logPath, 'append');
+  }
+
+  /**
+   * Creates the segment file, exclusively: appending to a file that is already there would
+   * put records at positions the index does not expect. A file found at this base holds no
+   * committed record (offsets only grow, and this base is the partition's next offset): it is
+   * what a roll left when its write and then its rollback failed, and it is removed first, as
+   * are index files of an earlier segment at this base. The caller fsyncs the directory.
+   */
+  async createWriter(): Promise<void> {
+    for (const p of [this.indexPath, this.timeIndexPath]) await unlinkIfPresent(this.fs, p);
+    try {
+      this.writer = await this.fs.open(this.logPath, 'create-new');
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      await this.fs.unlink(this.logPath);
+      await this.fs.fsyncDir(this.dir);
+      this.writer = await this.fs.open(this.logPath, 'create-new');
+    }
   }
 
   async closeWriter(): Promise<void> {
@@ -148,12 +168,15 @@ export class Segment {
     this.deleted = true;
     await this.sealing;
     await this.close();
-    for (const p of [this.logPath, this.indexPath, this.timeIndexPath]) {
-      try {
-        await this.fs.unlink(p);
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') throw err;
-      }
-    }
+    // Indexes first: an index left without its segment is harmless, as createWriter removes it.
+    for (const p of [this.indexPath, this.timeIndexPath, this.logPath]) await unlinkIfPresent(this.fs, p);
+  }
+}
+
+async function unlinkIfPresent(fs: FileLayer, path: string): Promise<void> {
+  try {
+    await fs.unlink(path);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
   }
 }

@@ -7,7 +7,8 @@ import { errnoError, type FileLayer, type LogFile, type OpenMode } from './file-
  *
  * - File data is durable up to the last `datasync()`; anything appended after it is lost by
  *   `crash()` (or, with `crash({ torn })`, a random prefix of it survives, like a real disk).
- * - Creates, renames and unlinks are durable only after `fsyncDir()` of the parent.
+ * - Creates, renames and unlinks are durable only after `fsyncDir()` of the parent; `mkdir()`
+ *   makes the directories it creates durable (it fsyncs their parents, as the real layer does).
  * - `crash()` returns the machine after reboot: a new handle on the surviving state. The old
  *   handle and its open files are dead (every call fails with EIO), like the killed process.
  * - `inject` fails chosen calls with ENOSPC or EIO; `capacityBytes` is a small disk: an
@@ -171,6 +172,7 @@ export class SimulatedFileLayer implements FileLayer {
     for (let p = dir; !this.storage.live.has(p); p = dirname(p)) missing.unshift(p);
     for (const p of missing) this.storage.live.set(p, { kind: 'dir' });
     if (this.storage.live.get(dir)?.kind !== 'dir') throw errnoError('EEXIST', 'mkdir', dir);
+    for (const p of missing) this.syncEntries(dirname(p)); // as the real layer does: new directories are durable
   }
 
   async rename(rawFrom: string, rawTo: string): Promise<void> {
@@ -197,6 +199,11 @@ export class SimulatedFileLayer implements FileLayer {
     await this.stall?.('fsyncDir', dir);
     this.check('fsyncDir', dir);
     if (this.storage.live.get(dir)?.kind !== 'dir') throw errnoError('ENOENT', 'fsyncDir', dir);
+    this.syncEntries(dir);
+  }
+
+  /** Makes a directory's entries (creates, renames, unlinks in it) durable. */
+  private syncEntries(dir: string): void {
     const { live, durable } = this.storage;
     for (const p of [...durable.keys()]) if (p !== '/' && dirname(p) === dir && !live.has(p)) durable.delete(p);
     for (const [p, e] of live) if (p !== '/' && dirname(p) === dir) durable.set(p, e);

@@ -39,6 +39,16 @@ describe('CursorStore', () => {
     expect(await new CursorStore(fs.crash(), '/log').load('f')).toEqual({ 'normal/0': 9 });
   });
 
+  it('overlapping saves of one cursor land in call order, the last one stays', async () => {
+    const fs = await setup();
+    const store = new CursorStore(fs, '/log');
+    fs.stall = (op) => (op === 'datasync' && Math.random() < 0.5 ? new Promise((r) => setTimeout(r, Math.random() * 5)) : undefined);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.save('f', { 'normal/0': i })));
+    fs.stall = undefined;
+    expect(await store.load('f')).toEqual({ 'normal/0': 19 });
+    expect(await new CursorStore(fs.crash(), '/log').load('f')).toEqual({ 'normal/0': 19 });
+  });
+
   it('refuses bad names and reports a damaged file as corrupt', async () => {
     const fs = await setup();
     const store = new CursorStore(fs, '/log');

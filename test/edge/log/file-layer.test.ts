@@ -111,15 +111,27 @@ describe('SimulatedFileLayer power loss', () => {
     expect(after.contents('/d/new').toString()).toBe('1');
   });
 
-  it('drops a whole directory that was never made durable', async () => {
+  it('keeps the directories mkdir created (it fsyncs their parents), but not a file whose entry was never fsynced', async () => {
     const fs = new SimulatedFileLayer();
     await fs.mkdir('/a/b');
     const f = await fs.open('/a/b/f', 'append');
     await f.append(Buffer.from('x'));
     await f.datasync();
-    await fs.fsyncDir('/a/b');
     const after = fs.crash();
-    expect(await after.readdir('/')).toEqual([]);
+    expect(await after.readdir('/')).toEqual(['a']);
+    expect(await after.readdir('/a')).toEqual(['b']);
+    expect(await after.readdir('/a/b')).toEqual([]);
+  });
+
+  it('drops a directory renamed into place without an fsync of the parent', async () => {
+    const fs = new SimulatedFileLayer();
+    await fs.mkdir('/a');
+    const f = await fs.open('/a/tmp', 'append');
+    await f.append(Buffer.from('x'));
+    await f.datasync();
+    await fs.rename('/a/tmp', '/a/final');
+    const after = fs.crash();
+    expect(await after.readdir('/a')).toEqual([]);
   });
 
   it('keeps the durable bytes when a truncate below them was not synced', async () => {

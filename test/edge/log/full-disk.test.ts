@@ -77,6 +77,25 @@ describe('full disk (injected ENOSPC on a small simulated disk)', () => {
     }
   });
 
+  it('quotaBytes reject: once a record is refused, a later smaller one of the same vehicle is refused too (no overtaking)', async () => {
+    const { log } = await simulatedLog({ ...SMALL, partitions: 1, quotaBytes: 8_000 });
+    const outcome: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const size = i % 2 === 0 ? 400 : 60; // big, small, big, small...
+      try {
+        await log.append({ key: 'veh-1', value: `${i}:${'z'.repeat(size)}` });
+        outcome.push('ok');
+      } catch (err) {
+        expect(err).toMatchObject({ code: 'ROADLOG_ERR_LOG_FULL' });
+        outcome.push('full');
+      }
+    }
+    const first = outcome.indexOf('full');
+    expect(first).toBeGreaterThan(0);
+    expect(outcome.slice(first).every((o) => o === 'full')).toBe(true);
+    await log.close();
+  });
+
   it('an EIO on fdatasync fails that batch only, leaves nothing visible, and the log goes on', async () => {
     const { fs, log } = await simulatedLog();
     await log.append({ key: 'a', value: 'one' });

@@ -132,6 +132,61 @@ describe('EdgeLog', () => {
     await log.close();
   });
 
+  it('after its last record was damaged, a reopened log never gives the cut offset to a new record a cursor would skip', async () => {
+    const { fs, log } = await simulatedLog({ ...SMALL, partitions: 1 });
+    for (let i = 0; i < 10; i++) await log.append({ key: 'veh-1', value: `v${i}` });
+    const fwd = await log.openReader('fwd');
+    expect((await fwd.read({ maxRecords: 100 })).records.length).toBe(10);
+    await fwd.commit(); // forwarded through offset 9
+    await log.close();
+    const seg = '/data/log/normal/000/00000000000000000000.log';
+    fs.flipBit(seg, (fs.contents(seg).length - 3) * 8); // inside the last record: it looks like a torn tail
+    const after = await simulatedLog({ ...SMALL, partitions: 1 }, { fileLayer: fs });
+    const { offset } = await after.log.append({ key: 'veh-1', value: 'new' });
+    expect(offset).toBeGreaterThanOrEqual(10);
+    const again = await after.log.openReader('fwd');
+    const got = (await again.read({ maxRecords: 100 })).records.map((r) => Buffer.from(r.value).toString());
+    expect(got).toEqual(['new']);
+    await after.log.close();
+  });
+
+  it('retention deleting one partition\'s segments does not wait for another partition\'s stalled fsync', async () => {
+    const { fs, log } = await simulatedLog({ ...SMALL, retention: { maxBytes: 1 } });
+    const [k0, k1] = ['veh-a', 'veh-b', 'veh-c', 'veh-d'].reduce<[string, string]>((acc, k) => (partitionForKey(k, 2) === 0 ? [acc[0] || k, acc[1]] : [acc[0], acc[1] || k]), ['', '']);
+    for (let i = 0; i < 40; i++) await log.append({ key: k1, value: 'x'.repeat(300) });
+    const fwd = await log.openReader('fwd');
+    while ((await fwd.read({ maxRecords: 1000 })).records.length > 0);
+    await fwd.commit();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    fs.stall = (op, path) => (op === 'datasync' && path.includes('/normal/000/') ? gate : undefined);
+    const slow = log.append({ key: k0, value: 'slow' });
+    await new Promise((r) => setTimeout(r, 10));
+    const ran = await Promise.race([log.runRetention(), new Promise<'held'>((r) => setTimeout(() => r('held'), 2000))]);
+    expect(ran).not.toBe('held');
+    expect(ran).toMatchObject({ deletedSegments: expect.any(Number) });
+    expect((ran as { deletedSegments: number }).deletedSegments).toBeGreaterThan(0);
+    release();
+    await slow;
+    fs.stall = undefined;
+    await log.close();
+  });
+
+  it('counts a damaged record once in the metric, however often readers pass it', async () => {
+    const registry = new Registry();
+    const { fs, log } = await simulatedLog({ ...SMALL, partitions: 1 }, { metrics: registry });
+    for (let i = 0; i < 60; i++) await log.append({ key: 'veh-1', value: `value-${i}-${'y'.repeat(100)}` });
+    await log.close();
+    const seg = '/data/log/normal/000/00000000000000000000.log';
+    fs.flipBit(seg, 200 * 8);
+    const registry2 = new Registry();
+    const after = await simulatedLog({ ...SMALL, partitions: 1 }, { fileLayer: fs, metrics: registry2 });
+    for (const name of ['a', 'b', 'c']) await readEverything(after.log, name);
+    const text = await registry2.metrics();
+    expect(Number(/roadlog_edge_log_corrupt_records_total\{lane="normal"\} (\d+)/.exec(text)?.[1])).toBe(1);
+    await after.log.close();
+  });
+
   it('counts appends in its metrics', async () => {
     const registry = new Registry();
     const { log } = await simulatedLog(SMALL, { metrics: registry });

@@ -26,7 +26,7 @@ async function append(p: Partition, inputs: RecordInput[], ingestTs = 5000): Pro
 
 async function readAll(p: Partition, from = 0) {
   const records: LogRecord[] = [];
-  const skipped: { fromOffset: number; toOffset: number }[] = [];
+  const skipped: { fromOffset: number; toOffset: number; reason: string }[] = [];
   let next = from;
   for (;;) {
     const r = await p.read(next, { maxRecords: 7, maxBytes: 1 << 20 });
@@ -88,9 +88,13 @@ describe('Partition', () => {
     await p.close();
     const q = await Partition.open(fs, DIR, { ...CONFIG, segmentBytes: 1 << 20 });
     expect(q.report.truncatedBytes).toBe(13);
-    expect(q.endOffset).toBe(10);
-    expect(await append(q, inputs(4, 1))).toEqual([10]);
-    expect((await readAll(q)).records.map((r) => r.offset)).toEqual(Array.from({ length: 11 }, (_, i) => i));
+    // The cut bytes could have held one record (offset 10): that offset is never handed out again.
+    expect(q.report.skippedOffsets).toEqual({ fromOffset: 10, toOffset: 11 });
+    expect(q.endOffset).toBe(11);
+    expect(await append(q, inputs(4, 1))).toEqual([11]);
+    const after = await readAll(q);
+    expect(after.records.map((r) => r.offset)).toEqual([...Array.from({ length: 10 }, (_, i) => i), 11]);
+    expect(after.skipped).toMatchObject([{ fromOffset: 10, toOffset: 11, reason: 'gap' }]);
     await q.close();
   });
 
@@ -155,6 +159,51 @@ describe('Partition', () => {
     expect(await append(q, inputs(10, 1))).toEqual([20]);
   });
 
+  it('a roll whose write and rollback both failed leaves a file the next roll does not append to', async () => {
+    const fs = await fresh();
+    const p = await Partition.open(fs, DIR, CONFIG);
+    const all = inputs(21, 40);
+    await append(p, all.slice(0, 8));
+    // The next batch rolls: its new segment gets the bytes, then fdatasync fails, then so does deleting it.
+    const plan = p.prepare(pending(all.slice(8, 30), 5000));
+    const newSeg = plan.chunks.find((c) => c.isNew)!.segment;
+    fs.inject = (op, path) => ((op === 'datasync' || op === 'unlink') && path === newSeg.logPath ? 'EIO' : undefined);
+    await expect(p.write(plan)).rejects.toMatchObject({ code: 'EIO' });
+    await p.rollback(plan);
+    fs.inject = undefined;
+    expect(fs.contents(newSeg.logPath).length).toBeGreaterThan(0); // the refused records are still on disk
+    // The same offsets go to different records now; each must read back as itself.
+    const retry = all.slice(30, 40).concat(all.slice(8, 20));
+    const offsets = await append(p, retry);
+    expect(offsets[0]).toBe(8);
+    const { records, skipped } = await readAll(p);
+    expect(skipped).toEqual([]);
+    const want = all.slice(0, 8).concat(retry);
+    expect(records.map((r) => Buffer.from(r.value).toString('hex'))).toEqual(want.map((i) => Buffer.from(i.value).toString('hex')));
+    await p.close();
+    const q = await Partition.open(fs, DIR, CONFIG);
+    expect((await readAll(q)).records.map((r) => Buffer.from(r.value).toString('hex'))).toEqual(want.map((i) => Buffer.from(i.value).toString('hex')));
+    await q.close();
+  });
+
+  it('never hands out an offset below minNextOffset (a committed cursor), leaving a gap readers pass over', async () => {
+    const fs = await fresh();
+    const p = await Partition.open(fs, DIR, { ...CONFIG, segmentBytes: 1 << 20 });
+    await append(p, inputs(31, 10));
+    await p.close();
+    const q = await Partition.open(fs, DIR, { ...CONFIG, segmentBytes: 1 << 20, minNextOffset: 14 });
+    expect(q.report.skippedOffsets).toEqual({ fromOffset: 10, toOffset: 14 });
+    expect(await append(q, inputs(32, 2))).toEqual([14, 15]);
+    const { records, skipped } = await readAll(q, 12);
+    expect(records.map((r) => r.offset)).toEqual([14, 15]);
+    expect(skipped).toMatchObject([{ fromOffset: 12, toOffset: 14, reason: 'gap' }]);
+    await q.close();
+    const r = await Partition.open(fs, DIR, { ...CONFIG, segmentBytes: 1 << 20 });
+    expect(r.report).toMatchObject({ rebuiltIndexes: 0, skippedOffsets: undefined, truncatedBytes: 0 });
+    expect((await readAll(r)).records.map((x) => x.offset)).toEqual([...Array.from({ length: 10 }, (_, i) => i), 14, 15]);
+    await r.close();
+  });
+
   const crashes = 500 * Number(process.env.ROADLOG_FAULT_SCALE ?? 1);
   it(`${crashes} random crashes with torn writes and bit flips: open never throws, never a wrong record, every fsynced record but the damaged ones`, async () => {
     const r = rng(77);
@@ -180,11 +229,14 @@ describe('Partition', () => {
         const q = await Partition.open(fs, DIR, CONFIG);
         const { records, skipped } = await readAll(q);
         const wrong = records.filter((rec) => rec.offset >= all.length || !Buffer.from(rec.value).equals(all[rec.offset]!.value));
-        const lost = skipped.reduce((n, s) => n + s.toOffset - s.fromOffset, 0);
+        const lost = skipped.filter((s) => s.reason !== 'gap').reduce((n, s) => n + s.toOffset - s.fromOffset, 0);
         const missingDurable = Array.from({ length: durable }, (_, i) => i).filter((o) => !records.some((rec) => rec.offset === o));
         // Without a flip every fsynced record is there; with one, at most the damaged record (and, in the last segment, what follows a damaged tail) is gone.
         const ok = wrong.length === 0 && (flip ? missingDurable.length <= 1 || missingDurable.every((o) => o >= durable - missingDurable.length) : missingDurable.length === 0 && lost === 0);
-        if (!ok) failures.push({ k, durable, flip, wrong: wrong.length, missingDurable, skipped });
+        // A new append never reuses the offset of a record that was fsynced (a reader may have had it).
+        const [next] = await append(q, inputs(5000 + k, 1));
+        const reused = next! < durable;
+        if (!ok || reused) failures.push({ k, durable, flip, wrong: wrong.length, missingDurable, skipped, next });
         await q.close();
       } catch (err) {
         failures.push({ k, threw: String(err) });
