@@ -6,6 +6,8 @@ import { RoadlogConfigSchema } from '../shared/config/roadlog.js';
 import { createLogger } from '../shared/logging/index.js';
 import { RoadlogError } from '../shared/errors/index.js';
 import { EdgeAgentOptionsSchema, type EdgeAgentOptions } from './agent/options.js';
+import type { KafkaClientOptions } from '../shared/kafka/options.js';
+import type { TopicsOptions } from '../shared/topics/options.js';
 
 interface StartFlags {
   dataDir?: string;
@@ -57,7 +59,7 @@ export function registerEdgeCommands(program: Command): void {
       const config = edgeConfig(cmd, flags, flags.config);
       const logger = createLogger({ level: config.log.level, format: config.log.format, name: 'roadlog-edge' });
       const { createEdgeAgent } = await import('./agent/agent.js');
-      const agent = await createEdgeAgent(config.edge as EdgeAgentOptions, { logger });
+      const agent = await createEdgeAgent(config.edge as EdgeAgentOptions, { logger, kafka: { client: config.kafka as KafkaClientOptions, topics: config.topics as TopicsOptions } });
       for (const l of agent.listeners) process.stdout.write(`mqtt ${l.url}\n`);
       process.stdout.write(`http ${agent.http.url}\n`);
       await new Promise<void>((resolve) => {
@@ -91,6 +93,31 @@ export function registerEdgeCommands(program: Command): void {
       } else {
         process.stdout.write(`${file}: ok (gateway ${e.gatewayId}, data in ${e.dataDir})\n`);
       }
+    });
+
+  edge
+    .command('status')
+    .description("where this gateway's data is: backlog per partition, oldest unsent record, drain rate and ETA, Kafka connection (asks the running agent)")
+    .option('--config <file>', 'the agent\'s config file, to find its HTTP port (edge.http)')
+    .option('--url <url>', 'the agent\'s HTTP endpoint (default: from the config, http://127.0.0.1:9464)')
+    .option('--json', 'print the status as JSON')
+    .action(async (flags: { config?: string; url?: string; json?: boolean }, cmd: Command) => {
+      let url = flags.url;
+      if (url === undefined) {
+        const e = edgeConfig(cmd, {}, flags.config).edge as DeepReadonly<EdgeAgentOptions>;
+        url = `http://${e.http.host.includes(':') ? `[${e.http.host}]` : e.http.host}:${e.http.port}`;
+      }
+      let body: unknown;
+      try {
+        const res = await fetch(new URL('/status', url), { signal: AbortSignal.timeout(5_000) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        body = await res.json();
+      } catch (err) {
+        throw new RoadlogError('ROADLOG_ERR_SERVICE_NOT_RUNNING', `no edge agent answers at ${url}/status (${(err as Error).message}); is it running? (--url to point elsewhere)`, { cause: err });
+      }
+      const { formatStatus } = await import('./forwarder/status.js');
+      const status = body as Parameters<typeof formatStatus>[0] & { forwarder: string };
+      process.stdout.write(flags.json === true ? `${JSON.stringify(status, null, 2)}\n` : `forwarder    ${status.forwarder}\n${formatStatus(status)}`);
     });
 
   edge

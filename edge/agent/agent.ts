@@ -9,11 +9,16 @@ import { createIngressMetrics } from '../ingress/metrics.js';
 import { Ingest } from '../ingress/pipeline.js';
 import { UpstreamSubscriber } from '../ingress/upstream.js';
 import type { EdgeAgentOptions } from './options.js';
+import { Forwarder, summarize, type ForwarderStatus } from '../forwarder/index.js';
+import { startForwarder, type KafkaSettings } from './kafka.js';
 
 /**
- * The edge agent: the edge log, the MQTT ingress in front of it, and the HTTP endpoints.
- * Start order: log → ingress → HTTP; `close()` goes in reverse: stop accepting MQTT and let
- * in-flight publishes finish, flush and fsync the log, then stop HTTP. Idempotent.
+ * The edge agent: the edge log, the MQTT ingress in front of it, the forwarder behind it
+ * (when Kafka brokers are configured) and the HTTP endpoints (/healthz, /metrics, /status).
+ * Start order: log → ingress → forwarder → HTTP; `close()`: stop accepting MQTT and let
+ * in-flight publishes finish, stop the forwarder after its send in flight, flush and fsync
+ * the log, then stop HTTP. Idempotent. Kafka being down never stops the agent from starting
+ * or acknowledging: records wait in the log.
  */
 export interface EdgeAgent {
   readonly gatewayId: string;
@@ -21,6 +26,9 @@ export interface EdgeAgent {
   readonly listeners: readonly Listener[];
   readonly http: MetricsServer;
   readonly registry: Registry;
+  /** Undefined when no Kafka brokers are configured (or `edge.forwarder.enabled` is false). */
+  readonly forwarder: Forwarder | undefined;
+  status(): Promise<ForwarderStatus & { forwarder: 'running' | 'disabled' }>;
   close(): Promise<void>;
 }
 
@@ -32,6 +40,8 @@ export interface EdgeAgentDeps {
    * an append hang or fail, e.g. to show that an unacknowledged message is delivered again.
    */
   appendHook?: (input: AppendInput, append: (input: AppendInput) => Promise<AppendResult>) => Promise<AppendResult>;
+  /** The cluster to forward to (the config's `kafka` and `topics` sections); no brokers: no forwarder. */
+  kafka?: KafkaSettings;
 }
 
 export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgentDeps): Promise<EdgeAgent> {
@@ -39,7 +49,8 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
   const registry = deps.registry ?? createMetricsRegistry({ gateway: options.gatewayId });
   const credentials: Map<string, Credential> = options.mqtt.credentialsFile === undefined ? new Map() : await loadCredentials(options.mqtt.credentialsFile);
   const log = await openLog(join(options.dataDir, 'log'), options.log, { metrics: registry, logger: logger.child({ component: 'log' }) });
-  const cleanups: (() => Promise<void>)[] = [() => log.close()];
+  const closeLog = () => log.close();
+  const cleanups: (() => Promise<void>)[] = [closeLog];
   try {
     const metrics = createIngressMetrics(registry);
     const ingest = new Ingest({
@@ -61,13 +72,33 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
       await upstream.start();
       cleanups.unshift(() => upstream!.close());
     }
+    let forwarder: Forwarder | undefined;
+    if (options.forwarder.enabled && deps.kafka !== undefined && deps.kafka.client.brokers.length > 0) {
+      const started = await startForwarder({ log, settings: deps.kafka, options: options.forwarder, gatewayId: options.gatewayId, registry, logger: logger.child({ component: 'forwarder' }) });
+      forwarder = started.forwarder;
+      cleanups.splice(cleanups.indexOf(closeLog), 0, started.stop);
+    } else {
+      logger.warn({ gateway: options.gatewayId }, 'no forwarder (kafka.brokers is empty, or edge.forwarder.enabled is false): records stay in the edge log');
+    }
+    const status = async () => {
+      if (forwarder !== undefined) return { ...(await forwarder.status()), forwarder: 'running' as const };
+      const partitions = await log.backlog(options.forwarder.cursor);
+      return { ...summarize({ gatewayId: options.gatewayId, now: Date.now(), connected: false, lastError: undefined, lastAckAt: undefined, forwardedRecords: 0, drainRate: 0, partitions }), forwarder: 'disabled' as const };
+    };
     const http = await startMetricsServer({
+      routes: { '/status': status },
       registry,
       host: options.http.host,
       port: options.http.port,
-      health: () => ({
+      health: async () => ({
         ready: upstream === undefined || upstream.connected,
-        details: { gateway: options.gatewayId, log: 'open', mqtt: options.mqtt.mode === 'embedded' ? listeners.map((l) => l.url) : { upstream: options.mqtt.upstream!.url, connected: upstream?.connected } },
+        details: {
+          gateway: options.gatewayId,
+          log: 'open',
+          mqtt: options.mqtt.mode === 'embedded' ? listeners.map((l) => l.url) : { upstream: options.mqtt.upstream!.url, connected: upstream?.connected },
+          // Kafka being down does not make the gateway unready: it keeps acknowledging into the log.
+          kafka: forwarder === undefined ? 'disabled' : (await forwarder.status()).connected ? 'connected' : 'retrying',
+        },
       }),
     });
     cleanups.push(() => http.close());
@@ -79,6 +110,8 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
       listeners,
       http,
       registry,
+      forwarder,
+      status,
       close: () =>
         (closing ??= (async () => {
           for (const cleanup of cleanups) await cleanup();

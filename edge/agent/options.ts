@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { EdgeLogOptionsSchema } from '../log/options.js';
 import { IngressOptionsSchema } from '../ingress/options.js';
+import { ForwarderOptionsSchema } from '../forwarder/options.js';
 import { roadlogHome } from '../../infra/service/home.js';
 
 /** The edge agent (`edge:` in the config file; `ROADLOG_EDGE_*` in the environment). */
@@ -17,6 +18,8 @@ export const EdgeAgentOptionsSchema = z
     dataDir: z.string().min(1).default(() => join(roadlogHome(), 'edge')),
     log: EdgeLogOptionsSchema.prefault({}),
     mqtt: IngressOptionsSchema.prefault({}),
+    /** To Kafka (`kafka:` section for the brokers); runs when kafka.brokers is set. */
+    forwarder: ForwarderOptionsSchema.prefault({}),
     /** /healthz, /metrics and /status. Loopback by default: metrics are not for the fleet. */
     http: z
       .object({

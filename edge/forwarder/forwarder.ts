@@ -1,52 +1,119 @@
-import type { Producer } from 'kafkajs';
+import { CompressionTypes, type Producer } from 'kafkajs';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { sendPerPartition } from '../../shared/kafka/index.js';
+import { RoadlogError } from '../../shared/errors/index.js';
+import { sendPerPartition, type KeyedRecord } from '../../shared/kafka/index.js';
+import { partitionForKey } from '../../shared/partitioner/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';
-import { LANES, positionKey, type EdgeLog, type LogReader, type ReadBatch } from '../log/index.js';
+import { LANES, type EdgeLog, type LogReader, type ReadBatch } from '../log/index.js';
 import type { ForwarderOptions } from './options.js';
 import { toKafkaRecord } from './records.js';
+import { DrainRate, type ForwarderStatus, summarize } from './status.js';
 
 /**
  * Reads the edge log from its durable cursor and produces to Kafka: `normal` and `critical`
  * lanes to the telemetry topic, the `dead` lane to the dead-letter topic. Critical records
- * first (the reader serves that lane first).
+ * first (the reader serves that lane first), each batch shared fairly among the partitions.
  *
  * Never losing: the cursor advances, durably, only after Kafka acknowledged every record of
  * the batch (`sendPerPartition`: acks=all, idempotent producer, every partition's ack checked).
  * Never reordering: one batch at a time; within a batch a vehicle's records stay in order in
- * one Kafka partition. On any failure the reader goes back to the committed cursor and the
- * batch is sent again after a backoff: records may then reach Kafka twice, always with the same
- * envelope headers, which is what consumers' dedup key is for. The same holds after a crash.
+ * one Kafka partition. When a send fails, the Kafka partitions that acknowledged are done and
+ * only the others are sent again, after a backoff, before anything newer: so a vehicle's
+ * records reach its Kafka partition in order. A record can still reach Kafka twice (an ack
+ * lost on the way back, a crash before the cursor commit), always with the same envelope
+ * headers: consumers drop such copies with `EnvelopeDedup` (shared/envelope).
+ *
+ * Kafka unreachable for any length of time: the log keeps appending, this keeps retrying
+ * with capped exponential backoff and jitter, and nothing is dropped. When Kafka returns the
+ * backlog drains, capped by `drain.maxRecordsPerSec` / `drain.maxBytesPerSec` when set.
  */
 export interface ForwarderTopics {
   telemetry: { name: string; partitions: number };
   deadLetters: { name: string; partitions: number };
+  /** Heartbeats; none: no heartbeat. */
+  gatewayStatus?: { name: string; partitions: number };
 }
 
 export interface ForwarderDeps {
   log: EdgeLog;
   producer: Producer;
-  topics: ForwarderTopics;
+  /** The topics and their partition counts (metadata): retried with backoff until it answers. */
+  topics: ForwarderTopics | (() => Promise<ForwarderTopics>);
   gatewayId: string;
   options: ForwarderOptions;
   logger: Logger;
   registry: Registry;
+  now?: () => number;
 }
 
 export class Forwarder {
   private reader: LogReader | undefined;
+  private topics: ForwarderTopics | undefined;
   private running: Promise<void> | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
   private attempt = 0;
+  private connected = false;
+  private lastError: ForwarderStatus['lastError'];
+  private lastAckAt: number | undefined;
+  private forwarded = 0;
+  private readonly rate: DrainRate;
+  private statusCache: { at: number; value: Promise<ForwarderStatus> } | undefined;
+  private readonly now: () => number;
   private readonly metrics;
 
   constructor(private readonly deps: ForwarderDeps) {
+    this.now = deps.now ?? Date.now;
+    this.rate = new DrainRate(this.now);
+    const registers = [deps.registry];
+    const self = this;
     this.metrics = {
-      records: new Counter({ name: 'roadlog_edge_forwarded_records_total', help: 'Records acknowledged by Kafka, by edge lane', labelNames: ['lane'], registers: [deps.registry] }),
-      failures: new Counter({ name: 'roadlog_edge_forward_failures_total', help: 'Failed send attempts (each retried after a backoff)', labelNames: ['code'], registers: [deps.registry] }),
-      connected: new Gauge({ name: 'roadlog_edge_forwarder_healthy', help: '1 while the last send succeeded, 0 while retrying', registers: [deps.registry] }),
+      records: new Counter({ name: 'roadlog_edge_forwarded_records_total', help: 'Records acknowledged by Kafka, by edge lane', labelNames: ['lane'], registers }),
+      bytes: new Counter({ name: 'roadlog_edge_forwarded_bytes_total', help: 'Value bytes acknowledged by Kafka', registers }),
+      failures: new Counter({ name: 'roadlog_edge_forward_failures_total', help: 'Failed send attempts (each retried after a backoff)', labelNames: ['code'], registers }),
+      heartbeats: new Counter({ name: 'roadlog_edge_heartbeats_total', help: 'Heartbeats to the gateway-status topic, by outcome', labelNames: ['outcome'], registers }),
+      healthy: new Gauge({ name: 'roadlog_edge_forwarder_healthy', help: '1 while the last send succeeded, 0 while retrying', registers }),
+      backlogBytes: new Gauge({
+        name: 'roadlog_edge_forwarder_backlog_bytes',
+        help: 'Bytes in the edge log not yet acknowledged by Kafka, per lane and partition',
+        labelNames: ['lane', 'partition'],
+        registers,
+        async collect() {
+          const s = await self.status();
+          this.reset();
+          for (const p of s.partitions) this.set({ lane: p.lane, partition: String(p.partition) }, p.bytes);
+        },
+      }),
+      oldestAge: new Gauge({
+        name: 'roadlog_edge_forwarder_oldest_unsent_age_seconds',
+        help: 'Age of the oldest record not yet acknowledged by Kafka, by clock (ingest: gateway time of append; device: the vehicle\'s timestamp)',
+        labelNames: ['clock'],
+        registers,
+        async collect() {
+          const s = await self.status();
+          this.set({ clock: 'ingest' }, s.backlog.oldestIngestAgeSeconds ?? 0);
+          this.set({ clock: 'device' }, s.backlog.oldestDeviceAgeSeconds ?? 0);
+        },
+      }),
+      drainRate: new Gauge({
+        name: 'roadlog_edge_forwarder_drain_records_per_second',
+        help: 'Records acknowledged by Kafka per second, over the last 30 s',
+        registers,
+        collect() {
+          this.set(self.rate.perSecond());
+        },
+      }),
+      eta: new Gauge({
+        name: 'roadlog_edge_forwarder_drain_eta_seconds',
+        help: 'Backlog records / drain rate; -1 while nothing drains and records wait',
+        registers,
+        async collect() {
+          const s = await self.status();
+          this.set(s.backlog.etaSeconds ?? (s.backlog.records > 0 ? -1 : 0));
+        },
+      }),
     };
   }
 
@@ -55,56 +122,171 @@ export class Forwarder {
     this.running = this.loop().catch((err: unknown) => {
       if (!this.stopped) this.deps.logger.error({ err }, 'forwarder stopped by an error');
     });
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.deps.options.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Backlog, drain rate and connection state (cached for 1 s: /metrics, /status and heartbeats share it). */
+  status(): Promise<ForwarderStatus> {
+    const now = this.now();
+    if (this.statusCache !== undefined && now - this.statusCache.at < 1_000) return this.statusCache.value;
+    const value = (async () => {
+      const partitions = await this.deps.log.backlog(this.deps.options.cursor).catch(() => []);
+      return summarize({
+        gatewayId: this.deps.gatewayId,
+        now,
+        connected: this.connected,
+        lastError: this.lastError,
+        lastAckAt: this.lastAckAt,
+        forwardedRecords: this.forwarded,
+        drainRate: this.rate.perSecond(),
+        partitions,
+      });
+    })();
+    this.statusCache = { at: now, value };
+    return value;
   }
 
   private async loop(): Promise<void> {
     const o = this.deps.options;
     while (!this.stopped) {
-      const batch = await this.reader!.read({ maxRecords: o.maxBatchRecords, maxBytes: o.maxBatchBytes });
+      if (this.topics === undefined) {
+        try {
+          await this.deps.producer.connect();
+          this.topics = typeof this.deps.topics === 'function' ? await this.deps.topics() : this.deps.topics;
+          this.deps.logger.info({ topics: this.topics }, 'forwarder connected to Kafka');
+          void this.heartbeat();
+        } catch (err) {
+          await this.failed(err, 'connecting to Kafka failed; will try again');
+          continue;
+        }
+      }
+      const started = this.now();
+      const batch = await this.reader!.read({ maxRecords: this.batchRecords(), maxBytes: this.batchBytes() });
       if (batch.records.length === 0) {
         await this.pause(o.pollMs);
         continue;
       }
-      try {
-        await this.send(batch);
-        await this.reader!.commit();
-        this.attempt = 0;
-        this.metrics.connected.set(1);
-        for (const lane of LANES) {
-          const n = batch.records.filter((r) => r.lane === lane).length;
-          if (n > 0) this.metrics.records.inc({ lane }, n);
-        }
-      } catch (err) {
-        const code = (err as { code?: string }).code ?? 'UNKNOWN';
-        this.metrics.failures.inc({ code });
-        this.metrics.connected.set(0);
-        this.rewind();
-        const delay = backoffDelay(this.attempt++, o.retry);
-        this.deps.logger.warn({ err: (err as Error).message, code, attempt: this.attempt, retryInMs: delay }, 'forward failed; will send the batch again');
-        await this.pause(delay);
-      }
+      if (!(await this.sendUntilAcked(batch))) return; // stopped: the cursor stays, the batch is sent again on the next start
+      await this.reader!.commit();
+      this.statusCache = undefined;
+      await this.pace(batch, started);
     }
   }
 
-  private async send(batch: ReadBatch): Promise<void> {
-    const { topics, producer, gatewayId, options } = this.deps;
-    const telemetry = batch.records.filter((r) => r.lane !== 'dead').map((r) => toKafkaRecord(r, gatewayId));
-    const dead = batch.records.filter((r) => r.lane === 'dead').map((r) => toKafkaRecord(r, gatewayId));
-    await Promise.all([
-      telemetry.length === 0 ? undefined : sendPerPartition(producer, { topic: topics.telemetry.name, partitions: topics.telemetry.partitions, records: telemetry, acks: -1, timeoutMs: options.ackTimeoutMs }),
-      dead.length === 0 ? undefined : sendPerPartition(producer, { topic: topics.deadLetters.name, partitions: topics.deadLetters.partitions, records: dead, acks: -1, timeoutMs: options.ackTimeoutMs }),
-    ]);
+  private batchRecords(): number {
+    const cap = this.deps.options.drain.maxRecordsPerSec;
+    return Math.min(this.deps.options.maxBatchRecords, cap ?? Infinity);
   }
 
-  /** Back to the durable cursor: the next read starts with the batch that failed. */
-  private rewind(): void {
-    const committed = this.reader!.committed();
+  private batchBytes(): number {
+    const cap = this.deps.options.drain.maxBytesPerSec;
+    return Math.min(this.deps.options.maxBatchBytes, cap ?? Infinity);
+  }
+
+  /** Keeps the drain caps: a batch of n records and b bytes takes at least max(n / rps, b / Bps). */
+  private async pace(batch: ReadBatch, started: number): Promise<void> {
+    const { maxRecordsPerSec, maxBytesPerSec } = this.deps.options.drain;
+    if (maxRecordsPerSec === undefined && maxBytesPerSec === undefined) return;
+    const bytes = batch.records.reduce((n, r) => n + r.value.length, 0);
+    const minMs = 1000 * Math.max(maxRecordsPerSec === undefined ? 0 : batch.records.length / maxRecordsPerSec, maxBytesPerSec === undefined ? 0 : bytes / maxBytesPerSec);
+    const wait = minMs - (this.now() - started);
+    if (wait > 0) await this.pause(wait);
+  }
+
+  /**
+   * Sends a batch until every record is acknowledged; after a failure only the Kafka
+   * partitions that did not acknowledge are sent again. False when stopped first.
+   */
+  private async sendUntilAcked(batch: ReadBatch): Promise<boolean> {
+    const { gatewayId } = this.deps;
+    const topics = this.topics!;
+    const pending = [
+      { topic: topics.telemetry, records: batch.records.filter((r) => r.lane !== 'dead').map((r) => toKafkaRecord(r, gatewayId)) },
+      { topic: topics.deadLetters, records: batch.records.filter((r) => r.lane === 'dead').map((r) => toKafkaRecord(r, gatewayId)) },
+    ].filter((p) => p.records.length > 0);
+    while (!this.stopped) {
+      const results = await Promise.allSettled(pending.map((p) => this.send(p.topic, p.records)));
+      let failure: unknown;
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') pending[i]!.records = [];
+        else {
+          failure ??= r.reason;
+          const acked = r.reason instanceof RoadlogError ? (r.reason.details?.acked as number[] | undefined) : undefined;
+          if (acked !== undefined && acked.length > 0) {
+            const done = new Set(acked);
+            const { partitions } = pending[i]!.topic;
+            pending[i]!.records = pending[i]!.records.filter((rec) => !done.has(partitionOf(rec, partitions)));
+          }
+        }
+      });
+      for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.records.length === 0) pending.splice(i, 1);
+      if (failure === undefined) {
+        this.acked(batch);
+        return true;
+      }
+      await this.failed(failure, 'forward failed; will send the unacknowledged part of the batch again');
+    }
+    return false;
+  }
+
+  private send(topic: { name: string; partitions: number }, records: KeyedRecord[]) {
+    const o = this.deps.options;
+    return sendPerPartition(this.deps.producer, {
+      topic: topic.name,
+      partitions: topic.partitions,
+      records,
+      acks: -1,
+      timeoutMs: o.ackTimeoutMs,
+      ...(o.compression === 'gzip' ? { compression: CompressionTypes.GZIP } : {}),
+    });
+  }
+
+  private acked(batch: ReadBatch): void {
+    const n = batch.records.length;
+    this.attempt = 0;
+    this.connected = true;
+    this.lastAckAt = this.now();
+    this.forwarded += n;
+    this.rate.add(n);
+    this.metrics.healthy.set(1);
+    this.metrics.bytes.inc(batch.records.reduce((b, r) => b + r.value.length, 0));
     for (const lane of LANES) {
-      for (let p = 0; p < this.deps.log.partitionCount; p++) this.reader!.seek(lane, p, committed[positionKey(lane, p)] ?? 0);
+      const k = batch.records.filter((r) => r.lane === lane).length;
+      if (k > 0) this.metrics.records.inc({ lane }, k);
+    }
+  }
+
+  private async failed(err: unknown, what: string): Promise<void> {
+    const code = (err as { code?: string }).code ?? 'UNKNOWN';
+    const message = err instanceof Error ? err.message : String(err);
+    this.metrics.failures.inc({ code });
+    this.metrics.healthy.set(0);
+    this.connected = false;
+    this.lastError = { code, message, at: this.now() };
+    const delay = backoffDelay(this.attempt++, this.deps.options.retry);
+    // Once per failure streak at warn (then every 10th), so an outage of hours does not flood the log.
+    const level = this.attempt === 1 || this.attempt % 10 === 0 ? 'warn' : 'debug';
+    this.deps.logger[level]({ err: message, code, attempt: this.attempt, retryInMs: delay }, what);
+    await this.pause(delay);
+  }
+
+  /** One heartbeat: this gateway's status, to the compacted gateway-status topic. */
+  async heartbeat(): Promise<void> {
+    const topic = this.topics?.gatewayStatus;
+    if (topic === undefined || this.stopped) return;
+    try {
+      const status = await this.status();
+      await sendPerPartition(this.deps.producer, { topic: topic.name, partitions: topic.partitions, records: [{ key: this.deps.gatewayId, value: JSON.stringify(status) }], acks: -1, timeoutMs: 5_000 });
+      this.metrics.heartbeats.inc({ outcome: 'sent' });
+    } catch (err) {
+      this.metrics.heartbeats.inc({ outcome: 'failed' });
+      this.deps.logger.debug({ err: (err as Error).message }, 'heartbeat not sent');
     }
   }
 
   private pause(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wake = () => {
@@ -114,10 +296,21 @@ export class Forwarder {
     });
   }
 
-  /** Stop after the batch in flight (its cursor is committed if Kafka acknowledged it). Idempotent. */
-  async stop(): Promise<void> {
+  /**
+   * Stops after the send in flight; its cursor is committed if Kafka acknowledged it. Waits
+   * at most `graceMs` for that send: a batch left unacknowledged is sent again on the next
+   * start (the cursor did not move). Idempotent.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.wake?.();
-    await this.running;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.running, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
   }
+}
+
+function partitionOf(record: KeyedRecord, partitions: number): number {
+  return record.partition ?? partitionForKey(record.key, partitions);
 }

@@ -67,6 +67,15 @@ export interface PartitionStats {
   maxTs: number;
 }
 
+export interface PartitionBacklog {
+  lane: Lane;
+  partition: number;
+  records: number;
+  bytes: number;
+  /** Undefined when the oldest waiting offsets are damaged or a gap. */
+  oldestIngestTs: number | undefined;
+  oldestDeviceTs: number | undefined;
+}
 
 const silent: LogLogger = { info() {}, warn() {}, error() {} };
 
@@ -414,6 +423,26 @@ export class EdgeLog {
       assertOpen: () => this.assertOpen(),
     };
     return new LogReader(host, name, this.cursorCache.get(name) ?? {});
+  }
+
+  /**
+   * What a cursor has not read yet, per (lane, partition) with anything waiting: records
+   * (offsets; a gap counts), bytes (to within one index interval) and the ingest and device
+   * time of the oldest waiting record.
+   */
+  async backlog(cursor: string): Promise<PartitionBacklog[]> {
+    this.assertOpen();
+    const positions = this.cursorCache.get(cursor) ?? {};
+    const out: PartitionBacklog[] = [];
+    for (const [lane, parts] of this.lanes) {
+      for (const [partition, part] of parts.entries()) {
+        const from = Math.max(positions[positionKey(lane, partition)] ?? 0, part.startOffset);
+        if (from >= part.endOffset) continue;
+        const first = (await part.read(from, { maxRecords: 1, maxBytes: 1 })).records[0];
+        out.push({ lane, partition, records: part.endOffset - from, bytes: part.bytesFrom(from), oldestIngestTs: first?.ingestTs, oldestDeviceTs: first?.deviceTs });
+      }
+    }
+    return out;
   }
 
   /** Committed positions of every cursor. */

@@ -187,6 +187,16 @@ export class Partition {
     return n;
   }
 
+  /** Bytes of the segments from `offset` on (within one index interval: the segment holding `offset` counts from its nearest index entry). */
+  bytesFrom(offset: number): number {
+    let n = 0;
+    for (const seg of this.segments) {
+      if (seg.nextOffset <= offset) continue;
+      n += seg.base >= offset ? seg.size : seg.size - seg.index.lookup(offset);
+    }
+    return n;
+  }
+
   /** Assigns offsets and encodes; rolls to a new segment when the active one would pass segmentBytes. */
   prepare(pending: readonly PendingRecord[]): WritePlan {
     const chunks: Chunk[] = [];

@@ -35,7 +35,8 @@ export interface ReaderHost {
 /**
  * Reads the log from a named cursor, in batches, without blocking appends (reads use their
  * own fds and see only fsynced records). Lanes are served in order, `critical` first: a
- * batch holds normal records only when no critical record is waiting. Order is kept per
+ * batch holds normal records only when no critical record is waiting. Within a lane a batch
+ * is shared fairly among the partitions that have records waiting. Order is kept per
  * (lane, partition), so per vehicle within a lane; across lanes it is not (records carry
  * the vehicle's `seq` for that). `commit()` stores the positions durably.
  */
@@ -79,19 +80,34 @@ export class LogReader {
     const n = this.host.partitionCount;
     const first = this.rotate++ % n;
     for (const lane of LANES) {
-      for (let k = 0; k < n && records.length < maxRecords && bytes < maxBytes; k++) {
-        const p = (first + k) % n;
-        const part = this.host.partition(lane, p);
-        const from = this.position(lane, p);
-        if (from >= part.endOffset) continue;
-        if (from < part.startOffset) skipped.push({ lane, partition: p, fromOffset: from, toOffset: part.startOffset, reason: 'deleted' });
-        const r = await part.read(from, { maxRecords: maxRecords - records.length, maxBytes: maxBytes - bytes });
-        for (const rec of r.records) {
-          records.push(Object.assign(rec, { lane, partition: p }));
-          bytes += rec.value.length;
+      // Fair across partitions: each one with a backlog gets an equal share of the batch; what
+      // a partition leaves of its share goes round again.
+      for (;;) {
+        if (records.length >= maxRecords || bytes >= maxBytes) break;
+        const waiting: number[] = [];
+        for (let k = 0; k < n; k++) {
+          const p = (first + k) % n;
+          if (this.position(lane, p) < this.host.partition(lane, p).endOffset) waiting.push(p);
         }
-        for (const s of r.skipped) skipped.push({ lane, partition: p, fromOffset: s.fromOffset, toOffset: s.toOffset, reason: s.reason });
-        this.positions.set(positionKey(lane, p), r.nextOffset);
+        if (waiting.length === 0) break;
+        const share = Math.max(1, Math.ceil((maxRecords - records.length) / waiting.length));
+        const shareBytes = Math.max(1, Math.ceil((maxBytes - bytes) / waiting.length));
+        let progress = false;
+        for (const p of waiting) {
+          if (records.length >= maxRecords || bytes >= maxBytes) break;
+          const part = this.host.partition(lane, p);
+          const from = this.position(lane, p);
+          if (from < part.startOffset) skipped.push({ lane, partition: p, fromOffset: from, toOffset: part.startOffset, reason: 'deleted' });
+          const r = await part.read(from, { maxRecords: Math.min(share, maxRecords - records.length), maxBytes: Math.min(shareBytes, maxBytes - bytes) });
+          for (const rec of r.records) {
+            records.push(Object.assign(rec, { lane, partition: p }));
+            bytes += rec.value.length;
+          }
+          for (const s of r.skipped) skipped.push({ lane, partition: p, fromOffset: s.fromOffset, toOffset: s.toOffset, reason: s.reason });
+          if (r.nextOffset !== from) progress = true;
+          this.positions.set(positionKey(lane, p), r.nextOffset);
+        }
+        if (!progress) break;
       }
     }
     if (skipped.length > 0) this.host.noteSkipped(skipped);

@@ -1,1 +1,1 @@
-export { createMetricsRegistry, metricsRequestListener, startMetricsServer, type Health, type MetricsServer } from './metrics.js';
+export { createMetricsRegistry, metricsRequestListener, startMetricsServer, type Health, type JsonRoutes, type MetricsServer } from './metrics.js';

@@ -15,8 +15,11 @@ export interface Health {
   details?: Record<string, unknown>;
 }
 
-/** Serves `GET /metrics` (Prometheus text) and `GET /healthz` (200 ready / 503 not ready, JSON body). */
-export function metricsRequestListener(registry: Registry, health: () => Health | Promise<Health> = () => ({ ready: true })) {
+/** Extra `GET` routes answering JSON (the edge agent's `/status`). */
+export type JsonRoutes = Record<string, () => unknown>;
+
+/** Serves `GET /metrics` (Prometheus text), `GET /healthz` (200 ready / 503 not ready, JSON body) and any JSON routes given. */
+export function metricsRequestListener(registry: Registry, health: () => Health | Promise<Health> = () => ({ ready: true }), routes: JsonRoutes = {}) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
     try {
@@ -28,9 +31,13 @@ export function metricsRequestListener(registry: Registry, health: () => Health 
         const h = await health();
         res.writeHead(h.ready ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ status: h.ready ? 'ready' : 'not ready', ...h.details }));
+      } else if (req.method === 'GET' && path !== undefined && Object.hasOwn(routes, path)) {
+        const body = JSON.stringify(await routes[path]!());
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end('not found: try /metrics or /healthz\n');
+        res.end(`not found: try ${['/metrics', '/healthz', ...Object.keys(routes)].join(', ')}\n`);
       }
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' });
@@ -45,8 +52,8 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(options: { registry: Registry; host?: string; port?: number; health?: () => Health | Promise<Health> }): Promise<MetricsServer> {
-  const listener = metricsRequestListener(options.registry, options.health);
+export async function startMetricsServer(options: { registry: Registry; host?: string; port?: number; health?: () => Health | Promise<Health>; routes?: JsonRoutes }): Promise<MetricsServer> {
+  const listener = metricsRequestListener(options.registry, options.health, options.routes);
   const server: Server = createServer((req, res) => void listener(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -108,6 +108,7 @@ describe('forwarder', () => {
     let seed = 42;
     const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
     const flaky = {
+      connect: () => producer.connect(),
       send: async (record: Parameters<Producer['send']>[0]) => {
         calls += 1;
         if (random() < 0.15) {

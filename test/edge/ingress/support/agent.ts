@@ -176,6 +176,8 @@ export interface AgentProcess {
   child: ChildProcess;
   pid: number;
   port: number;
+  /** http://127.0.0.1:port of /healthz, /metrics, /status. */
+  httpUrl: string;
   output: { stdout: string; stderr: string };
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resident set size of the agent process, from /proc/<pid>/status (bytes). */
@@ -188,17 +190,22 @@ export interface AgentProcess {
  * The built CLI (`roadlog edge start --config FILE`) as a child process, the way a gateway runs
  * it; `edge` is the config file's `edge:` section (JSON is YAML). Ready when it prints its MQTT URL.
  */
-export async function startAgentProcess(configDir: string, edge: Record<string, unknown>, timeoutMs = 20_000): Promise<AgentProcess> {
+export async function startAgentProcess(configDir: string, edge: Record<string, unknown>, timeoutMs = 20_000, sections: Record<string, unknown> = {}): Promise<AgentProcess> {
   const file = join(configDir, 'roadlog.yaml');
-  await writeFile(file, JSON.stringify({ log: { level: 'warn', format: 'json' }, edge }));
+  await writeFile(file, JSON.stringify({ log: { level: 'warn', format: 'json' }, ...sections, edge }));
   const { child, output, exited } = startCli(['edge', 'start', '--config', file]);
   let gone: string | undefined;
   void exited.then(({ code, signal }) => (gone = `agent exited (${code ?? signal}) before it was ready: ${output.stderr}`));
   const deadline = Date.now() + timeoutMs;
   let port: number | undefined;
+  let httpUrl = '';
   while (port === undefined) {
     const m = /^mqtt mqtt:\/\/[^:]+:(\d+)$/m.exec(output.stdout);
-    if (m !== null) port = Number(m[1]);
+    const h = /^http (http:\/\/\S+)$/m.exec(output.stdout);
+    if (m !== null && h !== null) {
+      port = Number(m[1]);
+      httpUrl = h[1]!;
+    }
     else if (gone !== undefined) throw new Error(gone);
     else if (Date.now() > deadline) throw new Error(`agent not ready after ${timeoutMs} ms: ${output.stderr}`);
     else await new Promise((r) => setTimeout(r, 10));
@@ -207,6 +214,7 @@ export async function startAgentProcess(configDir: string, edge: Record<string, 
     child,
     pid: child.pid!,
     port,
+    httpUrl,
     output,
     exited,
     rss: async () => Number(/^VmRSS:\s+(\d+) kB/m.exec(await readFile(`/proc/${child.pid}/status`, 'utf8'))?.[1]) * 1024,
