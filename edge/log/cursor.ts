@@ -64,6 +64,11 @@ export class CursorStore {
     return done;
   }
 
+  /** Resolves when no save is in progress. */
+  async idle(): Promise<void> {
+    while (this.saving.size > 0) await Promise.allSettled([...this.saving.values()]);
+  }
+
   async names(): Promise<string[]> {
     try {
       return (await this.fs.readdir(this.dir))

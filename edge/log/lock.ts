@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { errnoCode, readWholeFile, type FileLayer } from './file-layer.js';
@@ -64,7 +64,11 @@ export function processStartTime(pid: number): number | undefined {
   }
 }
 
-/** Lock files (full paths) this process wrote and has not removed, per file layer (a simulated disk is another machine). */
+/**
+ * Names of the lock files this process wrote and has not removed, per file layer (a simulated
+ * disk is another machine). By name, not path: the random part makes a name unique, and one
+ * directory may be spelled several ways (relative, absolute, through a symlink).
+ */
 const written = new WeakMap<FileLayer, Set<string>>();
 const writtenOn = (fs: FileLayer): Set<string> => {
   let set = written.get(fs);
@@ -87,7 +91,7 @@ const isLockName = (name: string): boolean => name === LOCK_PREFIX || name.start
 
 /** The owner's pid if the lock file at `path` belongs to a live process, else undefined. */
 async function liveOwner(fs: FileLayer, path: string, alive: IsProcessAlive, bootId: string | undefined): Promise<number | undefined> {
-  if (writtenOn(fs).has(path)) return process.pid;
+  if (writtenOn(fs).has(basename(path))) return process.pid;
   const raw = await readWholeFile(fs, path);
   if (raw === undefined) return undefined;
   let lock: { pid?: unknown; bootId?: unknown; startTime?: unknown };
@@ -109,8 +113,8 @@ async function liveOwner(fs: FileLayer, path: string, alive: IsProcessAlive, boo
 }
 
 /** A temp file of a live taker is left alone: its pid is in its name. */
-function tempOwnerAlive(fs: FileLayer, dir: string, name: string, alive: IsProcessAlive): boolean {
-  if (writtenOn(fs).has(join(dir, name.slice(0, -'.tmp'.length)))) return true;
+function tempOwnerAlive(fs: FileLayer, name: string, alive: IsProcessAlive): boolean {
+  if (writtenOn(fs).has(name.slice(0, -'.tmp'.length))) return true;
   const pid = Number(name.split('.')[2]);
   return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid);
 }
@@ -135,7 +139,7 @@ async function scan(fs: FileLayer, dir: string, self: string | undefined, alive:
     const path = join(dir, name);
     if (path === self) continue;
     if (name.endsWith('.tmp')) {
-      if (sweep && !tempOwnerAlive(fs, dir, name, alive)) {
+      if (sweep && !tempOwnerAlive(fs, name, alive)) {
         await unlinkQuietly(fs, path);
         swept = true;
       }
@@ -172,7 +176,7 @@ export async function acquireLock(fs: FileLayer, dir: string, options: LockOptio
     if (attempt > 0) await sleep(5 + Math.random() * 20 * attempt);
     const path = join(dir, `${LOCK_PREFIX}.${process.pid}.${randomBytes(6).toString('hex')}`);
     const tmp = `${path}.tmp`;
-    mine.add(path);
+    mine.add(basename(path));
     try {
       const f = await fs.open(tmp, 'create-new');
       try {
@@ -185,7 +189,7 @@ export async function acquireLock(fs: FileLayer, dir: string, options: LockOptio
       await fs.fsyncDir(dir);
       holder = await scan(fs, dir, path, alive, bootId, true);
     } catch (err) {
-      mine.delete(path);
+      mine.delete(basename(path));
       await unlinkQuietly(fs, tmp).catch(() => undefined);
       await unlinkQuietly(fs, path).catch(() => undefined);
       throw err;
@@ -197,13 +201,13 @@ export async function acquireLock(fs: FileLayer, dir: string, options: LockOptio
           if (released) return;
           released = true;
           await unlinkQuietly(fs, path);
-          mine.delete(path);
+          mine.delete(basename(path));
           await fs.fsyncDir(dir);
         },
       };
     }
     await unlinkQuietly(fs, path);
-    mine.delete(path);
+    mine.delete(basename(path));
     await fs.fsyncDir(dir);
   }
   throw new RoadlogError('ROADLOG_ERR_LOG_LOCKED', `${dir} is in use by process ${String(holder)} (an edge agent is running on it; stop it first)`, { details: { dir, pid: holder } });

@@ -99,8 +99,12 @@ export class EdgeLog {
   private readonly mutexes = new Map<Lane, Mutex[]>();
   /** Damaged ranges already counted in the metric (`lane/partition/fromOffset`): found on open or by a reader, counted once. */
   private readonly corruptSeen = new Set<string>();
-  /** Size of the largest append refused for the quota since: later appends wait until it would fit, so none overtakes it. */
-  private quotaNeed = 0;
+  /** Per (lane, partition): size of the largest append refused for the quota since; later appends there wait until it would fit, so none overtakes it. */
+  private readonly quotaNeed = new Map<string, number>();
+  /** Retention runs in progress: close() waits for them. */
+  private readonly retentionRuns = new Set<Promise<unknown>>();
+  /** Set by close() once appends are drained: no segment is deleted after it. */
+  private partitionsClosing = false;
   private retentionTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -263,7 +267,7 @@ export class EdgeLog {
     let canFree = true;
     for (let attempt = 0; idx.length > 0; attempt++) {
       const outcome = await this.mutex(lane, partition).run(async () => {
-        const admitted = this.options.quotaBytes === undefined ? idx : this.admitUnderQuota(items, idx, results, canFree);
+        const admitted = this.options.quotaBytes === undefined ? idx : this.admitUnderQuota(positionKey(lane, partition), items, idx, results, canFree);
         if (admitted === 'full') return { kind: 'full' as const, err: undefined };
         idx = admitted;
         if (idx.length === 0) return { kind: 'done' as const };
@@ -287,7 +291,7 @@ export class EdgeLog {
         canFree = await this.freeSpace();
         if (canFree || outcome.err === undefined) continue;
       }
-      const err = this.toLogError(outcome.err, { lane, partition });
+      const err = outcome.err === undefined ? this.quotaError() : this.toLogError(outcome.err, { lane, partition });
       for (const i of idx) results[i] = err;
       break;
     }
@@ -318,54 +322,58 @@ export class EdgeLog {
    * the same vehicle. Concurrent flushes of other partitions can overshoot the quota by their
    * batches.
    */
-  private admitUnderQuota(items: PendingRecord[], idx: number[], results: (AppendResult | Error)[], canFree: boolean): number[] | 'full' {
+  private admitUnderQuota(key: string, items: PendingRecord[], idx: number[], results: (AppendResult | Error)[], canFree: boolean): number[] | 'full' {
     const quota = this.options.quotaBytes!;
     let used = this.sizeBytes;
     const admitted: number[] = [];
     let refusing = false;
     for (const i of idx) {
       const size = items[i]!.record.size;
-      if (!refusing && used + Math.max(size, this.quotaNeed) <= quota) {
+      if (!refusing && used + Math.max(size, this.quotaNeed.get(key) ?? 0) <= quota) {
         admitted.push(i);
         used += size;
-        this.quotaNeed = 0;
+        this.quotaNeed.delete(key);
       } else if (canFree && !refusing) {
         return 'full';
       } else {
         results[i] = this.quotaError();
         refusing = true;
-        if (size <= quota) this.quotaNeed = Math.max(this.quotaNeed, size);
+        if (size <= quota) this.quotaNeed.set(key, Math.max(this.quotaNeed.get(key) ?? 0, size));
       }
     }
     return admitted;
   }
 
   /**
-   * Deletes the oldest segment of a partition under its mutex, if it is still the one planned
-   * (`base`): another flush may have freed it meanwhile. Undefined when it was not deleted.
+   * Deletes the oldest segment of a partition under its mutex, if it is still exactly the one
+   * planned (its base and next offset): the plan was made without the mutex, and meanwhile a
+   * flush may have appended to it (then it holds records no cursor has read) or another
+   * deletion freed it. `changed`: not deleted, plan again; `closed`: the log is closing;
+   * undefined: nothing to delete.
    */
-  private deleteOldestIf(lane: Lane, partition: number, base: number): Promise<{ records: number; bytes: number; base: number } | 'gone' | undefined> {
-    return this.mutex(lane, partition).run(async () => {
-      const part = this.partition(lane, partition);
-      if (part.segments[0]?.base !== base) return 'gone';
+  private deleteOldestIf(planned: SegmentInfo): Promise<{ records: number; bytes: number; base: number } | 'changed' | 'closed' | undefined> {
+    return this.mutex(planned.lane, planned.partition).run(async () => {
+      if (this.partitionsClosing) return 'closed';
+      const part = this.partition(planned.lane, planned.partition);
+      const oldest = part.oldestWithRecords;
+      if (oldest === undefined || oldest.base !== planned.base || oldest.nextOffset !== planned.nextOffset) return 'changed';
       return part.deleteOldest();
     });
   }
 
   /** Frees one segment: one every cursor has passed, else (drop-oldest) the oldest by lane priority. False when nothing can go. */
   private async freeSpace(): Promise<boolean> {
-    if (this.closing !== undefined) return false;
     const consumed = planRetention(this.segmentInfos(), [...this.cursorCache.values()], { maxBytes: 0 }, this.now())[0];
     if (consumed !== undefined) {
-      await this.deleteOldestIf(consumed.lane, consumed.partition, consumed.base);
-      return true;
+      const gone = await this.deleteOldestIf(consumed);
+      return gone !== 'closed' && gone !== undefined; // 'changed': plan again
     }
     if (this.options.fullDisk.policy !== 'drop-oldest') return false;
     const victim = pickDropVictim(this.segmentInfos());
     if (victim === undefined) return false;
-    const gone = await this.deleteOldestIf(victim.lane, victim.partition, victim.base);
-    if (gone === 'gone') return true; // freed by a concurrent flush: try again
-    if (gone === undefined) return false;
+    const gone = await this.deleteOldestIf(victim);
+    if (gone === 'changed') return true; // a concurrent flush changed it: plan again
+    if (gone === undefined || gone === 'closed') return false;
     this.metrics.droppedRecords.inc({ lane: victim.lane, reason: 'full-disk' }, gone.records);
     this.logger.warn(
       { lane: victim.lane, partition: victim.partition, fromOffset: gone.base, records: gone.records, bytes: gone.bytes },
@@ -391,13 +399,24 @@ export class EdgeLog {
   /** Deletes what retention allows now (size and age; only segments every cursor has passed). */
   async runRetention(): Promise<{ deletedSegments: number; deletedBytes: number }> {
     this.assertOpen();
+    const run = this.retain();
+    this.retentionRuns.add(run);
+    try {
+      return await run;
+    } finally {
+      this.retentionRuns.delete(run);
+    }
+  }
+
+  private async retain(): Promise<{ deletedSegments: number; deletedBytes: number }> {
     const { maxBytes, maxAgeHours } = this.options.retention;
     const plan = planRetention(this.segmentInfos(), [...this.cursorCache.values()], { maxBytes, maxAgeMs: maxAgeHours === undefined ? undefined : maxAgeHours * 3_600_000 }, this.now());
     let deletedBytes = 0;
     let deletedSegments = 0;
     for (const s of plan) {
-      const gone = await this.deleteOldestIf(s.lane, s.partition, s.base);
-      if (gone === undefined || gone === 'gone') continue;
+      const gone = await this.deleteOldestIf(s);
+      if (gone === 'closed') break;
+      if (gone === undefined || gone === 'changed') continue;
       deletedBytes += gone.bytes;
       deletedSegments++;
     }
@@ -480,6 +499,9 @@ export class EdgeLog {
       for (const gc of all) gc.close();
       this.budget.releaseAllWaiters();
       await Promise.all(all.map((gc) => gc.drain()));
+      this.partitionsClosing = true;
+      await Promise.allSettled([...this.retentionRuns]);
+      await this.cursorStore.idle();
       for (const [lane, parts] of this.lanes) await Promise.all(parts.map((p, i) => this.mutex(lane, i).run(() => p.close())));
       await this.lock?.release();
     })();

@@ -151,14 +151,29 @@ export class Partition {
             await seg.writer!.datasync();
           }
           if (fresh !== undefined) {
-            this.segments.push(seg, fresh);
-            this.seal(seg);
+            if (scan.records === 0) {
+              // Nothing left in it: delete it, or it would sit at the head with no records.
+              await seg.delete();
+              await fs.fsyncDir(dir);
+              this.segments.push(fresh);
+            } else {
+              this.segments.push(seg, fresh);
+              this.seal(seg);
+            }
             return;
           }
         }
       } else {
         // Sealed: damaged bytes stay (readers skip them); the index describes the file as it is.
         seg.size = buf.length;
+        if (scan.tail !== undefined && nextBase !== undefined && scan.nextOffset < nextBase) {
+          // Damage at the end of a sealed segment (its records were fsynced, maybe acknowledged):
+          // reported and counted as damage, not mistaken for a gap left on purpose.
+          const lost = { position: scan.tail.position, fromOffset: scan.nextOffset, toOffset: nextBase, reason: scan.tail.reason };
+          seg.corrupt.push(lost);
+          this.report.corrupt.push(lost);
+          seg.nextOffset = nextBase;
+        }
         if (config.readOnly !== true) {
           await seg.writeIndexes();
           this.report.rebuiltIndexes++;
@@ -290,12 +305,24 @@ export class Partition {
     })().catch((err) => this.config.onError?.(err));
   }
 
+  /** The oldest segment holding records (what retention plans with), or undefined. */
+  get oldestWithRecords(): Segment | undefined {
+    return this.segments.find((s) => s.nextOffset > s.base);
+  }
+
   /**
-   * Deletes the oldest segment (the caller fsyncs nothing: this does). When only the active
+   * Deletes the oldest segment holding records, and any empty segments before it (the caller
+   * fsyncs nothing: this does). When only the active
    * segment is left, it first rolls to an empty one so the next offset is kept.
    * Returns what was deleted, or undefined when there is nothing to delete.
    */
   async deleteOldest(): Promise<{ records: number; bytes: number; base: number } | undefined> {
+    let emptied = false;
+    while (this.segments.length > 1 && this.segments[0]!.recordCount === 0) {
+      await this.segments.shift()!.delete();
+      emptied = true;
+    }
+    if (emptied) await this.fs.fsyncDir(this.dir);
     if (this.segments.length === 1) {
       const old = this.active;
       if (old.recordCount === 0) return undefined;

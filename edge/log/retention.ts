@@ -76,8 +76,9 @@ const DROP_ORDER: Record<Lane, number> = { dead: 0, normal: 1, critical: 2 };
 export function pickDropVictim(partitions: readonly (readonly SegmentInfo[])[]): SegmentInfo | undefined {
   let best: SegmentInfo | undefined;
   for (const segs of partitions) {
+    // Empty segments before it (left by a cut tail) are deleted with it.
     const s = segs.find((x) => x.nextOffset > x.base);
-    if (s === undefined || s !== segs[0]) continue;
+    if (s === undefined) continue;
     if (best === undefined || DROP_ORDER[s.lane] < DROP_ORDER[best.lane] || (DROP_ORDER[s.lane] === DROP_ORDER[best.lane] && s.maxTs < best.maxTs)) best = s;
   }
   return best;

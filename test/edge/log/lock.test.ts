@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { nodeFileLayer } from '../../../edge/log/file-layer.js';
 import { acquireLock, lockHolder } from '../../../edge/log/lock.js';
 import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
 
@@ -96,5 +100,16 @@ describe('log lock', () => {
       expect((await fs.readdir('/')).filter((n) => n.startsWith('.lock'))).toEqual([]);
     }
     expect(wins).toBeGreaterThan(50); // collisions back off, but usually someone gets the log
+  });
+
+  it('a second open of the same directory under another spelling (relative path) in the same process is refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    try {
+      const lock = await acquireLock(nodeFileLayer, dir);
+      await expect(acquireLock(nodeFileLayer, relative(process.cwd(), dir))).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED' });
+      await lock.release();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

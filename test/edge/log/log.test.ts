@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../shared/partitioner/index.js';
 import { openLog } from '../../../edge/log/log.js';
-import { readEverything, simulatedLog, SMALL } from './support/log.js';
+import { machine, readEverything, simulatedLog, SMALL } from './support/log.js';
 
 const temp: string[] = [];
 afterAll(async () => {
@@ -185,6 +185,77 @@ describe('EdgeLog', () => {
     const text = await registry2.metrics();
     expect(Number(/roadlog_edge_log_corrupt_records_total\{lane="normal"\} (\d+)/.exec(text)?.[1])).toBe(1);
     await after.log.close();
+  });
+
+  it('retention planned before a flush appended to the segment does not delete the new, unread records', async () => {
+    const { fs, log } = await simulatedLog({ ...SMALL, partitions: 1, retention: { maxBytes: 1 } });
+    for (let i = 0; i < 5; i++) await log.append({ key: 'veh-1', value: `old-${i}` });
+    const fwd = await log.openReader('fwd');
+    expect((await fwd.read()).records.length).toBe(5);
+    await fwd.commit();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let stalled = false;
+    fs.stall = (op, path) => (op === 'datasync' && path.endsWith('.log') && !stalled ? ((stalled = true), gate) : undefined);
+    const append = log.append({ key: 'veh-1', value: 'new' });
+    while (!stalled) await new Promise((r) => setImmediate(r));
+    const retention = log.runRetention(); // plans now: the segment holds 5 records, all read
+    await new Promise((r) => setTimeout(r, 5));
+    release();
+    expect((await append).offset).toBe(5);
+    await retention;
+    fs.stall = undefined;
+    const after = await log.openReader('fwd');
+    const batch = await after.read();
+    expect(batch.skipped).toEqual([]);
+    expect(batch.records.map((r) => Buffer.from(r.value).toString())).toEqual(['new']);
+    await log.close();
+  });
+
+  it('close() waits for a retention run, and no file is touched after it resolved', async () => {
+    const { fs, log } = await simulatedLog({ ...SMALL, partitions: 1, retention: { maxBytes: 1 } });
+    for (let i = 0; i < 60; i++) await log.append({ key: 'veh-1', value: `v-${i}-${'x'.repeat(200)}` });
+    const fwd = await log.openReader('fwd');
+    while ((await fwd.read({ maxRecords: 1000 })).records.length > 0);
+    await fwd.commit();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let stalled = false;
+    fs.stall = (op, path) => (op === 'fsyncDir' && path.endsWith('/normal/000') && !stalled ? ((stalled = true), gate) : undefined);
+    let retentionDone = false;
+    const retention = log.runRetention().finally(() => (retentionDone = true));
+    while (!stalled) await new Promise((r) => setImmediate(r));
+    const closed = log.close().then(() => retentionDone);
+    await new Promise((r) => setTimeout(r, 5));
+    release();
+    expect(await closed).toBe(true);
+    await retention;
+    fs.stall = undefined;
+    const unlinks = fs.calls.unlink;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fs.calls.unlink).toBe(unlinks);
+    const again = await simulatedLog({ ...SMALL, partitions: 1 }, { fileLayer: fs });
+    const { offset } = await again.log.append({ key: 'veh-1', value: 'after' });
+    expect(offset).toBe(60);
+    await again.log.close();
+  });
+
+  it('an empty segment left at the head by a cut tail does not block retention or drop-oldest', async () => {
+    const fs = await machine();
+    const first = await openLog('/data/log', { ...SMALL, partitions: 1 }, { fileLayer: fs, isProcessAlive: () => false });
+    await first.close();
+    const seg0 = '/data/log/normal/000/00000000000000000000.log';
+    const f = await fs.open(seg0, 'append');
+    await f.append(Buffer.from('nineteen torn bytes'));
+    await f.datasync();
+    await f.close();
+    const { log } = await simulatedLog({ ...SMALL, partitions: 1, retention: { maxBytes: 1 } }, { fileLayer: fs.crash() });
+    for (let i = 0; i < 100; i++) await log.append({ key: 'veh-1', value: `v-${i}-${'x'.repeat(100)}` });
+    const fwd = await log.openReader('fwd');
+    while ((await fwd.read({ maxRecords: 1000 })).records.length > 0);
+    await fwd.commit();
+    expect((await log.runRetention()).deletedSegments).toBeGreaterThan(0);
+    await log.close();
   });
 
   it('counts appends in its metrics', async () => {

@@ -204,6 +204,26 @@ describe('Partition', () => {
     await r.close();
   });
 
+  it('damage at the end of a sealed segment whose index is lost is reported as damage, not as a gap', async () => {
+    const fs = await fresh();
+    const p = await Partition.open(fs, DIR, CONFIG);
+    await append(p, inputs(41, 30));
+    await p.close();
+    const first = p.segments[0]!;
+    expect(p.segments.length).toBeGreaterThan(1);
+    await fs.unlink(first.indexPath);
+    fs.flipBit(first.logPath, (fs.contents(first.logPath).length - 3) * 8); // inside its last record
+    const q = await Partition.open(fs, DIR, CONFIG);
+    const last = first.nextOffset - 1;
+    expect(q.report.corrupt).toMatchObject([{ fromOffset: last, toOffset: last + 1 }]);
+    const { records, skipped } = await readAll(q);
+    expect(records.length).toBe(29);
+    expect(skipped).toHaveLength(1);
+    expect(skipped[0]).toMatchObject({ fromOffset: last, toOffset: last + 1 });
+    expect(skipped[0]!.reason).not.toBe('gap');
+    await q.close();
+  });
+
   const crashes = 500 * Number(process.env.ROADLOG_FAULT_SCALE ?? 1);
   it(`${crashes} random crashes with torn writes and bit flips: open never throws, never a wrong record, every fsynced record but the damaged ones`, async () => {
     const r = rng(77);
