@@ -1,3 +1,4 @@
+import type { KafkaConfig } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { createKafka, disconnectQuietly, withDeadline, type KafkaClientOptions } from '../../shared/kafka/index.js';
@@ -9,6 +10,8 @@ import type { EdgeLog } from '../log/index.js';
 export interface KafkaSettings {
   client: KafkaClientOptions;
   topics: TopicsOptions;
+  /** kafkajs settings over ours (tests: a socketFactory that routes through a fault-injecting proxy). */
+  overrides?: Partial<KafkaConfig>;
 }
 
 /**
@@ -18,7 +21,7 @@ export interface KafkaSettings {
  */
 export async function startForwarder(input: { log: EdgeLog; settings: KafkaSettings; options: ForwarderOptions; gatewayId: string; registry: Registry; logger: Logger }): Promise<{ forwarder: Forwarder; stop: () => Promise<void> }> {
   const { settings, logger } = input;
-  const kafka = createKafka({ ...settings.client, clientId: `${settings.client.clientId}-edge-${input.gatewayId}` }, logger);
+  const kafka = createKafka({ ...settings.client, clientId: `${settings.client.clientId}-edge-${input.gatewayId}` }, logger, settings.overrides);
   // The forwarder retries for ever with its own backoff; kafkajs's retries only bridge a leader election.
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 } });
   const admin = kafka.admin();

@@ -1,0 +1,77 @@
+import { connect } from 'node:net';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { KafkaClientOptionsSchema } from '../../../shared/kafka/index.js';
+import { TopicsOptionsSchema } from '../../../shared/topics/index.js';
+import { runCli } from '../../support/cli.js';
+import { FaultProxy } from '../../support/fault-proxy.js';
+import { randomName, waitFor } from '../../support/kafka.js';
+import { removeTempDirs, startAgent } from '../../edge/ingress/support/agent.js';
+import { readBack, startLoad } from './support/load.js';
+
+/**
+ * The forwarder behind a bad network: every connection to Kafka goes through a TCP proxy that
+ * adds delay, resets connections and black-holes traffic at random, under MQTT load. Nothing
+ * acknowledged is lost and each vehicle's order holds.
+ */
+const brokers = inject('kafkaBrokers');
+const env = { ROADLOG_HOME: inject('roadlogHome'), ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_LOG_LEVEL: 'error' };
+const FAULT_SECONDS = 20 * Number(process.env.ROADLOG_FAULT_SCALE ?? 1);
+
+afterAll(() => removeTempDirs());
+
+describe('forwarder: delay, reset and black hole between the gateway and Kafka', () => {
+  it(`${FAULT_SECONDS} s of random network faults under load: 0 lost, order kept`, async () => {
+    const prefix = randomName('badnet');
+    const apply = await runCli(['topics', 'apply', '--prefix', prefix], { env });
+    expect(apply.code, apply.stderr).toBe(0);
+    const [host, port] = brokers.split(',')[0]!.split(':') as [string, string];
+    const proxy = new FaultProxy({ host, port: Number(port) });
+    const proxyPort = await proxy.listen();
+    const { agent, port: mqttPort, close } = await startAgent(
+      { gatewayId: 'gw-badnet', mqtt: { allowAnonymous: true }, forwarder: { retry: { initialMs: 50, maxMs: 1_000 }, ackTimeoutMs: 5_000 } },
+      {
+        kafka: {
+          client: KafkaClientOptionsSchema.parse({ brokers: [brokers.split(',')[0]], requestTimeoutMs: 3_000, connectionTimeoutMs: 1_000, operationTimeoutMs: 5_000 }),
+          topics: TopicsOptionsSchema.parse({ prefix }),
+          // Every broker connection, whatever address the metadata names, goes through the proxy.
+          overrides: { socketFactory: ({ onConnect }) => connect({ host: '127.0.0.1', port: proxyPort }, onConnect) },
+        },
+      },
+    );
+    const load = await startLoad(mqttPort, 20, 20);
+    const faults: Record<string, number> = { pass: 0, delay: 0, blackhole: 0, reset: 0 };
+    try {
+      await waitFor(async () => ((await agent.status()).connected ? true : undefined), 30_000, 'the forwarder connected');
+      const until = Date.now() + FAULT_SECONDS * 1000;
+      while (Date.now() < until) {
+        const pick = ['pass', 'delay', 'blackhole', 'reset'][Math.floor(Math.random() * 4)]!;
+        faults[pick]!++;
+        if (pick === 'reset') {
+          proxy.mode = 'pass';
+          proxy.resetAll();
+        } else {
+          proxy.mode = pick as 'pass' | 'delay' | 'blackhole';
+          proxy.delayMs = 150 + Math.random() * 400;
+        }
+        // Black holes sometimes outlast kafkajs's own retries, so the forwarder's retry runs too.
+        await new Promise((r) => setTimeout(r, pick === 'blackhole' ? 2_000 + Math.random() * 6_000 : 500 + Math.random() * 2_000));
+      }
+      proxy.mode = 'pass';
+      await load.stop();
+      await waitFor(async () => {
+        const s = await agent.status();
+        return s.connected && s.backlog.records === 0 ? true : undefined;
+      }, 120_000, 'an empty backlog');
+      const { seqs, copies } = await readBack(brokers, `${prefix}.telemetry.v1`, load.acked);
+      for (const [id, acked] of load.acked) expect(seqs.get(id)!.slice(0, acked.length), id).toEqual(acked);
+      const failures = /roadlog_edge_forward_failures_total\{[^}]*\} (\d+)/g;
+      const text = await agent.registry.metrics();
+      const failed = [...text.matchAll(failures)].reduce((n, m) => n + Number(m[1]), 0);
+      console.log(`bad network: ${JSON.stringify(faults)} for ${FAULT_SECONDS} s; ${proxy.connections} proxied connections; ${failed} failed sends retried; ${load.total()} acknowledged messages all in Kafka in order; ${copies} re-sent copies dropped`);
+    } finally {
+      await load.stop().catch(() => undefined);
+      await close();
+      await proxy.close();
+    }
+  }, FAULT_SECONDS * 1000 + 240_000);
+});
