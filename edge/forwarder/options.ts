@@ -7,8 +7,8 @@ export const ForwarderOptionsSchema = z
     enabled: z.boolean().default(true),
     /** The reader's cursor name in the edge log. */
     cursor: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).default('forwarder'),
-    maxBatchRecords: z.number().int().min(1).max(100_000).default(2_000),
-    maxBatchBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+    maxBatchRecords: z.number().int().min(1).max(100_000).default(10_000),
+    maxBatchBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
     /** How often an idle forwarder looks for new records. */
     pollMs: z.number().int().min(1).max(10_000).default(20),
     /** Between failed attempts: capped exponential backoff with full jitter. */
