@@ -34,6 +34,39 @@ export interface SendPerPartitionOptions {
   /** Broker-side wait for acks=all, ms. */
   timeoutMs?: number;
   compression?: CompressionTypes;
+  /**
+   * Upper bound on one request's records (estimated bytes): a partition's records go out in
+   * several requests, one after another, when they are more. Kafka refuses a record batch
+   * above the topic's max.message.bytes (1 MiB by default) with MESSAGE_TOO_LARGE, for ever.
+   * Default 900,000.
+   */
+  maxRequestBytes?: number;
+}
+
+/** Bytes a record takes in a record batch, roughly (varint framing ignored, a fixed allowance instead). */
+function estimatedBytes(r: KeyedRecord): number {
+  let n = 24 + Buffer.byteLength(r.key) + (typeof r.value === 'string' ? Buffer.byteLength(r.value) : r.value.length);
+  if (r.headers !== undefined) for (const [k, v] of Object.entries(r.headers)) n += 4 + k.length + (typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+  return n;
+}
+
+/** Splits a partition's records, in order, into runs of at most `maxBytes` (at least one record each). */
+export function chunkByBytes(records: readonly KeyedRecord[], maxBytes: number): KeyedRecord[][] {
+  const out: KeyedRecord[][] = [];
+  let current: KeyedRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = estimatedBytes(r);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
 }
 
 /** Offsets acknowledged per partition: the base offset of the batch and its record count. */
@@ -62,15 +95,21 @@ export async function sendPerPartition(producer: Producer, options: SendPerParti
   const acks: PartitionAcks = new Map();
   const settled = await Promise.allSettled(
     groups.map(async ([partition, records]) => {
-      const messages: Message[] = records.map((r) => ({ key: r.key, value: r.value, partition, ...(r.headers === undefined ? {} : { headers: r.headers }) }));
-      const result = await producer.send({
-        topic: options.topic,
-        acks: options.acks ?? -1,
-        timeout: options.timeoutMs ?? 30_000,
-        ...(options.compression === undefined ? {} : { compression: options.compression }),
-        messages,
-      });
-      acks.set(partition, { baseOffset: verifiedBaseOffset(result, options.topic, partition, options.acks ?? -1), count: records.length });
+      // In order, one request after another: a partition's records keep their order in Kafka.
+      let baseOffset: string | undefined;
+      for (const chunk of chunkByBytes(records, options.maxRequestBytes ?? 900_000)) {
+        const messages: Message[] = chunk.map((r) => ({ key: r.key, value: r.value, partition, ...(r.headers === undefined ? {} : { headers: r.headers }) }));
+        const result = await producer.send({
+          topic: options.topic,
+          acks: options.acks ?? -1,
+          timeout: options.timeoutMs ?? 30_000,
+          ...(options.compression === undefined ? {} : { compression: options.compression }),
+          messages,
+        });
+        const offset = verifiedBaseOffset(result, options.topic, partition, options.acks ?? -1);
+        baseOffset ??= offset;
+      }
+      acks.set(partition, { baseOffset: baseOffset ?? '-1', count: records.length });
     }),
   );
   const failures = settled.flatMap((s, i) => (s.status === 'rejected' ? [{ partition: groups[i]![0], reason: s.reason as unknown }] : []));

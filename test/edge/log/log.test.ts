@@ -258,6 +258,21 @@ describe('EdgeLog', () => {
     await log.close();
   });
 
+  it('shares a read batch fairly among the partitions with records waiting', async () => {
+    const { log } = await simulatedLog({ ...SMALL, partitions: 4 });
+    const keyOf = new Map<number, string>();
+    for (let i = 0; keyOf.size < 4; i++) if (!keyOf.has(partitionForKey(`veh-${i}`, 4))) keyOf.set(partitionForKey(`veh-${i}`, 4), `veh-${i}`);
+    for (let i = 0; i < 400; i++) await log.append({ key: keyOf.get(0)!, value: `big-${i}` }); // one partition with a large backlog
+    for (const p of [1, 2, 3]) for (let i = 0; i < 10; i++) await log.append({ key: keyOf.get(p)!, value: `small-${i}` });
+    const reader = await log.openReader('fair');
+    for (let round = 0; round < 4; round++) {
+      const batch = await reader.read({ maxRecords: 40 });
+      const per = [0, 1, 2, 3].map((p) => batch.records.filter((r) => r.partition === p).length);
+      expect(per, `round ${round}`).toEqual(round === 0 ? [10, 10, 10, 10] : [40, 0, 0, 0]);
+    }
+    await log.close();
+  });
+
   it('counts appends in its metrics', async () => {
     const registry = new Registry();
     const { log } = await simulatedLog(SMALL, { metrics: registry });

@@ -1,6 +1,6 @@
 import type { Producer, ProducerRecord, RecordMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { groupByPartition, sendPerPartition } from '../../../shared/kafka/index.js';
+import { chunkByBytes, groupByPartition, sendPerPartition } from '../../../shared/kafka/index.js';
 import { partitionForKey } from '../../../shared/partitioner/index.js';
 import { isRoadlogError } from '../../../shared/errors/index.js';
 
@@ -37,6 +37,16 @@ describe('sendPerPartition', () => {
     expect(sent.length).toBe(groupByPartition(records, 6).size);
     for (const request of sent) expect(new Set(request.messages.map((m) => m.partition)).size).toBe(1);
     expect([...acks.values()].reduce((n, a) => n + a.count, 0)).toBe(40);
+  });
+
+  it('splits a partition\'s records into requests under maxRequestBytes, in order, one after another', async () => {
+    const big = Array.from({ length: 30 }, (_, i) => ({ key: 'VH-1', value: 'x'.repeat(1000), headers: { seq: String(i) } }));
+    const { producer, sent } = fakeProducer(ok);
+    const acks = await sendPerPartition(producer, { topic: 't', partitions: 6, records: big, maxRequestBytes: 5_000 });
+    expect(sent.length).toBe(8); // 4 records of ~1,040 bytes per request
+    expect(sent.flatMap((r) => r.messages.map((m) => Number(m.headers!.seq)))).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect([...acks.values()]).toEqual([{ baseOffset: '7', count: 30 }]);
+    expect(chunkByBytes([{ key: 'k', value: 'y'.repeat(10_000) }], 100)).toHaveLength(1); // a record larger than the bound goes alone
   });
 
   it('treats a response that does not name the partition as not acknowledged (the kafkajs failover bug)', async () => {
