@@ -10,6 +10,7 @@ import { registerCloudCommands } from '../../cloud/cli.js';
 import { registerInfraCommands } from '../../infra/cli.js';
 import { registerEdgeCommands } from '../../edge/cli.js';
 import { registerLogCommands } from '../../edge/log/cli.js';
+import { registerSimCommands } from '../../simulators/cli.js';
 import { LOG_LEVELS } from '../logging/index.js';
 
 /**
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerLogCommands(program);
   registerCloudCommands(program);
   registerInfraCommands(program);
+  registerSimCommands(program);
 
   // Every subcommand inherits exitOverride and the error output, so `--help` at any level and
   // usage errors go through one path.

@@ -1,0 +1,195 @@
+import { fork } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { intOption, UsageError } from '../shared/cli/context.js';
+
+interface SimFlags {
+  vehicles: number;
+  seed: number;
+  speedup: number;
+  duration: string;
+  rate: number;
+  start: string;
+  broker?: string;
+  truth?: string;
+  messages?: string;
+  secret?: string;
+  idPrefix: string;
+  workers: number;
+  shard?: string;
+  progress: 'auto' | 'json' | 'none';
+}
+
+/** `90s`, `15m`, `2h`, `1h30m`, or plain seconds. */
+export function parseDuration(text: string): number {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t);
+  if (m === null || t === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) throw new UsageError(`--duration: expected e.g. 90s, 15m, 2h or 1h30m, got ${JSON.stringify(text)}`);
+  return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+}
+
+function positive(flag: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0 || n > max) throw new UsageError(`${flag}: expected a number above 0 and at most ${max}, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+const clock = (ms: number) => {
+  const s = Math.floor(ms / 1000);
+  return `${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+};
+
+export function registerSimCommands(program: Command): void {
+  program
+    .command('sim')
+    .description('drive a simulated fleet that publishes telemetry over MQTT (one connection and set of credentials per vehicle) and writes down the truth')
+    .option('--vehicles <n>', 'number of vehicles', intOption('--vehicles', 1, 100_000), 10)
+    .option('--seed <n>', 'random seed: the same seed gives the same messages and truth', intOption('--seed', 0, 2 ** 32 - 1), 1)
+    .option('--speedup <x>', 'device time runs this many times faster than wall time', positive('--speedup', 100_000), 1)
+    .option('--duration <d>', 'device time to simulate (90s, 15m, 2h)', '10m')
+    .option('--rate <hz>', 'messages per vehicle per second of device time', positive('--rate', 100), 1)
+    .option('--start <iso>', 'device time at the start', '2026-01-05T06:00:00Z')
+    .option('--broker <url>', 'MQTT broker (the edge agent), e.g. mqtt://127.0.0.1:1883; none: a dry run that only generates')
+    .option('--truth <file>', 'write the truth file (JSON lines) here')
+    .option('--messages <file>', 'write every message made (JSON lines) here')
+    .option('--secret <s>', 'vehicle passwords are HMAC-SHA256(secret, vehicleId) in hex (see `roadlog sim credentials`); none: no password')
+    .option('--id-prefix <p>', 'vehicle ids are <prefix>-00000, <prefix>-00001, ...', 'SIM')
+    .option('--workers <n>', 'worker processes sharing the fleet (for thousands of vehicles)', intOption('--workers', 1, 64), 1)
+    .option('--shard <i/n>', 'internal: run only vehicles with index % n === i')
+    .option('--progress <mode>', 'auto (a status line on a terminal, a line every 10 s otherwise), json, none', 'auto')
+    .action(async (flags: SimFlags) => {
+      const durationMs = parseDuration(flags.duration);
+      const startTs = Date.parse(flags.start);
+      if (!Number.isFinite(startTs)) throw new UsageError(`--start: expected an ISO date-time, got ${JSON.stringify(flags.start)}`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$/.test(flags.idPrefix)) throw new UsageError(`--id-prefix: expected 1-41 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(flags.idPrefix)}`);
+      const base = { vehicles: flags.vehicles, seed: flags.seed, speedup: flags.speedup, durationMs, rateHz: flags.rate, startTs, idPrefix: flags.idPrefix };
+      const { runFleet, truthLines, writeTruth } = await import('./fleet.js');
+      if (flags.workers > 1 && flags.shard === undefined) {
+        await runWorkers(flags, base);
+        return;
+      }
+      let shard: { index: number; count: number } | undefined;
+      if (flags.shard !== undefined) {
+        const m = /^(\d+)\/(\d+)$/.exec(flags.shard);
+        if (m === null || Number(m[1]) >= Number(m[2])) throw new UsageError(`--shard: expected i/n with i < n, got ${JSON.stringify(flags.shard)}`);
+        shard = { index: Number(m[1]), count: Number(m[2]) };
+      }
+      const ac = new AbortController();
+      let stopping = false;
+      process.once('SIGINT', () => {
+        stopping = true;
+        ac.abort();
+      });
+      const tty = process.stderr.isTTY === true && flags.progress === 'auto';
+      let lastLine = 0;
+      let lastAcked = 0;
+      let lastAt = Date.now();
+      const result = await runFleet({
+        ...base,
+        ...(flags.broker === undefined ? {} : { broker: flags.broker }),
+        ...(flags.secret === undefined ? {} : { secret: flags.secret }),
+        ...(flags.messages === undefined ? {} : { messagesFile: flags.messages }),
+        ...(shard === undefined ? {} : { shard }),
+        onProgress: (p) => {
+          if (flags.progress === 'none') return;
+          if (flags.progress === 'json') {
+            process.stdout.write(`${JSON.stringify({ progress: p })}\n`);
+            return;
+          }
+          const now = Date.now();
+          const rate = ((p.acked - lastAcked) * 1000) / Math.max(1, now - lastAt);
+          lastAcked = p.acked;
+          lastAt = now;
+          const line = `sim ${clock(p.deviceTs - startTs)} of ${clock(durationMs)} device time | ${p.connected}/${p.vehicles} connected | ${rate.toFixed(0)} msg/s acked | made ${p.made}, acked ${p.acked} | reconnects ${p.reconnects} | backlog ${p.backlog}${p.dropped > 0 ? ` | dropped ${p.dropped}` : ''}`;
+          if (tty) process.stderr.write(`\r${line.padEnd(120)}`);
+          else if (now - lastLine >= 10_000) {
+            lastLine = now;
+            process.stderr.write(`${line}\n`);
+          }
+        },
+        signal: ac.signal,
+      });
+      if (tty) process.stderr.write('\n');
+      if (flags.truth !== undefined) await writeTruth(flags.truth, truthLines(base, result.truth, shard === undefined || shard.index === 0));
+      const summary = { vehicles: result.vehicles, made: result.made, sent: result.sent, acked: result.acked, reconnects: result.reconnects, dropped: result.dropped, unsent: result.backlog, wallSeconds: Math.round(result.wallMs / 100) / 10, stoppedEarly: stopping };
+      if (flags.progress === 'json') process.stdout.write(`${JSON.stringify({ summary })}\n`);
+      else process.stdout.write(`sim: ${summary.vehicles} vehicles, ${summary.made} messages made, ${summary.acked} acknowledged, ${summary.unsent} unsent, ${summary.dropped} dropped from full buffers, ${summary.reconnects} reconnects, ${summary.wallSeconds} s${stopping ? ' (stopped by Ctrl-C)' : ''}${flags.truth === undefined ? '' : `; truth in ${flags.truth}`}\n`);
+    });
+
+  program
+    .command('sim-credentials')
+    .description('print an edge credentials file for simulated vehicles (use with `roadlog sim --secret`)')
+    .requiredOption('--secret <s>', 'the secret `roadlog sim --secret` uses')
+    .option('--vehicles <n>', 'number of vehicles', intOption('--vehicles', 1, 100_000), 10)
+    .option('--id-prefix <p>', 'vehicle id prefix', 'SIM')
+    .action(async (flags: { secret: string; vehicles: number; idPrefix: string }) => {
+      const { hashSecret } = await import('../edge/ingress/credentials.js');
+      const { vehicleIdOf, vehiclePassword } = await import('./fleet.js');
+      process.stdout.write('# roadlog vehicle credentials (simulated fleet): vehicleId: scrypt$N$r$p$salt$hash\n');
+      for (let i = 0; i < flags.vehicles; i++) {
+        const id = vehicleIdOf(flags.idPrefix, i);
+        process.stdout.write(`${id}: ${await hashSecret(vehiclePassword(flags.secret, id))}\n`);
+      }
+    });
+}
+
+/** Forks `--workers` processes, each running its shard; merges their progress and truth files. */
+async function runWorkers(flags: SimFlags, base: { vehicles: number; seed: number; startTs: number; durationMs: number; rateHz: number; idPrefix: string }): Promise<void> {
+  const cli = process.argv[1]!;
+  const args = process.argv.slice(2).filter((a, i, all) => !(a === '--workers' || all[i - 1] === '--workers' || a.startsWith('--workers=') || a === '--progress' || all[i - 1] === '--progress' || a === '--truth' || all[i - 1] === '--truth'));
+  const totals = new Map<number, { made: number; acked: number; connected: number; vehicles: number; deviceTs: number }>();
+  const summaries: { made: number; acked: number; dropped: number; reconnects: number; unsent: number }[] = [];
+  const started = Date.now();
+  let lastLine = 0;
+  await Promise.all(
+    Array.from({ length: flags.workers }, (_, i) => new Promise<void>((resolve, reject) => {
+      const child = fork(cli, [...args, '--shard', `${i}/${flags.workers}`, '--progress', 'json', ...(flags.truth === undefined ? [] : ['--truth', `${flags.truth}.part${i}`])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+      let buf = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          try {
+            const msg = JSON.parse(line) as { progress?: { made: number; acked: number; connected: number; vehicles: number; deviceTs: number }; summary?: (typeof summaries)[number] };
+            if (msg.progress !== undefined) totals.set(i, msg.progress);
+            if (msg.summary !== undefined) summaries.push(msg.summary);
+          } catch {
+            // not ours
+          }
+        }
+        if (flags.progress !== 'none' && Date.now() - lastLine > 2_000) {
+          lastLine = Date.now();
+          const t = [...totals.values()];
+          const sum = (k: 'made' | 'acked' | 'connected' | 'vehicles') => t.reduce((n, x) => n + x[k], 0);
+          process.stderr.write(`sim (${flags.workers} workers) device ${clock(Math.min(...t.map((x) => x.deviceTs)) - base.startTs)} | ${sum('connected')}/${sum('vehicles')} connected | made ${sum('made')}, acked ${sum('acked')}\n`);
+        }
+      });
+      child.once('error', reject);
+      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sim worker ${i} exited with ${String(code)}`))));
+    })),
+  );
+  if (flags.truth !== undefined) {
+    const lines: string[] = [];
+    for (let i = 0; i < flags.workers; i++) {
+      const part = `${flags.truth}.part${i}`;
+      lines.push(...(await readFile(part, 'utf8')).split('\n').filter((l) => l !== ''));
+      await rm(part, { force: true });
+    }
+    const run = lines.filter((l) => l.startsWith('{"type":"run"'));
+    // Vehicle blocks in vehicle order, as a single process writes them.
+    const blocks = new Map<string, string[]>();
+    for (const l of lines) {
+      if (l.startsWith('{"type":"run"')) continue;
+      const id = (JSON.parse(l) as { vehicleId: string }).vehicleId;
+      blocks.set(id, [...(blocks.get(id) ?? []), l]);
+    }
+    const { writeTruth } = await import('./fleet.js');
+    await writeTruth(flags.truth, [...run.slice(0, 1), ...[...blocks.keys()].sort().flatMap((id) => blocks.get(id)!)]);
+  }
+  const total = (k: keyof (typeof summaries)[number]) => summaries.reduce((n, s) => n + s[k], 0);
+  process.stdout.write(`sim: ${base.vehicles} vehicles in ${flags.workers} workers, ${total('made')} messages made, ${total('acked')} acknowledged, ${total('unsent')} unsent, ${total('dropped')} dropped from full buffers, ${total('reconnects')} reconnects, ${((Date.now() - started) / 1000).toFixed(1)} s${flags.truth === undefined ? '' : `; truth in ${flags.truth}`}\n`);
+}

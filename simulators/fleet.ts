@@ -1,0 +1,238 @@
+import { createHmac } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Telemetry } from '../shared/schema/index.js';
+import { Rng } from './rng.js';
+import { SimVehicle, type VehicleTruth } from './model.js';
+
+/**
+ * A simulated fleet: N vehicles stepped in device time (`speedup` times faster than the wall
+ * clock), each publishing its telemetry over its own MQTT connection, QoS 1, with its own
+ * credentials. What a vehicle makes depends only on the seed and device time, never on the
+ * network, so the same seed gives the same message stream and the same truth file.
+ *
+ * Connectivity: during a link loss drawn from the seed a vehicle keeps its messages in a
+ * bounded buffer (oldest dropped past `bufferLimit`, seq numbers kept) and uploads them with
+ * their original timestamps when the link is back; some vehicles then send their last few
+ * messages from before the loss again (duplicates a consumer must drop).
+ */
+export interface FleetOptions {
+  vehicles: number;
+  seed: number;
+  /** Device seconds per wall second. */
+  speedup: number;
+  /** Device time to simulate, ms. */
+  durationMs: number;
+  /** Messages per vehicle per second of device time. */
+  rateHz: number;
+  /** Device time at the start, ms since the epoch. */
+  startTs: number;
+  idPrefix: string;
+  /** mqtt://host:port; none: generate only (a dry run). */
+  broker?: string;
+  /** Vehicle passwords are HMAC-SHA256(secret, vehicleId) in hex; none: no password. */
+  secret?: string;
+  /** Only vehicles with index % count === index (a worker process's share). */
+  shard?: { index: number; count: number };
+  bufferLimit?: number;
+  /** Every message made, as JSON lines, in the order made. */
+  messagesFile?: string;
+  /** Called about once a second of wall time. */
+  onProgress?: (p: FleetProgress) => void;
+  /** Ctrl-C: stop making messages, send what is buffered (up to 5 s), disconnect. */
+  signal?: AbortSignal;
+}
+
+export interface FleetProgress {
+  deviceTs: number;
+  endTs: number;
+  vehicles: number;
+  connected: number;
+  made: number;
+  sent: number;
+  acked: number;
+  reconnects: number;
+  backlog: number;
+  dropped: number;
+}
+
+export interface FleetResult extends FleetProgress {
+  truth: VehicleTruth[];
+  /** Acknowledged seqs per vehicle (duplicates from re-sending included once). */
+  ackedSeqs: Map<string, number[]>;
+  wallMs: number;
+}
+
+export const vehicleIdOf = (prefix: string, index: number): string => `${prefix}-${String(index).padStart(5, '0')}`;
+
+export function vehiclePassword(secret: string, vehicleId: string): string {
+  return createHmac('sha256', secret).update(vehicleId).digest('hex');
+}
+
+interface Runner {
+  vehicle: SimVehicle;
+  outbox: Telemetry[];
+  /** Recently acknowledged (for re-sending after a link loss). */
+  recent: Telemetry[];
+  client: MqttClient | undefined;
+  inFlight: number;
+  acked: Set<number>;
+  lossHandled: Set<number>;
+  dropped: number;
+}
+
+const MAX_IN_FLIGHT = 20;
+
+export async function runFleet(o: FleetOptions): Promise<FleetResult> {
+  const root = new Rng(o.seed);
+  const intervalMs = Math.round(1000 / o.rateHz);
+  const endTs = o.startTs + o.durationMs;
+  const runners: Runner[] = [];
+  for (let i = 0; i < o.vehicles; i++) {
+    if (o.shard !== undefined && i % o.shard.count !== o.shard.index) continue;
+    const vehicleId = vehicleIdOf(o.idPrefix, i);
+    const vehicle = new SimVehicle({ index: i, vehicleId, seed: root.fork(i).seed, startTs: o.startTs, durationMs: o.durationMs, intervalMs });
+    runners.push({ vehicle, outbox: [], recent: [], client: undefined, inFlight: 0, acked: new Set(), lossHandled: new Set(), dropped: 0 });
+  }
+  const bufferLimit = o.bufferLimit ?? 3_600;
+  const stats = { made: 0, sent: 0, acked: 0, reconnects: 0 };
+  const messages: WriteStream | undefined = o.messagesFile === undefined ? undefined : createWriteStream(o.messagesFile);
+  if (o.broker !== undefined) await connectAll(runners, o, stats);
+
+  const wallStart = Date.now();
+  const deviceNow = () => Math.min(endTs, o.startTs + (Date.now() - wallStart) * o.speedup);
+  const progress = (): FleetProgress => ({
+    deviceTs: deviceNow(),
+    endTs,
+    vehicles: runners.length,
+    connected: runners.filter((r) => r.client?.connected === true).length,
+    made: stats.made,
+    sent: stats.sent,
+    acked: stats.acked,
+    reconnects: stats.reconnects,
+    backlog: runners.reduce((n, r) => n + r.outbox.length, 0),
+    dropped: runners.reduce((n, r) => n + r.dropped, 0),
+  });
+  let lastProgress = 0;
+  let abortedAt: number | undefined;
+  for (;;) {
+    if (o.signal?.aborted === true) abortedAt ??= Date.now();
+    const now = abortedAt === undefined ? deviceNow() : 0;
+    let pending = false;
+    for (const r of runners) {
+      while (r.vehicle.deviceTs + intervalMs <= now && r.vehicle.deviceTs < endTs) {
+        const msg = r.vehicle.step();
+        if (msg === undefined) continue;
+        stats.made++;
+        messages?.write(`${JSON.stringify(msg)}\n`);
+        if (o.broker === undefined) continue;
+        r.outbox.push(msg);
+        if (r.outbox.length > bufferLimit) {
+          r.outbox.shift();
+          r.dropped++;
+        }
+      }
+      if (o.broker !== undefined) {
+        pump(r, stats);
+        if (r.outbox.length > 0 || r.inFlight > 0) pending = true;
+      }
+      if (r.vehicle.deviceTs < endTs && abortedAt === undefined) pending = true;
+    }
+    if (abortedAt !== undefined && Date.now() - abortedAt > 5_000) break;
+    if (Date.now() - lastProgress >= 1000) {
+      lastProgress = Date.now();
+      o.onProgress?.(progress());
+    }
+    if (!pending) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(5, Math.min(50, intervalMs / o.speedup / 2))));
+  }
+  if (messages !== undefined) await new Promise<void>((resolve, reject) => messages.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  await Promise.all(runners.map((r) => r.client?.endAsync()));
+  const final = progress();
+  o.onProgress?.(final);
+  return {
+    ...final,
+    truth: runners.map((r) => r.vehicle.truth()),
+    ackedSeqs: new Map(runners.map((r) => [r.vehicle.spec.vehicleId, [...r.acked].sort((a, b) => a - b)])),
+    wallMs: Date.now() - wallStart,
+  };
+}
+
+async function connectAll(runners: Runner[], o: FleetOptions, stats: { reconnects: number }): Promise<void> {
+  // A few at a time: a thousand simultaneous CONNECTs (and password checks) would be a storm.
+  const queue = [...runners];
+  const connectOne = async (r: Runner): Promise<void> => {
+    const id = r.vehicle.spec.vehicleId;
+    const client = mqtt.connect(o.broker!, {
+      clientId: id,
+      protocolVersion: 4,
+      clean: false,
+      reconnectPeriod: 1_000,
+      connectTimeout: 10_000,
+      ...(o.secret === undefined ? {} : { username: id, password: vehiclePassword(o.secret, id) }),
+    });
+    client.on('reconnect', () => stats.reconnects++);
+    client.on('error', () => undefined);
+    r.client = client;
+    await new Promise<void>((resolve) => {
+      client.once('connect', () => resolve());
+      client.once('error', () => resolve());
+      setTimeout(resolve, 10_000);
+    });
+  };
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      for (let r = queue.shift(); r !== undefined; r = queue.shift()) await connectOne(r);
+    }),
+  );
+}
+
+/** Sends what the vehicle's link and in-flight window allow, oldest first. */
+function pump(r: Runner, stats: { sent: number; acked: number }): void {
+  const client = r.client;
+  if (client === undefined || !client.connected) return;
+  const ts = r.vehicle.deviceTs;
+  const loss = r.vehicle.linkLossAt(ts);
+  if (loss !== undefined) return; // in the tunnel: keep buffering
+  // Just out of a loss: some vehicles send their last messages from before it again.
+  for (const l of r.vehicle.linkLosses) {
+    if (ts >= l.toTs && !r.lossHandled.has(l.fromTs)) {
+      r.lossHandled.add(l.fromTs);
+      if (l.resend) r.outbox.unshift(...r.recent.filter((m) => m.ts < l.fromTs).slice(-5));
+    }
+  }
+  while (r.outbox.length > 0 && r.inFlight < MAX_IN_FLIGHT) {
+    const msg = r.outbox.shift()!;
+    r.inFlight++;
+    stats.sent++;
+    client.publish(`fleet/${msg.vehicleId}/telemetry`, JSON.stringify(msg), { qos: 1 }, (err) => {
+      r.inFlight--;
+      if (err !== undefined && err !== null) {
+        r.outbox.unshift(msg); // not acknowledged: sent again, same seq
+        return;
+      }
+      if (!r.acked.has(msg.seq)) stats.acked++;
+      r.acked.add(msg.seq);
+      r.recent.push(msg);
+      if (r.recent.length > 10) r.recent.shift();
+    });
+  }
+}
+
+/** The truth file: one `run` line, then per vehicle a `vehicle` line and its `fault` and `link_loss` lines. */
+export function truthLines(o: Pick<FleetOptions, 'seed' | 'vehicles' | 'startTs' | 'durationMs' | 'rateHz' | 'idPrefix'>, truth: readonly VehicleTruth[], withRunLine = true): string[] {
+  const lines: string[] = [];
+  if (withRunLine) lines.push(JSON.stringify({ type: 'run', seed: o.seed, vehicles: o.vehicles, startTs: o.startTs, endTs: o.startTs + o.durationMs, rateHz: o.rateHz, idPrefix: o.idPrefix, harshBrakingMps2: -4 }));
+  for (const t of [...truth].sort((a, b) => (a.vehicleId < b.vehicleId ? -1 : 1))) {
+    const { faults, linkLosses, ...summary } = t;
+    lines.push(JSON.stringify({ type: 'vehicle', ...summary }));
+    for (const f of faults) lines.push(JSON.stringify({ type: 'fault', vehicleId: t.vehicleId, ...f }));
+    for (const l of linkLosses) lines.push(JSON.stringify({ type: 'link_loss', vehicleId: t.vehicleId, ...l }));
+  }
+  return lines;
+}
+
+export async function writeTruth(file: string, lines: readonly string[]): Promise<void> {
+  await writeFile(file, lines.length === 0 ? '' : `${lines.join('\n')}\n`);
+}
