@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import mqtt, { type MqttClient } from 'mqtt';
+import { RoadlogError } from '../shared/errors/index.js';
 import type { Telemetry } from '../shared/schema/index.js';
 import { Rng } from './rng.js';
 import { SimVehicle, type VehicleTruth } from './model.js';
@@ -42,6 +43,8 @@ export interface FleetOptions {
   onProgress?: (p: FleetProgress) => void;
   /** Ctrl-C: stop making messages, send what is buffered (up to 5 s), disconnect. */
   signal?: AbortSignal;
+  /** After the last device second, how long to keep sending what is buffered (default 30 s); the rest is reported unsent. */
+  drainTimeoutMs?: number;
 }
 
 export interface FleetProgress {
@@ -80,6 +83,8 @@ interface Runner {
   acked: Set<number>;
   lossHandled: Set<number>;
   dropped: number;
+  /** Why the broker refused the login, when it did. */
+  refused: string | undefined;
 }
 
 const MAX_IN_FLIGHT = 20;
@@ -93,12 +98,21 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
     if (o.shard !== undefined && i % o.shard.count !== o.shard.index) continue;
     const vehicleId = vehicleIdOf(o.idPrefix, i);
     const vehicle = new SimVehicle({ index: i, vehicleId, seed: root.fork(i).seed, startTs: o.startTs, durationMs: o.durationMs, intervalMs });
-    runners.push({ vehicle, outbox: [], recent: [], client: undefined, inFlight: 0, acked: new Set(), lossHandled: new Set(), dropped: 0 });
+    runners.push({ vehicle, outbox: [], recent: [], client: undefined, inFlight: 0, acked: new Set(), lossHandled: new Set(), dropped: 0, refused: undefined });
   }
   const bufferLimit = o.bufferLimit ?? 3_600;
   const stats = { made: 0, sent: 0, acked: 0, reconnects: 0 };
   const messages: WriteStream | undefined = o.messagesFile === undefined ? undefined : createWriteStream(o.messagesFile);
   if (o.broker !== undefined) await connectAll(runners, o, stats);
+  const refused = runners.find((r) => r.refused !== undefined);
+  if (refused !== undefined) {
+    await Promise.all(runners.map((r) => r.client?.endAsync(true)));
+    throw new RoadlogError('ROADLOG_ERR_MQTT_AUTH', `${o.broker} refused ${refused.vehicle.spec.vehicleId}'s login: ${refused.refused} (credentials: \`roadlog sim-credentials --secret ...\` for the agent, the same --secret here)`);
+  }
+  if (o.broker !== undefined && runners.every((r) => r.client?.connected !== true)) {
+    await Promise.all(runners.map((r) => r.client?.endAsync(true)));
+    throw new RoadlogError('ROADLOG_ERR_MQTT_UNAVAILABLE', `no vehicle could connect to ${o.broker} within 10 s (is the edge agent running?)`);
+  }
 
   const wallStart = Date.now();
   const deviceNow = () => Math.min(endTs, o.startTs + (Date.now() - wallStart) * o.speedup);
@@ -116,8 +130,11 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
   });
   let lastProgress = 0;
   let abortedAt: number | undefined;
+  let endedAt: number | undefined;
   for (;;) {
     if (o.signal?.aborted === true) abortedAt ??= Date.now();
+    if (deviceNow() >= endTs) endedAt ??= Date.now();
+    if (endedAt !== undefined && Date.now() - endedAt > (o.drainTimeoutMs ?? 30_000)) break;
     const now = abortedAt === undefined ? deviceNow() : 0;
     let pending = false;
     for (const r of runners) {
@@ -173,12 +190,22 @@ async function connectAll(runners: Runner[], o: FleetOptions, stats: { reconnect
       ...(o.secret === undefined ? {} : { username: id, password: vehiclePassword(o.secret, id) }),
     });
     client.on('reconnect', () => stats.reconnects++);
-    client.on('error', () => undefined);
+    client.on('error', (err: Error & { code?: number | string }) => {
+      // CONNACK return codes 4 and 5 (MQTT 3.1.1): bad user name or password, not authorized.
+      if (err.code === 4 || err.code === 5) {
+        r.refused = err.message;
+        client.end(true);
+      }
+    });
     r.client = client;
     await new Promise<void>((resolve) => {
-      client.once('connect', () => resolve());
-      client.once('error', () => resolve());
-      setTimeout(resolve, 10_000);
+      const timer = setTimeout(resolve, 10_000);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('connect', done);
+      client.once('error', done);
     });
   };
   await Promise.all(

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   ROADLOG_ERR_LOG_IO: { retriable: true, exitCode: 1, summary: 'The disk failed a write or fsync of the edge log (EIO and the like): the append was not stored and may be tried again.' },
   ROADLOG_ERR_LOG_CLOSED: { retriable: false, exitCode: 1, summary: 'An operation was attempted on an edge log that is closed or closing.' },
   ROADLOG_ERR_LOG_FORMAT: { retriable: false, exitCode: 1, summary: 'The edge log directory was written by an incompatible format version, or its metadata does not match the config (e.g. a different partition count).' },
+  ROADLOG_ERR_MQTT_AUTH: { retriable: false, exitCode: 1, summary: 'The MQTT broker refused a client\'s login (bad user name or password, or not authorized).' },
+  ROADLOG_ERR_MQTT_UNAVAILABLE: { retriable: true, exitCode: 1, summary: 'The MQTT broker could not be reached, or messages could not be delivered to it in time.' },
   ROADLOG_ERR_SERVICE_NOT_INSTALLED: { retriable: false, exitCode: 1, summary: 'A service binary or jar (Kafka, Mosquitto, InfluxDB) is missing: run `bash infra/bootstrap.sh`.' },
   ROADLOG_ERR_SERVICE_START_FAILED: { retriable: true, exitCode: 1, summary: 'A service process exited or did not become ready within its start timeout (its log file is named in the message).' },
   ROADLOG_ERR_SERVICE_ALREADY_RUNNING: { retriable: false, exitCode: 1, summary: 'A service is already running from this data directory (a live pid file was found).' },
