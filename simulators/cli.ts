@@ -51,7 +51,7 @@ export function registerSimCommands(program: Command): void {
     .option('--speedup <x>', 'device time runs this many times faster than wall time', positive('--speedup', 100_000), 1)
     .option('--duration <d>', 'device time to simulate (90s, 15m, 2h)', '10m')
     .option('--rate <hz>', 'messages per vehicle per second of device time', positive('--rate', 100), 1)
-    .option('--start <iso>', 'device time at the start', '2026-01-05T06:00:00Z')
+    .option('--start <iso>', 'device time at the start (`now`: the wall clock; seqs continue across runs)', '2026-01-05T06:00:00Z')
     .option('--broker <url>', 'MQTT broker (the edge agent), e.g. mqtt://127.0.0.1:1883; none: a dry run that only generates')
     .option('--truth <file>', 'write the truth file (JSON lines) here')
     .option('--messages <file>', 'write every message made (JSON lines) here')
@@ -62,8 +62,8 @@ export function registerSimCommands(program: Command): void {
     .option('--progress <mode>', 'auto (a status line on a terminal, a line every 10 s otherwise), json, none', 'auto')
     .action(async (flags: SimFlags) => {
       const durationMs = parseDuration(flags.duration);
-      const startTs = Date.parse(flags.start);
-      if (!Number.isFinite(startTs)) throw new UsageError(`--start: expected an ISO date-time, got ${JSON.stringify(flags.start)}`);
+      const startTs = flags.start === 'now' ? Math.floor(Date.now() / 1000) * 1000 : Date.parse(flags.start);
+      if (!Number.isFinite(startTs)) throw new UsageError(`--start: expected an ISO date-time or now, got ${JSON.stringify(flags.start)}`);
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$/.test(flags.idPrefix)) throw new UsageError(`--id-prefix: expected 1-41 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(flags.idPrefix)}`);
       const base = { vehicles: flags.vehicles, seed: flags.seed, speedup: flags.speedup, durationMs, rateHz: flags.rate, startTs, idPrefix: flags.idPrefix };
       const { runFleet, truthLines, writeTruth } = await import('./fleet.js');

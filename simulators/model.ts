@@ -59,6 +59,7 @@ const RHO = 1.2;
 const FUEL_J_PER_L = 34.2e6;
 const AMBIENT_C = 12;
 export const HARSH_BRAKING_MPS2 = -4;
+const SEQ_EPOCH = Date.UTC(2020, 0, 1);
 
 type Phase = { kind: 'drive'; profile: 'urban' | 'highway'; until: number } | { kind: 'stop' | 'idle' | 'parked'; until: number };
 
@@ -92,7 +93,12 @@ export class SimVehicle {
   readonly linkLosses: LinkLoss[] = [];
   private readonly rng: Rng;
   private ts: number;
-  private seq = 0;
+  /**
+   * Counts intervals since 2020-01-01 at the start, so a later run of the same vehicles (a later
+   * `--start`) continues above the seqs an edge agent has already seen, as a real device's
+   * counter would, instead of being taken for retries of them.
+   */
+  private seq: number;
   private speed = 0; // m/s
   private accel = 0;
   private rpm = 0;
@@ -120,6 +126,7 @@ export class SimVehicle {
 
   constructor(readonly spec: VehicleSpec) {
     this.rng = new Rng(spec.seed);
+    this.seq = Math.max(0, Math.floor((spec.startTs - SEQ_EPOCH) / spec.intervalMs));
     const classRoll = this.rng.next();
     this.cls = CLASSES[classRoll < 0.6 ? 'car' : classRoll < 0.85 ? 'van' : 'truck'];
     this.style = this.rng.range(0.75, 1.3);
