@@ -9,8 +9,9 @@ import { createIngressMetrics } from '../ingress/metrics.js';
 import { Ingest } from '../ingress/pipeline.js';
 import { UpstreamSubscriber } from '../ingress/upstream.js';
 import type { EdgeAgentOptions } from './options.js';
-import { Forwarder, summarize, type ForwarderStatus } from '../forwarder/index.js';
-import { startForwarder, type KafkaSettings } from './kafka.js';
+import type { Forwarder, ForwarderStatus } from '../forwarder/index.js';
+import { summarize } from '../forwarder/status.js';
+import type { KafkaSettings } from './kafka.js';
 
 /**
  * The edge agent: the edge log, the MQTT ingress in front of it, the forwarder behind it
@@ -74,6 +75,8 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
     }
     let forwarder: Forwarder | undefined;
     if (options.forwarder.enabled && deps.kafka !== undefined && deps.kafka.client.brokers.length > 0) {
+      // Loaded only here: a gateway with no Kafka configured does not carry kafkajs in memory.
+      const { startForwarder } = await import('./kafka.js');
       const started = await startForwarder({ log, settings: deps.kafka, options: options.forwarder, gatewayId: options.gatewayId, registry, logger: logger.child({ component: 'forwarder' }) });
       forwarder = started.forwarder;
       cleanups.splice(cleanups.indexOf(closeLog), 0, started.stop);

@@ -5,7 +5,7 @@ import { sendPerPartition, type KeyedRecord } from '../../shared/kafka/index.js'
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';
-import { LANES, type EdgeLog, type LogReader, type ReadBatch } from '../log/index.js';
+import { LANES, positionKey, type EdgeLog, type LogReader, type ReadBatch } from '../log/index.js';
 import type { ForwarderOptions } from './options.js';
 import { toKafkaRecord } from './records.js';
 import { DrainRate, type ForwarderStatus, summarize } from './status.js';
@@ -119,9 +119,19 @@ export class Forwarder {
 
   async start(): Promise<void> {
     this.reader = await this.deps.log.openReader(this.deps.options.cursor);
-    this.running = this.loop().catch((err: unknown) => {
-      if (!this.stopped) this.deps.logger.error({ err }, 'forwarder stopped by an error');
-    });
+    // Whatever goes wrong, the forwarder goes on after a backoff: it never stops while the agent runs.
+    this.running = (async () => {
+      while (!this.stopped) {
+        try {
+          await this.loop();
+        } catch (err) {
+          if (this.stopped) return;
+          this.deps.logger.error({ err }, 'forwarder loop failed; restarting it');
+          this.rewind();
+          await this.failed(err, 'forwarder loop failed', false);
+        }
+      }
+    })();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.deps.options.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
   }
@@ -154,6 +164,8 @@ export class Forwarder {
         try {
           await this.deps.producer.connect();
           this.topics = typeof this.deps.topics === 'function' ? await this.deps.topics() : this.deps.topics;
+          this.connected = true;
+          this.metrics.healthy.set(1);
           this.deps.logger.info({ topics: this.topics }, 'forwarder connected to Kafka');
           void this.heartbeat();
         } catch (err) {
@@ -162,13 +174,29 @@ export class Forwarder {
         }
       }
       const started = this.now();
-      const batch = await this.reader!.read({ maxRecords: this.batchRecords(), maxBytes: this.batchBytes() });
+      let batch: ReadBatch;
+      try {
+        batch = await this.reader!.read({ maxRecords: this.batchRecords(), maxBytes: this.batchBytes() });
+      } catch (err) {
+        if (this.stopped) return;
+        this.rewind();
+        await this.failed(err, 'reading the edge log failed; will try again', false);
+        continue;
+      }
       if (batch.records.length === 0) {
         await this.pause(o.pollMs);
         continue;
       }
       if (!(await this.sendUntilAcked(batch))) return; // stopped: the cursor stays, the batch is sent again on the next start
-      await this.reader!.commit();
+      try {
+        await this.reader!.commit();
+      } catch (err) {
+        if (this.stopped) return;
+        // Kafka has the batch but the cursor did not move: it is sent again (copies with the same envelope).
+        this.rewind();
+        await this.failed(err, 'committing the forwarder cursor failed; the batch will be sent again', false);
+        continue;
+      }
       this.statusCache = undefined;
       await this.pace(batch, started);
     }
@@ -202,8 +230,8 @@ export class Forwarder {
     const { gatewayId } = this.deps;
     const topics = this.topics!;
     const pending = [
-      { topic: topics.telemetry, records: batch.records.filter((r) => r.lane !== 'dead').map((r) => toKafkaRecord(r, gatewayId)) },
-      { topic: topics.deadLetters, records: batch.records.filter((r) => r.lane === 'dead').map((r) => toKafkaRecord(r, gatewayId)) },
+      { topic: topics.telemetry, records: batch.records.filter((r) => r.lane !== 'dead').map((r) => fitForKafka(toKafkaRecord(r, gatewayId))) },
+      { topic: topics.deadLetters, records: batch.records.filter((r) => r.lane === 'dead').map((r) => fitForKafka(toKafkaRecord(r, gatewayId))) },
     ].filter((p) => p.records.length > 0);
     while (!this.stopped) {
       const results = await Promise.allSettled(pending.map((p) => this.send(p.topic, p.records)));
@@ -257,12 +285,13 @@ export class Forwarder {
     }
   }
 
-  private async failed(err: unknown, what: string): Promise<void> {
+  /** Counts, logs and backs off. `kafka`: the failure was Kafka's (then the forwarder reports itself disconnected). */
+  private async failed(err: unknown, what: string, kafka = true): Promise<void> {
     const code = (err as { code?: string }).code ?? 'UNKNOWN';
     const message = err instanceof Error ? err.message : String(err);
     this.metrics.failures.inc({ code });
     this.metrics.healthy.set(0);
-    this.connected = false;
+    if (kafka) this.connected = false;
     this.lastError = { code, message, at: this.now() };
     const delay = backoffDelay(this.attempt++, this.deps.options.retry);
     // Once per failure streak at warn (then every 10th), so an outage of hours does not flood the log.
@@ -282,6 +311,16 @@ export class Forwarder {
     } catch (err) {
       this.metrics.heartbeats.inc({ outcome: 'failed' });
       this.deps.logger.debug({ err: (err as Error).message }, 'heartbeat not sent');
+    }
+  }
+
+  /** Back to the durable cursor: the next read starts with what was not committed. */
+  private rewind(): void {
+    const reader = this.reader;
+    if (reader === undefined) return;
+    const committed = reader.committed();
+    for (const lane of LANES) {
+      for (let p = 0; p < this.deps.log.partitionCount; p++) reader.seek(lane, p, committed[positionKey(lane, p)] ?? 0);
     }
   }
 
@@ -309,6 +348,22 @@ export class Forwarder {
     await Promise.race([this.running, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
   }
+}
+
+/** Values above this go to Kafka cut to their first TRUNCATED_BYTES (the whole value stays in the edge log). */
+export const MAX_VALUE_BYTES = 512 * 1024;
+const TRUNCATED_BYTES = 64 * 1024;
+
+/**
+ * Kafka refuses a record batch above the topic's max.message.bytes (1 MiB by default) for
+ * ever; one oversize dead letter (a client sent a huge payload) would then hold up everything
+ * behind it. Such a value is cut, and the header `roadlog.truncated` gives its full size.
+ */
+export function fitForKafka(record: KeyedRecord): KeyedRecord {
+  const size = typeof record.value === 'string' ? Buffer.byteLength(record.value) : record.value.length;
+  if (size <= MAX_VALUE_BYTES) return record;
+  const value = (typeof record.value === 'string' ? Buffer.from(record.value) : record.value).subarray(0, TRUNCATED_BYTES);
+  return { ...record, value, headers: { ...record.headers, 'roadlog.truncated': String(size) } };
 }
 
 function partitionOf(record: KeyedRecord, partitions: number): number {

@@ -1,0 +1,81 @@
+import type { Producer, ProducerRecord } from 'kafkajs';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { Forwarder, ForwarderOptionsSchema } from '../../../edge/forwarder/index.js';
+import { createLogger } from '../../../shared/logging/index.js';
+import { simulatedLog } from '../log/support/log.js';
+
+/** The forwarder against a stand-in producer (fault injection); the real broker is in test/integration/edge. */
+const logger = createLogger({ level: 'silent' });
+
+function fakeProducer(limitBytes = 1024 * 1024) {
+  const sent: ProducerRecord[] = [];
+  const producer = {
+    connect: async () => undefined,
+    send: async (r: ProducerRecord) => {
+      const bytes = r.messages.reduce((n, m) => n + (m.value as Buffer).length, 0);
+      if (bytes > limitBytes) throw Object.assign(new Error('The request included a message larger than the max message size the server will accept'), { type: 'MESSAGE_TOO_LARGE' });
+      sent.push(r);
+      return [{ topicName: r.topic, partition: r.messages[0]!.partition!, errorCode: 0, baseOffset: '0' }];
+    },
+  } as unknown as Producer;
+  return { producer, sent };
+}
+
+const topics = { telemetry: { name: 'tele', partitions: 3 }, deadLetters: { name: 'dlq', partitions: 1 } };
+const options = ForwarderOptionsSchema.parse({ pollMs: 5, retry: { initialMs: 5, maxMs: 20 } });
+
+async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('Forwarder (stand-in producer)', () => {
+  it('reports itself connected as soon as it reached Kafka, even with nothing to send', async () => {
+    const { log } = await simulatedLog();
+    const { producer } = fakeProducer();
+    const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options, logger, registry: new Registry() });
+    await f.start();
+    await until(async () => (await f.status()).connected);
+    await f.stop();
+    await log.close();
+  });
+
+  it('goes on after the cursor could not be written (disk full once): every record sent, the error reported', async () => {
+    const { fs, log } = await simulatedLog();
+    for (let i = 0; i < 60; i++) await log.append({ key: `veh-${i % 6}`, value: `v${i}` });
+    const { producer, sent } = fakeProducer();
+    let failures = 1;
+    fs.inject = (op, path) => (op === 'append' && path.includes('/cursors/') && failures-- > 0 ? 'ENOSPC' : undefined);
+    const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options: ForwarderOptionsSchema.parse({ ...options, maxBatchRecords: 10 }), logger, registry: new Registry() });
+    await f.start();
+    await until(async () => (await log.backlog('forwarder')).length === 0);
+    const status = await f.status();
+    await f.stop();
+    expect(failures).toBeLessThan(0);
+    expect(status.lastError?.code).toBe('ENOSPC');
+    expect(status.connected).toBe(true); // a disk problem, not Kafka's
+    const values = new Set(sent.flatMap((r) => r.messages.map((m) => (m.value as Buffer).toString())));
+    expect(values.size).toBe(60);
+    await log.close();
+  });
+
+  it('an oversize dead letter goes to Kafka cut, with its full size in a header, and does not hold up what follows', async () => {
+    const { log } = await simulatedLog({ partitions: 2, segmentBytes: 8 * 1024 * 1024, maxBatchDelayMs: 0 });
+    await log.append({ key: 'veh-1', value: Buffer.alloc(2 * 1024 * 1024, 1), lane: 'dead', headers: [{ name: 'roadlog.dlq.reason', value: Buffer.from('oversize') }] });
+    for (let i = 0; i < 5; i++) await log.append({ key: 'veh-1', value: `after-${i}` });
+    const { producer, sent } = fakeProducer();
+    const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options, logger, registry: new Registry() });
+    await f.start();
+    await until(async () => (await log.backlog('forwarder')).length === 0);
+    await f.stop();
+    const dead = sent.find((r) => r.topic === 'dlq')!.messages[0]!;
+    expect((dead.value as Buffer).length).toBe(64 * 1024);
+    expect(dead.headers!['roadlog.truncated']).toBe(String(2 * 1024 * 1024));
+    expect(sent.filter((r) => r.topic === 'tele').flatMap((r) => r.messages).length).toBe(5);
+    await log.close();
+  });
+});
