@@ -230,8 +230,8 @@ export class Forwarder {
     const { gatewayId } = this.deps;
     const topics = this.topics!;
     const pending = [
-      { topic: topics.telemetry, records: batch.records.filter((r) => r.lane !== 'dead').map((r) => fitForKafka(toKafkaRecord(r, gatewayId))) },
-      { topic: topics.deadLetters, records: batch.records.filter((r) => r.lane === 'dead').map((r) => fitForKafka(toKafkaRecord(r, gatewayId))) },
+      { topic: topics.telemetry, records: batch.records.filter((r) => r.lane !== 'dead').map((r) => fitForKafka(toKafkaRecord(r, gatewayId, this.deps.log.logId))) },
+      { topic: topics.deadLetters, records: batch.records.filter((r) => r.lane === 'dead').map((r) => fitForKafka(toKafkaRecord(r, gatewayId, this.deps.log.logId))) },
     ].filter((p) => p.records.length > 0);
     while (!this.stopped) {
       const results = await Promise.allSettled(pending.map((p) => this.send(p.topic, p.records)));

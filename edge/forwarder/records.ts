@@ -7,7 +7,7 @@ import type { ReadRecord } from '../log/index.js';
  * the envelope headers (where it came from: the dedup key of every consumer), and the
  * record's own headers (schema version; for dead letters the reason, code and MQTT topic).
  */
-export function toKafkaRecord(record: ReadRecord, gatewayId: string): KeyedRecord {
+export function toKafkaRecord(record: ReadRecord, gatewayId: string, edgeLog: string): KeyedRecord {
   const schema = record.headers.find((h) => h.name === 'roadlog.schema')?.value.toString();
   const headers: Record<string, string | Buffer> = {};
   for (const h of record.headers) headers[h.name] = Buffer.from(h.value);
@@ -15,6 +15,7 @@ export function toKafkaRecord(record: ReadRecord, gatewayId: string): KeyedRecor
     headers,
     encodeEnvelopeHeaders({
       gatewayId,
+      edgeLog,
       edgeLane: record.lane,
       edgePartition: record.partition,
       edgeOffset: BigInt(record.offset),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
@@ -20,6 +21,7 @@ import { pickDropVictim, planRetention, type SegmentInfo } from './retention.js'
  * never lost (loss window 0), short of the disk itself failing.
  */
 export const LOG_FORMAT_VERSION = 1;
+const LOG_ID = /^[0-9a-f]{16}$/;
 
 export interface AppendInput {
   /** The vehicleId: picks the partition, so one vehicle's records stay in order. */
@@ -106,6 +108,12 @@ export class EdgeLog {
   /** Set by close() once appends are drained: no segment is deleted after it. */
   private partitionsClosing = false;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /**
+   * This log's own id, random, made when the log is created (meta.json). Offsets start at 0 in
+   * every new log, so a gateway re-imaged with the same gateway id, or two gateways given one
+   * name, would repeat (gateway, lane, partition, offset): the id makes the envelope unique.
+   */
+  logId = '';
 
   private constructor(
     readonly dir: string,
@@ -194,10 +202,11 @@ export class EdgeLog {
     const raw = await readWholeFile(this.fs, path);
     const want = { format: LOG_FORMAT_VERSION, partitions: this.options.partitions, lanes: [...LANES] };
     if (raw === undefined) {
-      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify({ ...want, createdAt: new Date(this.now()).toISOString() })}\n`));
+      this.logId = randomBytes(8).toString('hex');
+      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify({ ...want, logId: this.logId, createdAt: new Date(this.now()).toISOString() })}\n`));
       return;
     }
-    let meta: { format?: unknown; partitions?: unknown };
+    let meta: { format?: unknown; partitions?: unknown; logId?: unknown };
     try {
       meta = JSON.parse(raw.toString('utf8')) as typeof meta;
     } catch (err) {
@@ -206,6 +215,13 @@ export class EdgeLog {
     if (meta.format !== LOG_FORMAT_VERSION) throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: format ${String(meta.format)}, this roadlog reads format ${LOG_FORMAT_VERSION}`);
     if (meta.partitions !== this.options.partitions) {
       throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${this.dir} has ${String(meta.partitions)} partitions but edge.log.partitions is ${this.options.partitions} (the count is fixed when the log is created)`);
+    }
+    if (typeof meta.logId === 'string' && LOG_ID.test(meta.logId)) {
+      this.logId = meta.logId;
+    } else {
+      // A log from before log ids: give it one now.
+      this.logId = randomBytes(8).toString('hex');
+      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify({ ...meta, logId: this.logId })}\n`));
     }
   }
 

@@ -6,11 +6,14 @@ import { decodeEnvelopeHeaders, type RecordHeaders } from './envelope.js';
  *
  * Why a high-water mark is enough: the forwarder sends a batch only after the previous one
  * was acknowledged in full, and each Kafka partition's share of a batch in one request. So
- * in any one Kafka partition, the offsets of one edge (gateway, lane, partition) only grow,
+ * in any one Kafka partition, the offsets of one edge (gateway, log, lane, partition) only grow,
  * except that a re-send repeats offsets already delivered. A record at or below the highest
  * offset seen for its edge partition in its Kafka partition is a copy; gaps are normal.
  *
- * State: one bigint per (Kafka partition, gateway, lane, edge partition). It is only as good
+ * State: one bigint per (Kafka partition, gateway, edge log, lane, edge partition). The log id
+ * keeps a new log's offsets (which start at 0 again) from being taken for copies. If the
+ * telemetry topic's partition count changes, a re-sent copy may land in another Kafka
+ * partition and pass as new: add partitions only with the forwarders drained. It is only as good
  * as its memory: a consumer that restarts from a committed Kafka offset can meet a copy whose
  * original it processed before the restart. Consumers that must be exact across restarts
  * (the cold path's archive) persist `snapshot()` with their output and `restore()` it; call
@@ -27,7 +30,7 @@ export class EnvelopeDedup {
   isDuplicate(topic: string, partition: number, headers: RecordHeaders | undefined): boolean {
     const env = decodeEnvelopeHeaders(headers);
     if (env === undefined) return false;
-    const key = `${topic}\u0000${partition}\u0000${env.gatewayId}\u0000${env.edgeLane}\u0000${env.edgePartition}`;
+    const key = `${topic}\u0000${partition}\u0000${env.gatewayId}\u0000${env.edgeLog}\u0000${env.edgeLane}\u0000${env.edgePartition}`;
     const mark = this.marks.get(key);
     if (mark !== undefined && env.edgeOffset <= mark) {
       this.duplicates++;

@@ -127,7 +127,7 @@ async function drainPlatformatic(bootstrap: string, topic: string): Promise<{ rp
       const batch = await reader.read({ maxRecords: BATCH, maxBytes: 8 * 1024 * 1024 });
       if (batch.records.length === 0) break;
       const messages = batch.records.map((r) => {
-        const k = toKafkaRecord(r, 'bench');
+        const k = toKafkaRecord(r, 'bench', log.logId);
         const headers = new Map<Buffer, Buffer>();
         for (const [name, v] of Object.entries(k.headers!)) headers.set(Buffer.from(name), Buffer.isBuffer(v) ? v : Buffer.from(v));
         return { topic, key: Buffer.from(k.key), value: k.value as Buffer, headers, partition: partitionForKey(k.key, PARTITIONS) };

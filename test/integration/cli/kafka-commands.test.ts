@@ -110,7 +110,7 @@ describe('roadlog tail', () => {
       messages: records.map((r, i) => ({
         key: r.vehicleId,
         value: JSON.stringify(r),
-        headers: encodeEnvelopeHeaders({ gatewayId: 'gw-1', edgeLane: 'normal', edgePartition: 0, edgeOffset: BigInt(i), schemaVersion: 1, ingestTs: 1_767_225_600_000 + i }),
+        headers: encodeEnvelopeHeaders({ gatewayId: 'gw-1', edgeLog: '00000000000000aa', edgeLane: 'normal', edgePartition: 0, edgeOffset: BigInt(i), schemaVersion: 1, ingestTs: 1_767_225_600_000 + i }),
       })),
     });
     await producer.disconnect();

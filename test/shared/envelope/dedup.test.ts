@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EnvelopeDedup, encodeEnvelopeHeaders } from '../../../shared/envelope/index.js';
 
-const h = (offset: number, over: { gatewayId?: string; edgeLane?: string; edgePartition?: number } = {}) =>
-  encodeEnvelopeHeaders({ gatewayId: over.gatewayId ?? 'gw', edgeLane: over.edgeLane ?? 'normal', edgePartition: over.edgePartition ?? 0, edgeOffset: BigInt(offset), schemaVersion: 1, ingestTs: 1 });
+const h = (offset: number, over: { gatewayId?: string; edgeLog?: string; edgeLane?: string; edgePartition?: number } = {}) =>
+  encodeEnvelopeHeaders({ gatewayId: over.gatewayId ?? 'gw', edgeLog: over.edgeLog ?? 'aaaaaaaaaaaaaaaa', edgeLane: over.edgeLane ?? 'normal', edgePartition: over.edgePartition ?? 0, edgeOffset: BigInt(offset), schemaVersion: 1, ingestTs: 1 });
 
 describe('EnvelopeDedup', () => {
   it('drops re-sent copies (offsets at or below the mark), keeps gaps and other edge partitions, lanes, gateways', () => {
@@ -14,6 +14,7 @@ describe('EnvelopeDedup', () => {
     expect(seen(0, h(1, { edgePartition: 1 }))).toBe(false);
     expect(seen(0, h(1, { edgeLane: 'critical' }))).toBe(false);
     expect(seen(0, h(1, { gatewayId: 'gw2' }))).toBe(false);
+    expect(seen(0, h(0, { edgeLog: 'bbbbbbbbbbbbbbbb' }))).toBe(false); // a new log (a re-imaged gateway): offsets start again
     expect(seen(1, h(1))).toBe(false); // another Kafka partition has its own marks
     expect(d.isDuplicate('t', 0, { 'some-header': 'x' })).toBe(false); // not from a gateway
     expect(d.duplicates).toBe(2);

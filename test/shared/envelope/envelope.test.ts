@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelopeHeaders, dedupKey, encodeEnvelopeHeaders, HEADER } from '../../../shared/envelope/index.js';
 
-const env = { gatewayId: 'depot-7', edgeLane: 'normal', edgePartition: 3, edgeOffset: 2n ** 60n + 5n, schemaVersion: 1, ingestTs: 1_767_225_600_123 };
+const env = { gatewayId: 'depot-7', edgeLog: '0123456789abcdef', edgeLane: 'normal', edgePartition: 3, edgeOffset: 2n ** 60n + 5n, schemaVersion: 1, ingestTs: 1_767_225_600_123 };
 
 describe('record envelope', () => {
   it('round-trips through Kafka-style headers (Buffers), offsets beyond 2^53 included', () => {
@@ -25,6 +25,7 @@ describe('record envelope', () => {
     expect(dedupKey(env)).not.toBe(dedupKey({ ...env, edgeOffset: env.edgeOffset + 1n }));
     expect(dedupKey(env)).not.toBe(dedupKey({ ...env, edgePartition: 4 }));
     expect(dedupKey(env)).not.toBe(dedupKey({ ...env, edgeLane: 'critical' }));
-    expect(dedupKey({ gatewayId: 'a1', edgeLane: 'normal', edgePartition: 1, edgeOffset: 1n })).not.toBe(dedupKey({ gatewayId: 'a', edgeLane: 'normal', edgePartition: 11, edgeOffset: 1n }));
+    expect(dedupKey(env)).not.toBe(dedupKey({ ...env, edgeLog: 'fedcba9876543210' }));
+    expect(dedupKey({ gatewayId: 'a1', edgeLog: 'f', edgeLane: 'normal', edgePartition: 1, edgeOffset: 1n })).not.toBe(dedupKey({ gatewayId: 'a', edgeLog: 'f', edgeLane: 'normal', edgePartition: 11, edgeOffset: 1n }));
   });
 });
