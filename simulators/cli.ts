@@ -139,14 +139,22 @@ export function registerSimCommands(program: Command): void {
 /** Forks `--workers` processes, each running its shard; merges their progress and truth files. */
 async function runWorkers(flags: SimFlags, base: { vehicles: number; seed: number; startTs: number; durationMs: number; rateHz: number; idPrefix: string }): Promise<void> {
   const cli = process.argv[1]!;
-  const args = process.argv.slice(2).filter((a, i, all) => !(a === '--workers' || all[i - 1] === '--workers' || a.startsWith('--workers=') || a === '--progress' || all[i - 1] === '--progress' || a === '--truth' || all[i - 1] === '--truth'));
+  // Each worker gets its own truth and messages file (merged below) and the start time resolved here, so `now` is one instant for all.
+  const own = new Set(['--workers', '--progress', '--truth', '--messages', '--start']);
+  const args = process.argv.slice(2).filter((a, i, all) => !(own.has(a) || own.has(all[i - 1] ?? '') || [...own].some((o) => a.startsWith(`${o}=`))));
+  args.push('--start', new Date(base.startTs).toISOString());
+  // Ctrl-C reaches the workers too (one process group): they stop and write their parts; this process waits and merges.
+  let interrupted = false;
+  process.on('SIGINT', () => {
+    interrupted = true;
+  });
   const totals = new Map<number, { made: number; acked: number; connected: number; vehicles: number; deviceTs: number }>();
   const summaries: { made: number; acked: number; dropped: number; reconnects: number; unsent: number }[] = [];
   const started = Date.now();
   let lastLine = 0;
   await Promise.all(
     Array.from({ length: flags.workers }, (_, i) => new Promise<void>((resolve, reject) => {
-      const child = fork(cli, [...args, '--shard', `${i}/${flags.workers}`, '--progress', 'json', ...(flags.truth === undefined ? [] : ['--truth', `${flags.truth}.part${i}`])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+      const child = fork(cli, [...args, '--shard', `${i}/${flags.workers}`, '--progress', 'json', ...(flags.truth === undefined ? [] : ['--truth', `${flags.truth}.part${i}`]), ...(flags.messages === undefined ? [] : ['--messages', `${flags.messages}.part${i}`])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
       let buf = '';
       child.stdout!.on('data', (d: Buffer) => {
         buf += d.toString();
@@ -190,6 +198,17 @@ async function runWorkers(flags: SimFlags, base: { vehicles: number; seed: numbe
     const { writeTruth } = await import('./fleet.js');
     await writeTruth(flags.truth, [...run.slice(0, 1), ...[...blocks.keys()].sort().flatMap((id) => blocks.get(id)!)]);
   }
+  if (flags.messages !== undefined) {
+    // Worker by worker (each part in device-time order); one process interleaves vehicles step by step instead.
+    const { createWriteStream } = await import('node:fs');
+    const out = createWriteStream(flags.messages);
+    for (let i = 0; i < flags.workers; i++) {
+      const part = `${flags.messages}.part${i}`;
+      out.write(await readFile(part));
+      await rm(part, { force: true });
+    }
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
   const total = (k: keyof (typeof summaries)[number]) => summaries.reduce((n, s) => n + s[k], 0);
-  process.stdout.write(`sim: ${base.vehicles} vehicles in ${flags.workers} workers, ${total('made')} messages made, ${total('acked')} acknowledged, ${total('unsent')} unsent, ${total('dropped')} dropped from full buffers, ${total('reconnects')} reconnects, ${((Date.now() - started) / 1000).toFixed(1)} s${flags.truth === undefined ? '' : `; truth in ${flags.truth}`}\n`);
+  process.stdout.write(`sim: ${base.vehicles} vehicles in ${flags.workers} workers, ${total('made')} messages made, ${total('acked')} acknowledged, ${total('unsent')} unsent, ${total('dropped')} dropped from full buffers, ${total('reconnects')} reconnects, ${((Date.now() - started) / 1000).toFixed(1)} s${interrupted ? ' (stopped by Ctrl-C)' : ''}${flags.truth === undefined ? '' : `; truth in ${flags.truth}`}\n`);
 }

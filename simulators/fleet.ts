@@ -131,14 +131,15 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
   let lastProgress = 0;
   let abortedAt: number | undefined;
   let endedAt: number | undefined;
+  /** Device time of the next step; every vehicle takes each step before any takes the next, so the stream's order never depends on timing. */
+  let nextTs = o.startTs + intervalMs;
   for (;;) {
     if (o.signal?.aborted === true) abortedAt ??= Date.now();
-    if (deviceNow() >= endTs) endedAt ??= Date.now();
-    if (endedAt !== undefined && Date.now() - endedAt > (o.drainTimeoutMs ?? 30_000)) break;
-    const now = abortedAt === undefined ? deviceNow() : 0;
-    let pending = false;
-    for (const r of runners) {
-      while (r.vehicle.deviceTs + intervalMs <= now && r.vehicle.deviceTs < endTs) {
+    if (nextTs > endTs || abortedAt !== undefined) endedAt ??= Date.now();
+    if (endedAt !== undefined && Date.now() - endedAt > (abortedAt === undefined ? (o.drainTimeoutMs ?? 30_000) : 5_000)) break;
+    const now = deviceNow();
+    for (; abortedAt === undefined && nextTs <= now && nextTs <= endTs; nextTs += intervalMs) {
+      for (const r of runners) {
         const msg = r.vehicle.step();
         if (msg === undefined) continue;
         stats.made++;
@@ -150,13 +151,14 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
           r.dropped++;
         }
       }
-      if (o.broker !== undefined) {
+    }
+    let pending = abortedAt === undefined && nextTs <= endTs;
+    if (o.broker !== undefined) {
+      for (const r of runners) {
         pump(r, stats);
         if (r.outbox.length > 0 || r.inFlight > 0) pending = true;
       }
-      if (r.vehicle.deviceTs < endTs && abortedAt === undefined) pending = true;
     }
-    if (abortedAt !== undefined && Date.now() - abortedAt > 5_000) break;
     if (Date.now() - lastProgress >= 1000) {
       lastProgress = Date.now();
       o.onProgress?.(progress());

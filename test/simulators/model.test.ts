@@ -6,6 +6,7 @@ import { parseTelemetry, type Telemetry } from '../../shared/schema/index.js';
 import { runFleet, truthLines } from '../../simulators/fleet.js';
 import { HARSH_BRAKING_MPS2, SimVehicle, type VehicleTruth } from '../../simulators/model.js';
 import { Rng } from '../../simulators/rng.js';
+import { runCli } from '../support/cli.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -48,6 +49,38 @@ describe('simulator', () => {
     expect(c.messages).not.toBe(a.messages);
     expect(a.result.made).toBe(a.messages.split('\n').filter((l) => l !== '').length);
   });
+
+  it('the message stream does not depend on how fast the wall clock lets it run', async () => {
+    const run = async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'sim-'));
+      dirs.push(dir);
+      const file = join(dir, 'm.jsonl');
+      await runFleet({ ...base, speedup: 3_000, seed: 11, vehicles: 10, durationMs: 10 * 60_000, messagesFile: file });
+      return readFile(file, 'utf8');
+    };
+    expect(await run()).toBe(await run());
+  });
+
+  it('ends on time when the duration is not a whole number of intervals', async () => {
+    const r = await runFleet({ ...base, rateHz: 3, seed: 1, vehicles: 2, durationMs: 10_000, drainTimeoutMs: 30_000 });
+    expect(r.wallMs).toBeLessThan(5_000);
+    expect(r.truth[0]!.messages + r.truth[1]!.messages).toBe(r.made);
+    expect(Math.max(...r.truth.map((t) => t.messages))).toBe(30); // 333 ms steps up to 9,990 ms (a silent spell makes fewer)
+  });
+
+  it('`roadlog sim --workers 2` writes the same truth as one process, and every message once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sim-cli-'));
+    dirs.push(dir);
+    const common = ['sim', '--vehicles', '6', '--seed', '3', '--duration', '20m', '--speedup', '100000', '--progress', 'none'];
+    const one = await runCli([...common, '--truth', join(dir, 't1'), '--messages', join(dir, 'm1')]);
+    const two = await runCli([...common, '--workers', '2', '--truth', join(dir, 't2'), '--messages', join(dir, 'm2')]);
+    expect(one.code, one.stderr).toBe(0);
+    expect(two.code, two.stderr).toBe(0);
+    expect(await readFile(join(dir, 't2'), 'utf8')).toBe(await readFile(join(dir, 't1'), 'utf8'));
+    const lines = async (f: string) => (await readFile(join(dir, f), 'utf8')).split('\n').filter((l) => l !== '').sort();
+    expect(await lines('m2')).toEqual(await lines('m1'));
+    expect(two.stdout).toMatch(/^sim: 6 vehicles in 2 workers, \d+ messages made/);
+  }, 60_000);
 
   it('sharding a fleet across workers makes the same vehicles', async () => {
     const whole = await runFleet({ ...base, seed: 5, vehicles: 12, durationMs: 600_000 });
