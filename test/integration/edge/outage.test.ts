@@ -1,13 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { killBroker, restartBroker, startKafkaCluster, stopKafkaCluster, type KafkaClusterInfo } from '../../../infra/kafka/cluster.js';
-import { EnvelopeDedup } from '../../../shared/envelope/index.js';
 import { runCli } from '../../support/cli.js';
-import { randomName, testKafka, waitFor } from '../../support/kafka.js';
-import { connectClient, removeTempDirs, startAgentProcess, tempDir, telemetry, topicOf, type AgentProcess } from '../../edge/ingress/support/agent.js';
+import { randomName, waitFor } from '../../support/kafka.js';
+import { removeTempDirs, startAgentProcess, tempDir } from '../../edge/ingress/support/agent.js';
+import { agentStatus, readBack, startLoad, waitForEmptyBacklog } from './support/load.js';
 
 /**
  * Kafka goes away under load and comes back: the gateway keeps acknowledging into its log,
@@ -34,15 +33,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface StatusBody {
-  connected: boolean;
-  backlog: { records: number; oldestIngestAgeSeconds?: number; drainRate: number };
-}
-
-async function status(agent: AgentProcess): Promise<StatusBody> {
-  return (await (await fetch(`${agent.httpUrl}/status`)).json()) as StatusBody;
-}
-
 describe('forwarder: Kafka outage under load', () => {
   it(`keeps acknowledging through a ${OUTAGE_MS / 1000} s outage, then drains: 0 lost, order kept, RSS bounded`, async () => {
     const brokers = cluster.bootstrapServers;
@@ -58,35 +48,13 @@ describe('forwarder: Kafka outage under load', () => {
       20_000,
       { kafka: { brokers: [brokers], requestTimeoutMs: 5_000, connectionTimeoutMs: 1_000 }, topics: { prefix } },
     );
-    const acked = new Map<string, number[]>();
-    const clients: MqttClient[] = [];
-    let publishing = true;
-    let ackedDuringOutage = 0;
-    let inOutage = false;
-    const loops: Promise<void>[] = [];
+    const load = await startLoad(agent.port, VEHICLES, PER_VEHICLE_HZ);
     try {
-      for (let v = 0; v < VEHICLES; v++) {
-        const id = `VH-${v}`;
-        const c = await connectClient(`mqtt://127.0.0.1:${agent.port}`, { clientId: id });
-        clients.push(c);
-        acked.set(id, []);
-        loops.push(
-          (async () => {
-            for (let seq = 0; publishing; seq++) {
-              const t0 = Date.now();
-              await c.publishAsync(topicOf(id), telemetry(id, seq), { qos: 1 });
-              acked.get(id)!.push(seq);
-              if (inOutage) ackedDuringOutage++;
-              await new Promise((r) => setTimeout(r, Math.max(0, 1000 / PER_VEHICLE_HZ - (Date.now() - t0))));
-            }
-          })(),
-        );
-      }
-      await waitFor(async () => ((await status(agent)).connected ? true : undefined), 30_000, 'the forwarder connected');
+      await waitFor(async () => ((await agentStatus(agent)).connected ? true : undefined), 30_000, 'the forwarder connected');
       await new Promise((r) => setTimeout(r, 3_000));
 
       await killBroker(cluster.dir, nodeId, 'SIGKILL');
-      inOutage = true;
+      const ackedBeforeOutage = load.total();
       const rssStart = await agent.rss();
       let rssMax = rssStart;
       const outageEnds = Date.now() + OUTAGE_MS;
@@ -94,60 +62,34 @@ describe('forwarder: Kafka outage under load', () => {
         await new Promise((r) => setTimeout(r, 1_000));
         rssMax = Math.max(rssMax, await agent.rss());
       }
-      const during = await status(agent);
+      const during = await agentStatus(agent);
       expect(during.connected).toBe(false);
       expect(during.backlog.records).toBeGreaterThan(0);
       expect(during.backlog.oldestIngestAgeSeconds).toBeGreaterThan(OUTAGE_MS / 1000 / 2);
-      inOutage = false;
+      const ackedDuringOutage = load.total() - ackedBeforeOutage;
 
       await restartBroker(cluster.dir, nodeId);
       // Drained while the live traffic goes on: the backlog is down to what the last moments added.
       const drainStart = Date.now();
       await waitFor(async () => {
-        const s = await status(agent);
+        const s = await agentStatus(agent);
         return s.connected && s.backlog.records < VEHICLES * PER_VEHICLE_HZ ? true : undefined;
       }, 120_000, 'the backlog drained under live traffic');
       const drainMs = Date.now() - drainStart;
-      publishing = false;
-      await Promise.all(loops);
-      await Promise.all(clients.map((c) => c.endAsync()));
-      await waitFor(async () => {
-        const s = await status(agent);
-        return s.connected && s.backlog.records === 0 ? true : undefined;
-      }, 120_000, 'an empty backlog');
+      await load.stop();
+      await waitForEmptyBacklog(agent);
 
-      const total = [...acked.values()].reduce((n, s) => n + s.length, 0);
-      const kafka = testKafka(brokers);
-      const consumer = kafka.consumer({ groupId: randomName('outage-verify') });
-      await consumer.connect();
-      await consumer.subscribe({ topic: `${prefix}.telemetry.v1`, fromBeginning: true });
-      const dedup = new EnvelopeDedup();
-      const seen = new Map<string, number[]>();
-      let unique = 0;
-      await consumer.run({
-        eachMessage: async ({ message, partition }) => {
-          if (dedup.isDuplicate('telemetry', partition, message.headers)) return;
-          const { vehicleId, seq } = JSON.parse(message.value!.toString()) as { vehicleId: string; seq: number };
-          seen.set(vehicleId, [...(seen.get(vehicleId) ?? []), seq]);
-          unique++;
-        },
-      });
-      await waitFor(() => (unique >= total ? true : undefined), 120_000, `${total} records in Kafka`);
-      await consumer.disconnect();
-      for (const [id, seqs] of acked) {
-        const got = seen.get(id) ?? [];
-        // Every acknowledged message, in order; (a message published but not yet acknowledged when the load stopped may follow).
-        expect(got.slice(0, seqs.length), id).toEqual(seqs);
-      }
+      const { seqs, copies } = await readBack(brokers, `${prefix}.telemetry.v1`, load.acked);
+      // Every acknowledged message, in order (a message published but not yet acknowledged when the load stopped may follow).
+      for (const [id, acked] of load.acked) expect(seqs.get(id)!.slice(0, acked.length), id).toEqual(acked);
       console.log(
-        `outage ${OUTAGE_MS / 1000} s at ${VEHICLES * PER_VEHICLE_HZ} msg/s offered: ${total} acknowledged (${ackedDuringOutage} during the outage), all in Kafka; ` +
-          `${dedup.duplicates} re-sent copies dropped by the dedup key; backlog drained ${(drainMs / 1000).toFixed(1)} s after the broker was back (live traffic still flowing); agent RSS ${(rssStart / 2 ** 20).toFixed(0)} → max ${(rssMax / 2 ** 20).toFixed(0)} MiB`,
+        `outage ${OUTAGE_MS / 1000} s at ${VEHICLES * PER_VEHICLE_HZ} msg/s offered: ${load.total()} acknowledged (${ackedDuringOutage} during the outage), all in Kafka; ` +
+          `${copies} re-sent copies dropped by the dedup key; backlog drained ${(drainMs / 1000).toFixed(1)} s after the broker was back (live traffic still flowing); agent RSS ${(rssStart / 2 ** 20).toFixed(0)} → max ${(rssMax / 2 ** 20).toFixed(0)} MiB`,
       );
       expect(ackedDuringOutage).toBeGreaterThan((VEHICLES * PER_VEHICLE_HZ * OUTAGE_MS) / 1000 / 2);
       expect(rssMax - rssStart).toBeLessThan(64 * 2 ** 20);
     } finally {
-      publishing = false;
-      for (const c of clients) c.end(true);
+      await load.stop().catch(() => undefined);
       expect((await agent.stop()).code).toBe(0);
     }
   }, OUTAGE_MS + 300_000);
