@@ -240,11 +240,21 @@ export class Forwarder {
         if (r.status === 'fulfilled') pending[i]!.records = [];
         else {
           failure ??= r.reason;
-          const acked = r.reason instanceof RoadlogError ? (r.reason.details?.acked as number[] | undefined) : undefined;
-          if (acked !== undefined && acked.length > 0) {
-            const done = new Set(acked);
+          const details = r.reason instanceof RoadlogError ? (r.reason.details as { acked?: number[]; progress?: Record<string, number> } | undefined) : undefined;
+          const done = new Set(details?.acked ?? []);
+          const skip = new Map(Object.entries(details?.progress ?? {}).map(([p, n]) => [Number(p), n]));
+          if (done.size > 0 || skip.size > 0) {
             const { partitions } = pending[i]!.topic;
-            pending[i]!.records = pending[i]!.records.filter((rec) => !done.has(partitionOf(rec, partitions)));
+            pending[i]!.records = pending[i]!.records.filter((rec) => {
+              const p = partitionOf(rec, partitions);
+              if (done.has(p)) return false;
+              const left = skip.get(p) ?? 0;
+              if (left > 0) {
+                skip.set(p, left - 1); // acknowledged as part of an earlier request of this partition
+                return false;
+              }
+              return true;
+            });
           }
         }
       });

@@ -87,12 +87,14 @@ export function groupByPartition(records: readonly KeyedRecord[], partitions: nu
 /**
  * Send every partition's records in its own request, in parallel. Resolves with the acks of
  * all partitions, or throws: the RoadlogError's `details.acked` lists the partitions that were
- * acknowledged anyway, so a caller can re-send only the others (re-sending an acknowledged
- * partition would write its records twice).
+ * acknowledged anyway, and `details.progress` how many leading records of each failed one were,
+ * so a caller can re-send only the rest (re-sending acknowledged records would write them twice).
  */
 export async function sendPerPartition(producer: Producer, options: SendPerPartitionOptions): Promise<PartitionAcks> {
   const groups = [...groupByPartition(options.records, options.partitions)];
   const acks: PartitionAcks = new Map();
+  /** Records acknowledged so far per partition (whole chunks, from the start of its group). */
+  const progress = new Map<number, number>();
   const settled = await Promise.allSettled(
     groups.map(async ([partition, records]) => {
       // In order, one request after another: a partition's records keep their order in Kafka.
@@ -108,6 +110,7 @@ export async function sendPerPartition(producer: Producer, options: SendPerParti
         });
         const offset = verifiedBaseOffset(result, options.topic, partition, options.acks ?? -1);
         baseOffset ??= offset;
+        progress.set(partition, (progress.get(partition) ?? 0) + chunk.length);
       }
       acks.set(partition, { baseOffset: baseOffset ?? '-1', count: records.length });
     }),
@@ -118,7 +121,10 @@ export async function sendPerPartition(producer: Producer, options: SendPerParti
     const message = `send to ${options.topic} not acknowledged for partition(s) ${failures.map((f) => f.partition).join(', ')}: ${first.reason instanceof Error ? first.reason.message : String(first.reason)}`;
     throw new RoadlogError('ROADLOG_ERR_KAFKA_UNACKNOWLEDGED', message, {
       cause: first.reason,
-      details: { topic: options.topic, acked: [...acks.keys()].sort((a, b) => a - b), failed: failures.map((f) => f.partition) },
+      // `progress`: of a failed partition, how many of its first records were acknowledged (whole
+      // requests): send only the rest again, so the same requests go out again and an idempotent
+      // producer's sequence numbers still match what the broker has.
+      details: { topic: options.topic, acked: [...acks.keys()].sort((a, b) => a - b), failed: failures.map((f) => f.partition), progress: Object.fromEntries(failures.map((f) => [f.partition, progress.get(f.partition) ?? 0])) },
     });
   }
   return acks;

@@ -78,4 +78,26 @@ describe('Forwarder (stand-in producer)', () => {
     expect(sent.filter((r) => r.topic === 'tele').flatMap((r) => r.messages).length).toBe(5);
     await log.close();
   });
+
+  it('after a failed request in the middle of a partition, sends only what was not acknowledged (no copies, same order)', async () => {
+    const { log } = await simulatedLog({ partitions: 1, segmentBytes: 8 * 1024 * 1024, allowSmallSegments: true, maxBatchDelayMs: 0 });
+    for (let i = 0; i < 40; i++) await log.append({ key: 'veh-1', value: `${i}:${'x'.repeat(60_000)}` }); // about 2.4 MB: three requests
+    const sent: ProducerRecord[] = [];
+    let calls = 0;
+    const producer = {
+      connect: async () => undefined,
+      send: async (r: ProducerRecord) => {
+        if (++calls === 2) throw new Error('request timed out');
+        sent.push(r);
+        return [{ topicName: r.topic, partition: r.messages[0]!.partition!, errorCode: 0, baseOffset: '0' }];
+      },
+    } as unknown as Producer;
+    const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options, logger, registry: new Registry() });
+    await f.start();
+    await until(async () => (await log.backlog('forwarder')).length === 0);
+    await f.stop();
+    const order = sent.flatMap((r) => r.messages.map((m) => Number((m.value as Buffer).toString().split(':')[0])));
+    expect(order).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    await log.close();
+  });
 });

@@ -49,6 +49,14 @@ describe('sendPerPartition', () => {
     expect(chunkByBytes([{ key: 'k', value: 'y'.repeat(10_000) }], 100)).toHaveLength(1); // a record larger than the bound goes alone
   });
 
+  it('reports how many leading records of a failed partition were acknowledged in earlier requests', async () => {
+    const big = Array.from({ length: 30 }, (_, i) => ({ key: 'VH-1', value: 'x'.repeat(1000), headers: { seq: String(i) } }));
+    let calls = 0;
+    const { producer } = fakeProducer((record) => (++calls === 3 ? new Error('request timed out') : ok(record)));
+    const err = await sendPerPartition(producer, { topic: 't', partitions: 6, records: big, maxRequestBytes: 5_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ROADLOG_ERR_KAFKA_UNACKNOWLEDGED', details: { acked: [], progress: { [partitionForKey('VH-1', 6)]: 8 } } });
+  });
+
   it('treats a response that does not name the partition as not acknowledged (the kafkajs failover bug)', async () => {
     const victim = partitionForKey('VH-0', 6);
     const { producer } = fakeProducer((record) => (record.messages[0]!.partition === victim ? [] : ok(record)));
