@@ -23,7 +23,8 @@ export async function startForwarder(input: { log: EdgeLog; settings: KafkaSetti
   const { settings, logger } = input;
   const kafka = createKafka({ ...settings.client, clientId: `${settings.client.clientId}-edge-${input.gatewayId}` }, logger, settings.overrides);
   // The forwarder retries for ever with its own backoff; kafkajs's retries only bridge a leader election.
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 } });
+  const newProducer = () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 } });
+  const producer = newProducer();
   const admin = kafka.admin();
   const names = { telemetry: topicName(settings.topics, 'telemetry'), deadLetters: topicName(settings.topics, 'deadLetters'), gatewayStatus: topicName(settings.topics, 'gatewayStatus') };
   const topics = async (): Promise<ForwarderTopics> => {
@@ -50,13 +51,13 @@ export async function startForwarder(input: { log: EdgeLog; settings: KafkaSetti
       ...(found.has(names.gatewayStatus) ? { gatewayStatus: { name: names.gatewayStatus, partitions: found.get(names.gatewayStatus)! } } : {}),
     };
   };
-  const forwarder = new Forwarder({ log: input.log, producer, topics, gatewayId: input.gatewayId, options: input.options, logger, registry: input.registry });
+  const forwarder = new Forwarder({ log: input.log, producer, newProducer, topics, gatewayId: input.gatewayId, options: input.options, logger, registry: input.registry });
   await forwarder.start();
   return {
     forwarder,
     stop: async () => {
       await forwarder.stop();
-      await disconnectQuietly(producer);
+      await disconnectQuietly(forwarder.currentProducer);
       await disconnectQuietly(admin);
     },
   };

@@ -1,7 +1,7 @@
 import { CompressionTypes, type Producer } from 'kafkajs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
-import { sendPerPartition, type KeyedRecord } from '../../shared/kafka/index.js';
+import { disconnectQuietly, sendPerPartition, type KeyedRecord } from '../../shared/kafka/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';
@@ -38,6 +38,12 @@ export interface ForwarderTopics {
 export interface ForwarderDeps {
   log: EdgeLog;
   producer: Producer;
+  /**
+   * A fresh producer (a new producer id), used when the broker rejects the current one's state
+   * (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID, INVALID_PRODUCER_EPOCH): retrying with it
+   * would fail for ever. Without it the forwarder keeps retrying the same producer.
+   */
+  newProducer?: () => Producer;
   /** The topics and their partition counts (metadata): retried with backoff until it answers. */
   topics: ForwarderTopics | (() => Promise<ForwarderTopics>);
   gatewayId: string;
@@ -63,8 +69,11 @@ export class Forwarder {
   private statusCache: { at: number; value: Promise<ForwarderStatus> } | undefined;
   private readonly now: () => number;
   private readonly metrics;
+  private producer: Producer;
+  private replaceProducer = false;
 
   constructor(private readonly deps: ForwarderDeps) {
+    this.producer = deps.producer;
     this.now = deps.now ?? Date.now;
     this.rate = new DrainRate(this.now);
     const registers = [deps.registry];
@@ -136,6 +145,11 @@ export class Forwarder {
     this.heartbeatTimer.unref();
   }
 
+  /** The producer in use (a new one after the broker rejected the first one's state). */
+  get currentProducer(): Producer {
+    return this.producer;
+  }
+
   /** Backlog, drain rate and connection state (cached for 1 s: /metrics, /status and heartbeats share it). */
   status(): Promise<ForwarderStatus> {
     const now = this.now();
@@ -162,7 +176,7 @@ export class Forwarder {
     while (!this.stopped) {
       if (this.topics === undefined) {
         try {
-          await this.deps.producer.connect();
+          await this.producer.connect();
           this.topics = typeof this.deps.topics === 'function' ? await this.deps.topics() : this.deps.topics;
           this.connected = true;
           this.metrics.healthy.set(1);
@@ -264,13 +278,30 @@ export class Forwarder {
         return true;
       }
       await this.failed(failure, 'forward failed; will send the unacknowledged part of the batch again');
+      if (this.replaceProducer) await this.renewProducer();
     }
     return false;
   }
 
+  /** A new producer (a new producer id) in place of one whose state the broker rejects. */
+  private async renewProducer(): Promise<void> {
+    this.replaceProducer = false;
+    if (this.deps.newProducer === undefined || this.stopped) return;
+    const old = this.producer;
+    this.producer = this.deps.newProducer();
+    await disconnectQuietly(old);
+    this.deps.logger.warn({}, "the broker rejected the producer's state; going on with a new producer (a new producer id)");
+    try {
+      await this.producer.connect();
+    } catch (err) {
+      await this.failed(err, 'connecting the new producer failed; will try again');
+      this.replaceProducer = true; // after the next failed send: another new one, connected
+    }
+  }
+
   private send(topic: { name: string; partitions: number }, records: KeyedRecord[]) {
     const o = this.deps.options;
-    return sendPerPartition(this.deps.producer, {
+    return sendPerPartition(this.producer, {
       topic: topic.name,
       partitions: topic.partitions,
       records,
@@ -302,6 +333,7 @@ export class Forwarder {
     this.metrics.failures.inc({ code });
     this.metrics.healthy.set(0);
     if (kafka) this.connected = false;
+    if (kafka && PRODUCER_STATE_ERRORS.has(errorType(err) ?? '')) this.replaceProducer = true;
     this.lastError = { code, message, at: this.now() };
     const delay = backoffDelay(this.attempt++, this.deps.options.retry);
     // Once per failure streak at warn (then every 10th), so an outage of hours does not flood the log.
@@ -316,7 +348,7 @@ export class Forwarder {
     if (topic === undefined || this.stopped) return;
     try {
       const status = await this.status();
-      await sendPerPartition(this.deps.producer, { topic: topic.name, partitions: topic.partitions, records: [{ key: this.deps.gatewayId, value: JSON.stringify(status) }], acks: -1, timeoutMs: 5_000 });
+      await sendPerPartition(this.producer, { topic: topic.name, partitions: topic.partitions, records: [{ key: this.deps.gatewayId, value: JSON.stringify(status) }], acks: -1, timeoutMs: 5_000 });
       this.metrics.heartbeats.inc({ outcome: 'sent' });
     } catch (err) {
       this.metrics.heartbeats.inc({ outcome: 'failed' });
@@ -358,6 +390,17 @@ export class Forwarder {
     await Promise.race([this.running, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
   }
+}
+
+/** Broker answers that no retry with the same producer can get past. */
+const PRODUCER_STATE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
+
+/** kafkajs's error type (`OUT_OF_ORDER_SEQUENCE_NUMBER`...), also when wrapped as a cause. */
+function errorType(err: unknown): string | undefined {
+  for (let e = err as { type?: unknown; cause?: unknown } | undefined, depth = 0; e !== undefined && e !== null && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.type === 'string') return e.type;
+  }
+  return undefined;
 }
 
 /** Values above this go to Kafka cut to their first TRUNCATED_BYTES (the whole value stays in the edge log). */

@@ -100,4 +100,26 @@ describe('Forwarder (stand-in producer)', () => {
     expect(order).toEqual(Array.from({ length: 40 }, (_, i) => i));
     await log.close();
   });
+
+  it('replaces a producer whose state the broker rejects (OUT_OF_ORDER_SEQUENCE_NUMBER) instead of retrying it for ever', async () => {
+    const { log } = await simulatedLog();
+    for (let i = 0; i < 20; i++) await log.append({ key: `veh-${i % 4}`, value: `v${i}` });
+    const wedged = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      send: async () => {
+        throw Object.assign(new Error('The broker received an out of order sequence number'), { type: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
+      },
+    } as unknown as Producer;
+    const fresh = fakeProducer();
+    let made = 0;
+    const f = new Forwarder({ log, producer: wedged, newProducer: () => (made++, fresh.producer), topics, gatewayId: 'gw', options, logger, registry: new Registry() });
+    await f.start();
+    await until(async () => (await log.backlog('forwarder')).length === 0);
+    await f.stop();
+    expect(made).toBe(1);
+    expect(f.currentProducer).toBe(fresh.producer);
+    expect(fresh.sent.flatMap((r) => r.messages).length).toBe(20);
+    await log.close();
+  });
 });
