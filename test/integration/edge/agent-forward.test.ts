@@ -4,6 +4,7 @@ import { decodeEnvelopeHeaders, EnvelopeDedup } from '../../../shared/envelope/i
 import { runCli } from '../../support/cli.js';
 import { randomName, testKafka, waitFor } from '../../support/kafka.js';
 import { connectClient, removeTempDirs, startAgentProcess, tempDir, telemetry, topicOf } from '../../edge/ingress/support/agent.js';
+import { waitForEmptyBacklog } from './support/load.js';
 
 /**
  * The agent as a gateway runs it (the built CLI, `roadlog edge start` with `kafka.brokers`):
@@ -68,10 +69,7 @@ describe('edge agent with a forwarder (built CLI, real Kafka)', () => {
       for (const [v, s] of seqs) expect(s, v).toEqual(Array.from({ length: perVehicle }, (_, i) => i));
 
       // Where is the data: nothing waiting, Kafka connected.
-      await waitFor(async () => {
-        const s = (await (await fetch(`${agent.httpUrl}/status`)).json()) as { connected: boolean; backlog: { records: number } };
-        return s.connected && s.backlog.records === 0 ? true : undefined;
-      }, 20_000, 'an empty backlog in /status');
+      await waitForEmptyBacklog(agent, 20_000);
       const status = await runCli(['edge', 'status', '--url', agent.httpUrl], { env });
       expect(status.code, status.stderr).toBe(0);
       expect(status.stdout).toMatch(/^forwarder\s+running$/m);

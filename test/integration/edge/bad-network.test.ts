@@ -6,7 +6,7 @@ import { runCli } from '../../support/cli.js';
 import { FaultProxy } from '../../support/fault-proxy.js';
 import { randomName, waitFor } from '../../support/kafka.js';
 import { removeTempDirs, startAgent } from '../../edge/ingress/support/agent.js';
-import { readBack, startLoad } from './support/load.js';
+import { readBack, startLoad, waitForEmptyBacklog } from './support/load.js';
 
 /**
  * The forwarder behind a bad network: every connection to Kafka goes through a TCP proxy that
@@ -58,10 +58,7 @@ describe('forwarder: delay, reset and black hole between the gateway and Kafka',
       }
       proxy.mode = 'pass';
       await load.stop();
-      await waitFor(async () => {
-        const s = await agent.status();
-        return s.connected && s.backlog.records === 0 ? true : undefined;
-      }, 120_000, 'an empty backlog');
+      await waitForEmptyBacklog(agent);
       const { seqs, copies } = await readBack(brokers, `${prefix}.telemetry.v1`, load.acked);
       for (const [id, acked] of load.acked) expect(seqs.get(id)!.slice(0, acked.length), id).toEqual(acked);
       const failures = /roadlog_edge_forward_failures_total\{[^}]*\} (\d+)/g;

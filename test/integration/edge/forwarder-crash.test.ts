@@ -4,6 +4,7 @@ import { decodeEnvelopeHeaders, dedupKey, EnvelopeDedup } from '../../../shared/
 import { runCli } from '../../support/cli.js';
 import { randomName, testKafka, waitFor } from '../../support/kafka.js';
 import { connectClient, removeTempDirs, startAgentProcess, tempDir, telemetry, topicOf, type AgentProcess } from '../../edge/ingress/support/agent.js';
+import { waitForEmptyBacklog } from './support/load.js';
 
 /**
  * kill -9 of the agent while it forwards (the built CLI, real Kafka), over and over on one data
@@ -61,10 +62,7 @@ describe('forwarder: kill -9 of the agent while forwarding', () => {
     // A last start forwards the rest.
     const agent: AgentProcess = await startAgentProcess(data, edge, 20_000, sections);
     try {
-      await waitFor(async () => {
-        const s = (await (await fetch(`${agent.httpUrl}/status`)).json()) as { connected: boolean; backlog: { records: number } };
-        return s.connected && s.backlog.records === 0 ? true : undefined;
-      }, 120_000, 'an empty backlog');
+      await waitForEmptyBacklog(agent);
     } finally {
       expect((await agent.stop()).code).toBe(0);
     }

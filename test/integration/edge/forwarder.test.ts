@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { KafkaMessage, Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Forwarder, ForwarderOptionsSchema } from '../../../edge/forwarder/index.js';
+import { Forwarder, ForwarderOptionsSchema, type ForwarderOptionsInput } from '../../../edge/forwarder/index.js';
 import { openLog, type EdgeLog } from '../../../edge/log/index.js';
 import { decodeEnvelopeHeaders, dedupKey } from '../../../shared/envelope/index.js';
 import { createLogger } from '../../../shared/logging/index.js';
@@ -25,6 +25,14 @@ async function topics() {
   const dead = randomName('fw-dead');
   await createTopicsReady(admin, [{ topic: telemetry, numPartitions: 6, replicationFactor: 1 }, { topic: dead, numPartitions: 3, replicationFactor: 1 }]);
   return { telemetry: { name: telemetry, partitions: 6 }, deadLetters: { name: dead, partitions: 3 } };
+}
+
+/** A connected idempotent producer and a Forwarder from `log` to `t` (options over the defaults). */
+async function forwarderFor(log: EdgeLog, t: Awaited<ReturnType<typeof topics>>, options: ForwarderOptionsInput = {}) {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const forwarder = new Forwarder({ log, producer, topics: t, gatewayId: 'gw-test', options: ForwarderOptionsSchema.parse(options), logger, registry: new Registry() });
+  return { producer, forwarder };
 }
 
 async function fill(log: EdgeLog, vehicles: number, perVehicle: number): Promise<void> {
@@ -80,9 +88,7 @@ describe('forwarder', () => {
     const log = await openLog(mkdtempSync(join(tmpdir(), 'fw-')), { partitions: 4 });
     await fill(log, 20, 250);
     const t = await topics();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    const forwarder = new Forwarder({ log, producer, topics: t, gatewayId: 'gw-test', options: ForwarderOptionsSchema.parse({}), logger, registry: new Registry() });
+    const { producer, forwarder } = await forwarderFor(log, t);
     await forwarder.start();
     const telemetry = await consumeAll(t.telemetry.name, 5_000);
     const dead = await consumeAll(t.deadLetters.name, 1);
@@ -146,9 +152,7 @@ describe('forwarder', () => {
     const log = await openLog(mkdtempSync(join(tmpdir(), 'fw-')), { partitions: 8 });
     await fill(log, 500, 200);
     const t = await topics();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    const forwarder = new Forwarder({ log, producer, topics: t, gatewayId: 'gw-test', options: ForwarderOptionsSchema.parse({}), logger, registry: new Registry() });
+    const { producer, forwarder } = await forwarderFor(log, t);
     const started = Date.now();
     await forwarder.start();
     const telemetry = await consumeAll(t.telemetry.name, 100_000);
@@ -164,9 +168,7 @@ describe('forwarder', () => {
     const log = await openLog(mkdtempSync(join(tmpdir(), 'fw-')), { partitions: 4 });
     await fill(log, 10, 300); // 3,000 records and a dead letter
     const t = await topics();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    const forwarder = new Forwarder({ log, producer, topics: t, gatewayId: 'gw-test', options: ForwarderOptionsSchema.parse({ drain: { maxRecordsPerSec: 1_000 } }), logger, registry: new Registry() });
+    const { producer, forwarder } = await forwarderFor(log, t, { drain: { maxRecordsPerSec: 1_000 } });
     const started = Date.now();
     await forwarder.start();
     await waitFor(async () => ((await log.backlog('forwarder')).length === 0 ? true : undefined), 60_000, 'the cursor at the end');

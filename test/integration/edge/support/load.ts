@@ -52,9 +52,10 @@ export async function agentStatus(agent: AgentProcess): Promise<AgentStatus> {
   return (await (await fetch(`${agent.httpUrl}/status`)).json()) as AgentStatus;
 }
 
-export async function waitForEmptyBacklog(agent: AgentProcess, timeoutMs = 120_000): Promise<void> {
+/** Until the forwarder is connected with nothing waiting: of an agent process (its /status) or an in-process agent. */
+export async function waitForEmptyBacklog(agent: AgentProcess | { status(): Promise<AgentStatus> }, timeoutMs = 120_000): Promise<void> {
   await waitFor(async () => {
-    const s = await agentStatus(agent);
+    const s = 'httpUrl' in agent ? await agentStatus(agent) : await agent.status();
     return s.connected && s.backlog.records === 0 ? true : undefined;
   }, timeoutMs, 'an empty backlog');
 }
