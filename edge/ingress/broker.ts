@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { Duplex } from 'node:stream';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
@@ -11,7 +11,7 @@ import { maySubscribe, vehicleOfTopic, isValidVehicleId } from './identity.js';
 import { LoginGate, verifySecret, type Credential } from './credentials.js';
 import { IngestRejected, type Ingest } from './pipeline.js';
 import type { IngressMetrics } from './metrics.js';
-import { PacketGuard } from './packet-guard.js';
+import { guardClient } from './packet-guard.js';
 import type { IngressOptions } from './options.js';
 
 /**
@@ -135,17 +135,17 @@ export class EmbeddedBroker {
     this.listeners.push({ protocol, host, port: address.port, url: `${protocol}://${shown}:${address.port}${protocol === 'ws' ? this.deps.options.websocket?.path ?? '' : ''}` });
   }
 
-  /** Every connection, TCP, TLS or WebSocket, reaches the MQTT parser through a PacketGuard. */
+  /** Every connection, TCP, TLS or WebSocket, has the packet size guard in front of its MQTT parser. */
   private accept(socket: Socket | Duplex, remoteAddress = (socket as Socket).remoteAddress, req?: IncomingMessage): void {
     this.deps.metrics.connectionsTotal.inc();
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     (socket as Partial<Socket>).setNoDelay?.(true);
-    const guard = new PacketGuard(socket, this.deps.options.maxPacketBytes, (violation, declared) => {
+    const client = this.broker.handle(socket, req);
+    guardClient(client, this.deps.options.maxPacketBytes, (violation, declared) => {
       this.deps.metrics.rejects.inc({ reason: violation === 'oversize' ? 'packet_too_large' : 'protocol_error' });
       this.warnOnce(remoteAddress ?? 'unknown', { violation, declared }, 'packet refused; connection closed');
     });
-    this.broker.handle(guard, req);
   }
 
   private async authenticate(client: VehicleClient, username: string | undefined, password: Buffer | undefined, done: (error: AuthenticateError | null, success: boolean | null) => void): Promise<void> {
@@ -155,7 +155,7 @@ export class EmbeddedBroker {
       done(Object.assign(new Error(reason), { returnCode }) as AuthenticateError, null);
     };
     const o = this.deps.options;
-    const conn = client.conn as unknown as PacketGuard;
+    const conn = client.conn as unknown as Partial<TLSSocket>;
     const cert = typeof conn.getPeerCertificate === 'function' ? conn.getPeerCertificate() : undefined;
     if (cert !== undefined && conn.authorized === true && typeof cert.subject?.CN === 'string') {
       const cn = cert.subject.CN;
@@ -191,12 +191,14 @@ export class EmbeddedBroker {
     packet.retain = false; // telemetry is a stream, not a last value: never store retained copies
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     this.inFlight += 1;
-    this.deps.ingest.ingest({ vehicleId, clientId: client.id, topic: packet.topic, payload, qos: packet.qos }).finally(() => (this.inFlight -= 1)).then(
+    this.deps.ingest.ingest({ vehicleId, clientId: client.id, topic: packet.topic, payload, qos: packet.qos }).then(
       (outcome) => {
+        this.inFlight -= 1;
         if (outcome.kind === 'dead_letter') (packet as unknown as Record<symbol, unknown>)[DEAD] = true;
         done(null);
       },
       (err: unknown) => {
+        this.inFlight -= 1;
         const reason = err instanceof IngestRejected ? err.reason : 'internal';
         if (!(err instanceof IngestRejected)) this.deps.logger.error({ err, client: client.id }, 'ingest failed');
         this.warnOnce(client.id, { vehicleId, topic: packet.topic, reason }, 'publish refused; connection closed');

@@ -7,7 +7,8 @@
  * a restart a retry may be appended twice, which the same downstream rule covers.
  */
 export class DedupWindow {
-  private readonly seen = new Map<string, { set: Set<number>; order: number[] }>();
+  /** Per vehicle: the seqs in the window, and a ring of them in arrival order (the oldest goes first). */
+  private readonly seen = new Map<string, { set: Set<number>; ring: number[]; next: number }>();
 
   constructor(
     private readonly window: number,
@@ -24,7 +25,7 @@ export class DedupWindow {
     if (this.window === 0) return;
     let entry = this.seen.get(vehicleId);
     if (entry === undefined) {
-      entry = { set: new Set(), order: [] };
+      entry = { set: new Set(), ring: [], next: 0 };
       if (this.seen.size >= this.maxVehicles) {
         const oldest = this.seen.keys().next().value;
         if (oldest !== undefined) this.seen.delete(oldest);
@@ -35,7 +36,12 @@ export class DedupWindow {
     this.seen.set(vehicleId, entry);
     if (entry.set.has(seq)) return;
     entry.set.add(seq);
-    entry.order.push(seq);
-    if (entry.order.length > this.window) entry.set.delete(entry.order.shift()!);
+    if (entry.ring.length < this.window) {
+      entry.ring.push(seq);
+      return;
+    }
+    entry.set.delete(entry.ring[entry.next]!);
+    entry.ring[entry.next] = seq;
+    entry.next = (entry.next + 1) % this.window;
   }
 }

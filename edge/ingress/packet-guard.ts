@@ -1,58 +1,36 @@
-import { Duplex } from 'node:stream';
-import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { Client } from 'aedes';
 
 /**
- * Sits between a socket and the MQTT parser and reads only the MQTT fixed headers:
+ * The packet size limit, applied where aedes reads its socket. It reads only the MQTT fixed
+ * headers:
  *
  *   byte 0: packet type and flags | bytes 1..4: remaining length (varint, 7 bits a byte)
  *
  * A packet that declares more than `maxPacketBytes` in total, or a length field longer than
  * 4 bytes (malformed), closes the connection before its body is buffered. aedes 1.x has no
  * packet size limit of its own: without this, one client declaring 256 MB could make the
- * gateway hold 256 MB. Bytes pass through unchanged; socket backpressure is kept (the socket
- * pauses while the parser is not reading). It guards TCP, TLS and WebSocket streams alike: over
- * WebSocket an MQTT packet may span many frames, so the frame size limit alone does not bound it.
+ * gateway hold 256 MB. Over WebSocket an MQTT packet may span many frames, so the frame size
+ * limit alone does not bound it; this guard sees the reassembled byte stream on every listener.
+ *
+ * It is installed by wrapping the connection's MQTT parser (`client._parser.parse`, aedes 1.x),
+ * not as a stream between socket and parser: a stream per connection cost a tenth of the
+ * agent's CPU at full load and a few KB of memory per vehicle. Every byte aedes parses passes
+ * through `scan` first, and the socket keeps aedes's own flow control (it reads the next chunk
+ * only when the previous chunk's packets are handled, that is stored).
  */
 export type GuardViolation = 'oversize' | 'malformed_length';
 
-export class PacketGuard extends Duplex {
+export class PacketSizeScanner {
   private skip = 0;
   private inHeader = false;
   private length = 0;
   private multiplier = 1;
   private lengthBytes = 0;
 
-  /** Forwarded for aedes: TLS state and the peer certificate (mTLS identity). */
-  readonly authorized: boolean | undefined;
-  readonly remoteAddress: string | undefined;
+  constructor(private readonly maxPacketBytes: number) {}
 
-  constructor(
-    readonly socket: Socket | Duplex,
-    private readonly maxPacketBytes: number,
-    private readonly onViolation: (violation: GuardViolation, declaredBytes: number) => void,
-  ) {
-    super({ allowHalfOpen: false });
-    this.authorized = (socket as TLSSocket).authorized;
-    this.remoteAddress = (socket as Socket).remoteAddress;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.push(null));
-    socket.on('close', () => this.destroy());
-    socket.on('error', (err) => this.destroy(err));
-    socket.on('drain', () => this.emit('drain'));
-  }
-
-  getPeerCertificate(): ReturnType<TLSSocket['getPeerCertificate']> | undefined {
-    const tls = this.socket as TLSSocket;
-    return typeof tls.getPeerCertificate === 'function' ? tls.getPeerCertificate() : undefined;
-  }
-
-  setNoDelay(noDelay?: boolean): this {
-    (this.socket as Partial<Socket>).setNoDelay?.(noDelay);
-    return this;
-  }
-
-  private onData(chunk: Buffer): void {
+  /** Reads the fixed headers in the next chunk of the stream; the first violation, if any. */
+  scan(chunk: Uint8Array): { violation: GuardViolation; declaredBytes: number } | undefined {
     let i = 0;
     while (i < chunk.length) {
       if (this.skip > 0) {
@@ -76,45 +54,43 @@ export class PacketGuard extends Duplex {
       this.multiplier *= 128;
       this.lengthBytes += 1;
       if (b & 0x80) {
-        if (this.lengthBytes >= 4) return this.violate('malformed_length', this.length);
+        if (this.lengthBytes >= 4) return { violation: 'malformed_length', declaredBytes: this.length };
         continue;
       }
       const total = 1 + this.lengthBytes + this.length;
-      if (total > this.maxPacketBytes) return this.violate('oversize', total);
+      if (total > this.maxPacketBytes) return { violation: 'oversize', declaredBytes: total };
       this.skip = this.length;
       this.inHeader = false;
     }
-    if (!this.push(chunk)) this.socket.pause();
+    return undefined;
   }
+}
 
-  private violate(violation: GuardViolation, declared: number): void {
-    this.onViolation(violation, declared);
-    this.socket.destroy();
-    this.destroy();
-  }
+interface ParserHost {
+  _parser?: { parse?: (buf: Buffer) => number };
+  conn: { destroy: (error?: Error) => unknown };
+}
 
-  override _read(): void {
-    this.socket.resume();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.socket.destroyed) return callback();
-    this.socket.write(chunk, callback);
-  }
-
-  /** Acks released together by one log flush go out in one write (one syscall), not one each. */
-  override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    if (this.socket.destroyed) return callback();
-    this.socket.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback);
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.socket.end();
-    callback();
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.socket.destroy();
-    callback(error);
-  }
+/**
+ * Puts a PacketSizeScanner in front of an aedes client's parser. Call it right after
+ * `aedes.handle()`, before the socket's first read. On a violation the connection is destroyed
+ * and the chunk never reaches the parser. Throws if this aedes has no `_parser.parse` (a
+ * changed aedes must fail loudly, not run unguarded).
+ */
+export function guardClient(client: Client, maxPacketBytes: number, onViolation: (violation: GuardViolation, declaredBytes: number) => void): void {
+  const host = client as unknown as ParserHost;
+  const parser = host._parser;
+  if (typeof parser?.parse !== 'function') throw new Error('this aedes has no client._parser.parse: the packet size guard cannot be installed (aedes 1.x expected)');
+  const scanner = new PacketSizeScanner(maxPacketBytes);
+  const parse = parser.parse.bind(parser);
+  let violated = false;
+  parser.parse = (buf: Buffer): number => {
+    if (violated) return 0;
+    const found = scanner.scan(buf);
+    if (found === undefined) return parse(buf);
+    violated = true;
+    onViolation(found.violation, found.declaredBytes);
+    host.conn.destroy();
+    return 0;
+  };
 }

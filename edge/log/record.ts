@@ -83,13 +83,31 @@ export interface PreparedRecord {
 
 const EMPTY: readonly RecordHeader[] = [];
 
+/** UTF-8 bytes of header names: a handful of names, encoded once each (never written to). */
+const headerNames = new Map<string, Buffer>();
+function headerNameBytes(name: string): Buffer {
+  let bytes = headerNames.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name, 'utf8');
+    if (headerNames.size < 1024) headerNames.set(name, bytes);
+  }
+  return bytes;
+}
+
 export function prepareRecord(input: RecordInput): PreparedRecord {
   const key = Buffer.from(input.key, 'utf8');
-  const headers = (input.headers ?? EMPTY).map((h) => ({ name: Buffer.from(h.name, 'utf8'), value: h.value }));
   if (key.length > 0xffff) throw new RangeError(`record key: ${key.length} bytes, at most 65535`);
-  if (headers.length > 0xffff) throw new RangeError(`record headers: ${headers.length}, at most 65535`);
-  for (const h of headers) if (h.name.length > 0xffff) throw new RangeError(`record header name: ${h.name.length} bytes, at most 65535`);
-  const size = encodedSize(key.length, input.value.length, headers.map((h) => ({ nameBytes: h.name.length, valueBytes: h.value.length })));
+  const given = input.headers ?? EMPTY;
+  if (given.length > 0xffff) throw new RangeError(`record headers: ${given.length}, at most 65535`);
+  const headers: { name: Uint8Array; value: Uint8Array }[] = new Array(given.length);
+  let size = RECORD_HEADER_BYTES + key.length + 4 + input.value.length + 2;
+  for (let i = 0; i < given.length; i++) {
+    const name = headerNameBytes(given[i]!.name);
+    if (name.length > 0xffff) throw new RangeError(`record header name: ${name.length} bytes, at most 65535`);
+    const value = given[i]!.value;
+    headers[i] = { name, value };
+    size += 2 + name.length + 4 + value.length;
+  }
   if (size - 4 > MAX_RECORD_LENGTH) throw new RangeError(`record: ${size} bytes, at most ${MAX_RECORD_LENGTH}`);
   return { key, value: input.value, deviceTs: Math.trunc(input.deviceTs), critical: input.critical === true, headers, size };
 }

@@ -46,11 +46,14 @@ export function validateTelemetry(input: unknown): ParseResult {
   return { ok: true, value: result.data, version: version as number };
 }
 
+/** Stateless between calls (no `stream` option), so one serves every message. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Decode UTF-8 JSON bytes and validate them. Never throws. */
 export function parseTelemetry(payload: Uint8Array | string): ParseResult {
   let decoded: unknown;
   try {
-    const text = typeof payload === 'string' ? payload : new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    const text = typeof payload === 'string' ? payload : strictUtf8.decode(payload);
     decoded = JSON.parse(text);
   } catch (err) {
     const issues = [{ path: '(root)', message: `expected UTF-8 JSON: ${(err as Error).message}` }];

@@ -1,72 +1,70 @@
-import { Socket } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { Duplex, PassThrough } from 'node:stream';
+import { Aedes } from 'aedes';
 import { describe, expect, it } from 'vitest';
-import { PacketGuard, type GuardViolation } from '../../../edge/ingress/packet-guard.js';
-
-/** A stand-in socket: what we write into `wire` arrives at the guard as socket data. */
-function guarded(max: number) {
-  const wire = new PassThrough();
-  const socket = wire as unknown as Socket;
-  (socket as unknown as { setNoDelay: () => void }).setNoDelay = () => undefined;
-  const violations: [GuardViolation, number][] = [];
-  const guard = new PacketGuard(socket, max, (v, n) => violations.push([v, n]));
-  const received: Buffer[] = [];
-  guard.on('data', (c: Buffer) => received.push(c));
-  guard.on('error', () => undefined);
-  return { wire, guard, violations, received: () => Buffer.concat(received) };
-}
+import { PacketSizeScanner, guardClient, type GuardViolation } from '../../../edge/ingress/packet-guard.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
-describe('packet guard', () => {
-  it('passes packets through unchanged, however they are split', async () => {
-    const g = guarded(1000);
+describe('packet size scanner', () => {
+  it('passes packets however they are split', () => {
+    const scanner = new PacketSizeScanner(1000);
     // PINGREQ (c0 00), then a PUBLISH with a 200-byte body (length as a 2-byte varint: c8 01).
     const publish = Buffer.concat([Buffer.from([0x30, 0xc8, 0x01]), Buffer.alloc(200, 7)]);
     const all = Buffer.concat([Buffer.from([0xc0, 0x00]), publish, Buffer.from([0xc0, 0x00])]);
-    for (let i = 0; i < all.length; i += 7) g.wire.write(all.subarray(i, i + 7));
-    await tick();
-    expect(g.received()).toEqual(all);
-    expect(g.violations).toEqual([]);
+    for (let i = 0; i < all.length; i += 7) expect(scanner.scan(all.subarray(i, i + 7))).toBeUndefined();
   });
 
-  it('closes on a packet declaring more than the limit, before its body arrives', async () => {
-    const g = guarded(1000);
-    g.wire.write(Buffer.from([0x30, 0xe9, 0x07])); // remaining length 1001 → 1004 bytes in all
-    await tick();
-    expect(g.violations).toEqual([['oversize', 1004]]);
-    expect(g.guard.destroyed).toBe(true);
-    expect(g.received().length).toBe(0);
+  it('refuses a packet declaring more than the limit from its header alone', () => {
+    expect(new PacketSizeScanner(1000).scan(Buffer.from([0x30, 0xe9, 0x07]))).toEqual({ violation: 'oversize', declaredBytes: 1004 }); // remaining length 1001
   });
 
-  it('closes on a length field longer than 4 bytes', async () => {
-    const g = guarded(1 << 30);
-    g.wire.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));
-    await tick();
-    expect(g.violations.map((v) => v[0])).toEqual(['malformed_length']);
+  it('refuses a length field longer than 4 bytes', () => {
+    expect(new PacketSizeScanner(1 << 30).scan(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))?.violation).toBe('malformed_length');
   });
 
-  it('writes acknowledgments queued together in one socket write', async () => {
-    const g = guarded(100);
-    const writes: Buffer[] = [];
-    const out = g.guard.socket as unknown as { write: (c: Buffer, cb: () => void) => boolean };
-    out.write = (c: Buffer, cb: () => void) => {
-      writes.push(c);
-      setImmediate(cb);
-      return true;
-    };
-    g.guard.cork();
-    for (let i = 0; i < 5; i++) g.guard.write(Buffer.from([0x40, 0x02, 0x00, i])); // PUBACKs
-    g.guard.uncork();
+  it('checks the second packet of a chunk too', () => {
+    expect(new PacketSizeScanner(100).scan(Buffer.concat([Buffer.from([0xc0, 0x00]), Buffer.from([0x30, 0x7f])]))).toEqual({ violation: 'oversize', declaredBytes: 129 });
+  });
+});
+
+describe('guardClient on a real aedes client', () => {
+  /** A connection whose incoming bytes are what the test writes to `wire`. */
+  async function connection(max: number) {
+    const broker = await Aedes.createBroker();
+    const wire = new PassThrough();
+    const conn = Duplex.from({ readable: wire, writable: new PassThrough() });
+    const client = broker.handle(conn);
+    const violations: [GuardViolation, number][] = [];
+    guardClient(client, max, (v, n) => violations.push([v, n]));
+    const errors: Error[] = [];
+    broker.on('clientError', (_c, err) => errors.push(err));
+    broker.on('connectionError', (_c, err) => errors.push(err));
+    return { broker, wire, conn, violations, errors };
+  }
+
+  it('destroys the connection before the parser sees an oversize packet', async () => {
+    const c = await connection(1000);
+    c.wire.write(Buffer.from([0x10, 0xe9, 0x07])); // CONNECT declaring 1004 bytes
     await tick();
-    expect(writes.length).toBe(1);
-    expect(writes[0]!.length).toBe(20);
+    await tick();
+    expect(c.violations).toEqual([['oversize', 1004]]);
+    expect(c.conn.destroyed).toBe(true);
+    await new Promise<void>((r) => c.broker.close(() => r()));
   });
 
-  it('checks the second packet of a chunk too', async () => {
-    const g = guarded(100);
-    g.wire.write(Buffer.concat([Buffer.from([0xc0, 0x00]), Buffer.from([0x30, 0x7f])]));
+  it('lets packets under the limit through to the parser', async () => {
+    const c = await connection(1000);
+    // A CONNECT with protocol level 9: the parser must see it and refuse it (the guard has no opinion).
+    const body = Buffer.from([0x00, 0x04, ...Buffer.from('MQTT'), 0x09, 0x02, 0x00, 0x3c, 0x00, 0x01, 0x61]);
+    c.wire.write(Buffer.concat([Buffer.from([0x10, body.length]), body]));
     await tick();
-    expect(g.violations).toEqual([['oversize', 129]]);
+    await tick();
+    expect(c.violations).toEqual([]);
+    expect(c.errors.length).toBeGreaterThan(0); // the parser's own refusal
+    await new Promise<void>((r) => c.broker.close(() => r()));
+  });
+
+  it('fails loudly on an aedes without client._parser', () => {
+    expect(() => guardClient({ conn: { destroy: () => undefined } } as never, 10, () => undefined)).toThrow(/_parser/);
   });
 });
