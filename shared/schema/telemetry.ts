@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RoadlogError } from '../errors/index.js';
 import { TelemetryV1Schema, type TelemetryV1 } from './telemetry-v1.js';
 import { describe, formatIssues, toFieldIssues, type FieldIssue } from './issues.js';
+import { compileAcceptor, type Acceptor } from './acceptor.js';
 
 /**
  * The versioned telemetry contract.
@@ -15,6 +16,14 @@ export type Telemetry = TelemetryV1;
 export const TelemetrySchema = TelemetryV1Schema;
 
 const SCHEMAS: Readonly<Record<number, z.ZodType<Telemetry>>> = Object.freeze({ 1: TelemetryV1Schema });
+
+/** Per version, the fast path compiled from its zod schema (see acceptor.ts); zod decides whatever it does not accept. */
+const ACCEPTORS: ReadonlyMap<number, Acceptor> = new Map(
+  Object.entries(SCHEMAS).flatMap(([version, schema]) => {
+    const accept = compileAcceptor(schema);
+    return accept === undefined ? [] : [[Number(version), accept] as const];
+  }),
+);
 
 export const SUPPORTED_VERSIONS: readonly number[] = Object.freeze(Object.keys(SCHEMAS).map(Number));
 
@@ -38,6 +47,7 @@ export function validateTelemetry(input: unknown): ParseResult {
     const issues = [{ path: 'v', message: `expected one of ${SUPPORTED_VERSIONS.join(', ')}, got ${describe(version)}` }];
     return { ok: false, code: 'ROADLOG_ERR_SCHEMA_INVALID', issues, message: formatIssues(issues) };
   }
+  if (ACCEPTORS.get(version as number)?.(input) === true) return { ok: true, value: input as Telemetry, version: version as number };
   const result = schema.safeParse(input);
   if (!result.success) {
     const issues = toFieldIssues(result.error, input);
