@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { openLog, type AppendInput, type AppendResult, type EdgeLog } from '../log/index.js';
@@ -12,6 +12,7 @@ import type { EdgeAgentOptions } from './options.js';
 import type { Forwarder, ForwarderStatus } from '../forwarder/index.js';
 import { summarize } from '../forwarder/status.js';
 import type { KafkaSettings } from './kafka.js';
+import { YoungGenerationGovernor, youngGenerationPinned } from './young-generation.js';
 
 /**
  * The edge agent: the edge log, the MQTT ingress in front of it, the forwarder behind it
@@ -83,6 +84,14 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
     } else {
       logger.warn({ gateway: options.gatewayId }, 'no forwarder (kafka.brokers is empty, or edge.forwarder.enabled is false): records stay in the edge log');
     }
+    const youngPinned = new Gauge({ name: 'roadlog_edge_young_generation_pinned', help: '1 while the JS heap young generation is kept small (a low message rate), 0 while it may grow', registers: [registry] });
+    const governor = new YoungGenerationGovernor(options.memory, () => ingest.received + (forwarder?.forwardedRecords ?? 0), (pinned, rate) => {
+      youngPinned.set(pinned ? 1 : 0);
+      logger.info({ rate: Math.round(rate) }, pinned ? 'message rate low again: young generation pinned small' : 'message burst: young generation may grow');
+    });
+    governor.start();
+    youngPinned.set(youngGenerationPinned() ? 1 : 0);
+    cleanups.unshift(async () => governor.stop());
     const status = async () => {
       if (forwarder !== undefined) return { ...(await forwarder.status()), forwarder: 'running' as const };
       const partitions = await log.backlog(options.forwarder.cursor);

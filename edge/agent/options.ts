@@ -20,6 +20,18 @@ export const EdgeAgentOptionsSchema = z
     mqtt: IngressOptionsSchema.prefault({}),
     /** To Kafka (`kafka:` section for the brokers); runs when kafka.brokers is set. */
     forwarder: ForwarderOptionsSchema.prefault({}),
+    /**
+     * The JavaScript heap's young generation (edge/agent/young-generation.ts): kept small while
+     * fewer than `burstMessagesPerSecond` messages (ingested + forwarded) a second pass through
+     * the agent, allowed to grow above; 0 lets it grow always (V8's default).
+     */
+    memory: z
+      .object({
+        burstMessagesPerSecond: z.number().int().min(0).default(10_000),
+        quietSeconds: z.number().min(1).max(3_600).default(60),
+      })
+      .strict()
+      .prefault({}),
     /** /healthz, /metrics and /status. Loopback by default: metrics are not for the fleet. */
     http: z
       .object({

@@ -65,6 +65,11 @@ export class Forwarder {
   private lastError: ForwarderStatus['lastError'];
   private lastAckAt: number | undefined;
   private forwarded = 0;
+
+  /** Records acknowledged by Kafka since start. */
+  get forwardedRecords(): number {
+    return this.forwarded;
+  }
   private readonly rate: DrainRate;
   private statusCache: { at: number; value: Promise<ForwarderStatus> } | undefined;
   private readonly now: () => number;

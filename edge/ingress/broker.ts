@@ -6,6 +6,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import type { AddressInfo } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import mqttPacket from 'mqtt-packet';
 import type { Logger } from '../../shared/logging/index.js';
 import { maySubscribe, vehicleOfTopic, isValidVehicleId } from './identity.js';
 import { LoginGate, verifySecret, type Credential } from './credentials.js';
@@ -25,6 +26,11 @@ import type { IngressOptions } from './options.js';
  * negative PUBACK). Dead letters are acknowledged but never forwarded to subscribers.
  */
 const VEHICLE = Symbol('roadlog.vehicle');
+
+// mqtt-packet (aedes's encoder) otherwise builds, on its first write, a cache of all 65,536
+// packet ids as 2-byte Buffers: 6.3 MB of heap, a sixth of the agent's heap with 1,000 vehicles
+// connected. Without it each PUBACK allocates its 2-byte id instead (documented option).
+mqttPacket.writeToStream.cacheNumbers = false;
 const DEAD = Symbol('roadlog.dead');
 
 type VehicleClient = Client & { [VEHICLE]?: string };

@@ -95,9 +95,13 @@ export class Ingest {
     this.acked = { 1: deps.metrics.acks.labels('1'), 2: deps.metrics.acks.labels('2') };
   }
 
+  /** PUBLISH packets received since start (any outcome). */
+  received = 0;
+
   /** Resolves with the outcome once it is durable; rejects (IngestRejected) when the message must not be acknowledged. */
   ingest(msg: IngestMessage): Promise<IngestOutcome> {
     const started = performance.now();
+    this.received++;
     let running: Promise<IngestOutcome>;
     try {
       running = this.run(msg);

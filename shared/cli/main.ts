@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { main } from './program.js';
+import './early.js'; // first: it must run before the other modules are even parsed
+
+const { main } = await import('./program.js');
 
 // The installed `roadlog` binary. Long-running commands (tail, edge start, ...) resolve only
 // when they are done, so by now all work has finished: exit with its code, but only after
