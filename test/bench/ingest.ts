@@ -17,6 +17,8 @@
  *    of other work on the machine hits every broker alike; medians over the rounds reported;
  *  - fleet:  VEHICLES connected, each publishing once a second (open loop), on a freshly
  *            started broker so its RSS is a gateway's, not what the bursts left in the heap;
+ *  - quota (agent only, quota 50/s): 100 vehicles at 10 msg/s, in rounds alternating without and
+ *            with one more vehicle flooding (64 QoS 1 in flight): the 100's PUBACK p99 both ways;
  *  - login storm (agent only, with a credentials file): CLIENTS vehicles publish 1,000 msg/s
  *            for 10 s; after 4 s, STORM more vehicles connect at once (a gateway restart):
  *            the PUBACK latency of the CLIENTS, and how long the logins took.
@@ -27,6 +29,7 @@
  * Environment: ROADLOG_BENCH_SECONDS (per round, default 4), ROADLOG_BENCH_ROUNDS (3),
  * ROADLOG_BENCH_FLEET_SECONDS (12), ROADLOG_BENCH_CLIENTS (16), ROADLOG_BENCH_RATE (5000),
  * ROADLOG_BENCH_VEHICLES (1000), ROADLOG_BENCH_STORM (200; 0 skips the login storm),
+ * ROADLOG_BENCH_QUOTA_ROUNDS (as ROUNDS; 0 skips the quota phase),
  * ROADLOG_BENCH_TARGETS (aedes,agent,mosquitto),
  * ROADLOG_BENCH_CLI (the roadlog CLI to run as the agent; default dist/shared/cli/main.js),
  * ROADLOG_BENCH_CLI_B (a second build, benchmarked as the target `agent-b` in the same run).
@@ -303,7 +306,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startTarget(name: string, dir: string, credentialsFile?: string): Promise<Target> {
+async function startTarget(name: string, dir: string, credentialsFile?: string, quota = { messagesPerSecond: 1_000_000, burst: 1_000_000 }): Promise<Target> {
   await mkdir(dir, { recursive: true });
   let child: ChildProcess;
   if (name === 'agent' || name === 'agent-b') {
@@ -322,7 +325,7 @@ async function startTarget(name: string, dir: string, credentialsFile?: string):
         '    port: 0',
         credentialsFile === undefined ? '    allowAnonymous: true   # logins without scrypt: this measures ingest, not login' : `    credentialsFile: ${credentialsFile}`,
         '    maxConnections: 20000',
-        '    rateLimit: { messagesPerSecond: 1000000, burst: 1000000 }',
+        `    rateLimit: { messagesPerSecond: ${quota.messagesPerSecond}, burst: ${quota.burst} }`,
         '  http: { host: 127.0.0.1, port: 0 }',
         'log: { level: warn, format: json }',
         '',
@@ -451,6 +454,7 @@ async function main(): Promise<void> {
   const rate = Number(process.env.ROADLOG_BENCH_RATE ?? 5000);
   const vehicles = Number(process.env.ROADLOG_BENCH_VEHICLES ?? 1000);
   const storm = Number(process.env.ROADLOG_BENCH_STORM ?? 200);
+  const quotaRounds = Number(process.env.ROADLOG_BENCH_QUOTA_ROUNDS ?? rounds);
   const targets = (process.env.ROADLOG_BENCH_TARGETS ?? 'aedes,agent,mosquitto').split(',');
   const started = Date.now();
   for (const line of machine()) console.log(line);
@@ -523,6 +527,21 @@ async function main(): Promise<void> {
       console.log(`agent     ${storm} vehicles logged in within ${f(logins.connectMs / 1000)} s while ${clients} others published 1,000 msg/s (row "${storm} log in": those ${clients})`);
       await target.stop();
     }
+    // Quota (agent only): 100 calm vehicles at 10 msg/s each (under a quota of 50/s), with and
+    // without one vehicle flooding (64 QoS 1 publishes in flight, far over its quota), in
+    // alternating rounds against one agent. The calm vehicles' p99 should not notice the flood.
+    if (quotaRounds > 0 && targets.includes('agent')) {
+      const target = await startTarget('agent', join(dir, 'agent-quota'), undefined, { messagesPerSecond: 50, burst: 100 });
+      const calm = { mode: 'open' as const, clients: 100, firstVehicle: 5000, rate: 1000, seconds, warmupSeconds: 1 };
+      for (let round = 0; round < quotaRounds; round++) {
+        await runPhase(target, 'quota: calm', calm);
+        const flood = runLoadgen({ url: target.url, mode: 'closed', clients: 1, firstVehicle: 9000, seconds: seconds + 1, warmupSeconds: 0, seqBase: nextSeqBase('flood') });
+        await runPhase(target, 'quota: calm+flood', calm);
+        const fl = await flood;
+        console.log(`agent     flooding vehicle: ${f(fl.msgPerSec, 0)} msg/s acknowledged (quota 50/s, burst 100)`);
+      }
+      await target.stop();
+    }
   } finally {
     killAll();
     await rm(dir, { recursive: true, force: true });
@@ -567,6 +586,13 @@ async function main(): Promise<void> {
   if (agentFleet) {
     const ok = agentFleet.rssMax <= 100;
     console.log(`  RSS <= 100 MB with ${vehicles} vehicles:  ${f(agentFleet.rssMax)} MB max  ${ok ? 'MET' : 'MISSED'}`);
+  }
+  const calmAlone = get('agent', 'quota: calm');
+  const calmFlooded = rows.find((r) => r.target === 'agent' && r.phase === 'quota: calm+flood');
+  if (calmAlone && calmFlooded) {
+    const p99 = summary(calmFlooded).p99;
+    const ratio = p99 / calmAlone.p99;
+    console.log(`  others' p99 within 10% under a flood:  ${f(ratio, 2)}x (${f(p99, 2)} ms with the flood / ${f(calmAlone.p99, 2)} ms without)  ${ratio <= 1.1 ? 'MET' : 'MISSED'}`);
   }
   console.log(`\ntotal ${f((Date.now() - started) / 1000, 0)} s`);
 }
