@@ -260,7 +260,33 @@ interface Target {
   name: string;
   pid: number;
   url: string;
+  /** The agent's /metrics base URL (agent targets only). */
+  httpUrl?: string;
   stop(): Promise<number>;
+}
+
+/** The agent's group-commit flushes (write + fdatasync), cumulative, from its /metrics. */
+async function flushBuckets(httpUrl: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const m of text.matchAll(/^roadlog_edge_log_flush_seconds_bucket\{le="([^"]+)"[^}]*\} (\d+)$/gm)) buckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  return buckets;
+}
+
+interface FlushStats {
+  n: number;
+  /** Flushes that took more than 10 ms (the PUBACK p99 target): the disk's share of a slow round. */
+  over10ms: number;
+  /** Upper bound of the bucket holding the 99th percentile, in ms. */
+  p99Ms: number;
+}
+
+function flushStats(before: Map<number, number>, after: Map<number, number>): FlushStats {
+  const les = [...after.keys()].sort((a, b) => a - b);
+  const cum = (le: number): number => (after.get(le) ?? 0) - (before.get(le) ?? 0);
+  const n = cum(Infinity);
+  const p99 = les.find((le) => cum(le) >= 0.99 * n) ?? Infinity;
+  return { n, over10ms: n - cum(0.01), p99Ms: p99 * 1000 };
 }
 
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<RegExpExecArray> {
@@ -355,8 +381,8 @@ async function startTarget(name: string, dir: string, credentialsFile?: string, 
   } else {
     throw new Error(`unknown target ${name}`);
   }
-  const m = await waitForLine(child, /^mqtt (mqtt:\/\/127\.0\.0\.1:\d+)$/m, name);
-  return { name, pid: child.pid!, url: m[1]!, stop: () => stopChild(child) };
+  const m = await waitForLine(child, /^(?=[\s\S]*^mqtt (mqtt:\/\/127\.0\.0\.1:\d+)$)(?=[\s\S]*^http (http:\/\/\S+)$)/m, name);
+  return { name, pid: child.pid!, url: m[1]!, httpUrl: m[2]!, stop: () => stopChild(child) };
 }
 
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -410,6 +436,7 @@ interface Run {
   cpuPct: number;
   rssMaxMb: number;
   rssEndMb: number;
+  flush?: FlushStats;
 }
 
 interface Row {
@@ -479,12 +506,15 @@ async function main(): Promise<void> {
     const r = run.r;
     console.log(
       `${target.padEnd(9)} ${phase.padEnd(12)} ${f(r.msgPerSec, 0).padStart(7)} msg/s  p50 ${f(r.p50, 2)} ms  p99 ${f(r.p99, 2)} ms  max ${f(r.max, 1)} ms  errors ${r.errors} unacked ${r.unacked}  ` +
-        `broker CPU ${f(run.cpuPct, 0)}%  RSS ${f(run.rssEndMb)} MB (max ${f(run.rssMaxMb)})  loadgen CPU ${f(r.loadgenCpuPct, 0)}%`,
+        `broker CPU ${f(run.cpuPct, 0)}%  RSS ${f(run.rssEndMb)} MB (max ${f(run.rssMaxMb)})  loadgen CPU ${f(r.loadgenCpuPct, 0)}%` +
+        (run.flush === undefined ? '' : `  log flushes ${run.flush.n}, p99 <= ${f(run.flush.p99Ms, 0)} ms, ${run.flush.over10ms} over 10 ms`),
     );
   };
   const runPhase = async (target: Target, phase: string, spec: Omit<PhaseSpec, 'url' | 'seqBase'>): Promise<void> => {
+    const before = target.httpUrl === undefined ? undefined : await flushBuckets(target.httpUrl);
     const s = await sampled(target.pid, () => runLoadgen({ ...spec, url: target.url, seqBase: nextSeqBase(target.name) }));
-    record(target.name, phase, { r: s.result, cpuPct: s.cpuPct, rssMaxMb: s.rssMaxMb, rssEndMb: s.rssEndMb });
+    const flush = before === undefined ? undefined : flushStats(before, await flushBuckets(target.httpUrl!));
+    record(target.name, phase, { r: s.result, cpuPct: s.cpuPct, rssMaxMb: s.rssMaxMb, rssEndMb: s.rssEndMb, ...(flush === undefined ? {} : { flush }) });
   };
   try {
     // Closed and open loop: all brokers up at once (idle ones cost nothing), rounds interleaved
@@ -549,8 +579,8 @@ async function main(): Promise<void> {
   const sizes = rows[0]?.runs[0]?.r.payloadBytes;
   console.log(`\npayload: telemetry v1 JSON, ${sizes?.min}-${sizes?.max} bytes (mean ${f(sizes?.mean ?? NaN)}); load average at end: ${loadavgText()}`);
   console.log('figures: median over the rounds (p99: median of the rounds\' p99, worst round in brackets); CPU in % of one core\n');
-  console.log('| broker | phase | msg/s | PUBACK p50 ms | p99 ms (worst) | broker CPU % | broker RSS MB (max) | loadgen CPU % |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| broker | phase | msg/s | PUBACK p50 ms | p99 ms (worst) | broker CPU % | broker RSS MB (max) | loadgen CPU % | log flushes > 10 ms (of) |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
   const summary = (row: Row) => ({
     msgPerSec: median(row.runs.map((x) => x.r.msgPerSec)),
     p50: median(row.runs.map((x) => x.r.p50)),
@@ -561,10 +591,11 @@ async function main(): Promise<void> {
     rssMax: Math.max(...row.runs.map((x) => x.rssMaxMb)),
     loadgen: median(row.runs.map((x) => x.r.loadgenCpuPct)),
     failed: row.runs.reduce((n, x) => n + x.r.errors + x.r.unacked, 0),
+    slowFlushes: row.runs.some((x) => x.flush !== undefined) ? `${row.runs.reduce((n, x) => n + (x.flush?.over10ms ?? 0), 0)} (${row.runs.reduce((n, x) => n + (x.flush?.n ?? 0), 0)})` : '',
   });
   for (const row of rows) {
     const m = summary(row);
-    console.log(`| ${row.target} | ${row.phase} | ${f(m.msgPerSec, 0)} | ${f(m.p50, 2)} | ${f(m.p99, 2)} (${f(m.p99Worst, 1)}) | ${f(m.cpu, 0)} | ${f(m.rssEnd)} (${f(m.rssMax)}) | ${f(m.loadgen, 0)} |`);
+    console.log(`| ${row.target} | ${row.phase} | ${f(m.msgPerSec, 0)} | ${f(m.p50, 2)} | ${f(m.p99, 2)} (${f(m.p99Worst, 1)}) | ${f(m.cpu, 0)} | ${f(m.rssEnd)} (${f(m.rssMax)}) | ${f(m.loadgen, 0)} | ${m.slowFlushes} |`);
   }
   const get = (t: string, p: string) => {
     const row = rows.find((r) => r.target === t && r.phase.startsWith(p));
