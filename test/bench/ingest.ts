@@ -381,6 +381,11 @@ async function startTarget(name: string, dir: string, credentialsFile?: string, 
   } else {
     throw new Error(`unknown target ${name}`);
   }
+  if (name === 'aedes') {
+    const m = await waitForLine(child, /^mqtt (mqtt:\/\/127\.0\.0\.1:\d+)$/m, name);
+    return { name, pid: child.pid!, url: m[1]!, stop: () => stopChild(child) };
+  }
+  // The agent prints its MQTT listener and its HTTP endpoint (for /metrics), in either order.
   const m = await waitForLine(child, /^(?=[\s\S]*^mqtt (mqtt:\/\/127\.0\.0\.1:\d+)$)(?=[\s\S]*^http (http:\/\/\S+)$)/m, name);
   return { name, pid: child.pid!, url: m[1]!, httpUrl: m[2]!, stop: () => stopChild(child) };
 }
