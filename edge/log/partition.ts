@@ -244,7 +244,8 @@ export class Partition {
   }
 
   /**
-   * Writes and fsyncs a plan. One write and one fdatasync per segment; a new segment is
+   * Writes and fsyncs a plan. One write and one fdatasync per segment (one O_DSYNC write where
+   * the platform has it); a new segment is
    * created only after the previous one is fsynced, and its directory entry is fsynced
    * before the cycle completes, so a crash never leaves a torn segment before a newer one.
    */
@@ -258,7 +259,8 @@ export class Partition {
       if (c.isNew) await c.segment.createWriter();
       const w = c.segment.writer!;
       if (c.bytes > 0) await w.append(c.buffer);
-      await w.datasync();
+      // A dsync writer's append is already durable; a new segment with no bytes still syncs.
+      if (c.bytes === 0 || !w.dsync) await w.datasync();
       if (c.isNew) await this.fs.fsyncDir(this.dir);
     }
   }

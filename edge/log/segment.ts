@@ -119,7 +119,7 @@ export class Segment {
 
   /** Opens the existing segment file for appends. */
   async openWriter(): Promise<void> {
-    this.writer ??= await this.fs.open(this.logPath, 'append');
+    this.writer ??= await this.fs.open(this.logPath, 'append', { dsync: true });
   }
 
   /**
@@ -132,12 +132,12 @@ export class Segment {
   async createWriter(): Promise<void> {
     for (const p of [this.indexPath, this.timeIndexPath]) await unlinkIfPresent(this.fs, p);
     try {
-      this.writer = await this.fs.open(this.logPath, 'create-new');
+      this.writer = await this.fs.open(this.logPath, 'create-new', { dsync: true });
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
       await this.fs.unlink(this.logPath);
       await this.fs.fsyncDir(this.dir);
-      this.writer = await this.fs.open(this.logPath, 'create-new');
+      this.writer = await this.fs.open(this.logPath, 'create-new', { dsync: true });
     }
   }
 

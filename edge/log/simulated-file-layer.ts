@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { errnoError, type FileLayer, type LogFile, type OpenMode } from './file-layer.js';
+import { errnoError, type FileLayer, type LogFile, type OpenMode, type OpenOptions } from './file-layer.js';
 
 /**
  * An in-memory file system that models what survives a power cut, for tests (exported so
@@ -125,7 +125,7 @@ export class SimulatedFileLayer implements FileLayer {
     if (this.storage.live.get(dirname(path))?.kind !== 'dir') throw errnoError('ENOENT', op, path);
   }
 
-  async open(rawPath: string, mode: OpenMode): Promise<LogFile> {
+  async open(rawPath: string, mode: OpenMode, options?: OpenOptions): Promise<LogFile> {
     const path = normalize(rawPath);
     this.check('open', path);
     const existing = this.storage.live.get(path);
@@ -140,7 +140,7 @@ export class SimulatedFileLayer implements FileLayer {
     } else {
       inode = existing.inode;
     }
-    return new SimulatedFile(this, path, inode, mode !== 'read');
+    return new SimulatedFile(this, path, inode, mode !== 'read', options?.dsync === true && mode !== 'read');
   }
 
   /** @internal used by SimulatedFile */
@@ -226,6 +226,7 @@ class SimulatedFile implements LogFile {
     readonly path: string,
     private readonly inode: Inode,
     private readonly writable: boolean,
+    readonly dsync: boolean,
   ) {}
 
   private use(op: FaultOp): void {
@@ -247,6 +248,13 @@ class SimulatedFile implements LogFile {
     ino.data.set(data.subarray(0, fits), ino.length);
     ino.length += fits;
     if (fits < data.length) throw errnoError('ENOSPC', 'write', this.path);
+    // O_DSYNC: the write does an fdatasync's work before it returns, so the faults and stalls a
+    // test sets on 'datasync' strike here too (an EIO leaves the bytes written but not durable).
+    if (this.dsync) {
+      await this.fs.stall?.('datasync', this.path);
+      this.use('datasync');
+      this.makeDurable();
+    }
   }
 
   async read(position: number, length: number): Promise<Buffer> {
@@ -263,6 +271,10 @@ class SimulatedFile implements LogFile {
   async datasync(): Promise<void> {
     await this.fs.stall?.('datasync', this.path);
     this.use('datasync');
+    this.makeDurable();
+  }
+
+  private makeDurable(): void {
     this.inode.durableLength = this.inode.length;
     this.inode.frozen = undefined;
   }

@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -72,6 +73,54 @@ describe.each(implementations)('FileLayer contract: %s', (_name, setup) => {
     expect(await fs.readdir(dir)).toEqual([]);
     expect(await readWholeFile(fs, join(dir, 'm2'))).toBeUndefined();
     await expect(fs.unlink(join(dir, 'm2'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('durable appends (O_DSYNC)', () => {
+  it('nodeFileLayer opens writers with O_DSYNC when asked, and only then', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'roadlog-fl-'));
+    tempDirs.push(root);
+    /** The O_DSYNC bit (octal 010000 on Linux) of the one fd this process has open on `path`. */
+    const dsyncBit = async (path: string): Promise<boolean> => {
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (target !== path) continue;
+        const flags = /^flags:\s+(\d+)$/m.exec(await readFile(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!;
+        return (parseInt(flags, 8) & constants.O_DSYNC) !== 0;
+      }
+      throw new Error(`no fd open on ${path}`);
+    };
+    const plain = await nodeFileLayer.open(join(root, 'plain.log'), 'append');
+    const durable = await nodeFileLayer.open(join(root, 'durable.log'), 'create-new', { dsync: true });
+    const read = await nodeFileLayer.open(join(root, 'durable.log'), 'read', { dsync: true });
+    try {
+      expect([plain.dsync, durable.dsync, read.dsync]).toEqual([false, true, false]);
+      expect(await dsyncBit(join(root, 'plain.log'))).toBe(false);
+      await durable.append(Buffer.from('abc'));
+      expect((await read.read(0, 10)).toString()).toBe('abc');
+    } finally {
+      await plain.close();
+      await read.close();
+    }
+    expect(await dsyncBit(join(root, 'durable.log'))).toBe(true);
+    await durable.close();
+  });
+
+  it('SimulatedFileLayer keeps a dsync append across a crash without datasync, and fails it like an fsync', async () => {
+    const fs = new SimulatedFileLayer();
+    const f = await fs.open('/d', 'append', { dsync: true });
+    const g = await fs.open('/p', 'append');
+    await fs.fsyncDir('/');
+    await f.append(Buffer.from('kept'));
+    await g.append(Buffer.from('lost'));
+    const after = fs.crash();
+    expect(after.contents('/d').toString()).toBe('kept');
+    expect(after.contents('/p').toString()).toBe('');
+    const h = await after.open('/d', 'append', { dsync: true });
+    after.inject = (op) => (op === 'datasync' ? 'EIO' : undefined);
+    await expect(h.append(Buffer.from('!'))).rejects.toMatchObject({ code: 'EIO' });
+    after.inject = undefined;
+    expect(after.crash().contents('/d').toString()).toBe('kept');
   });
 });
 
