@@ -273,6 +273,21 @@ async function flushBuckets(httpUrl: string): Promise<Map<number, number>> {
   return buckets;
 }
 
+/**
+ * Linux pressure stall information: microseconds in which some task, and in which every
+ * task, was stalled on I/O (/proc/pressure/io; undefined without PSI). A round with seconds of
+ * "full" I/O stall was run on a stalling disk, whoever the broker.
+ */
+function ioStallUs(): { some: number; full: number } | undefined {
+  try {
+    const text = readFileSync('/proc/pressure/io', 'utf8');
+    const total = (kind: string): number => Number(new RegExp(`^${kind} .*total=(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    return { some: total('some'), full: total('full') };
+  } catch {
+    return undefined;
+  }
+}
+
 interface FlushStats {
   n: number;
   /** Flushes that took more than 10 ms (the PUBACK p99 target): the disk's share of a slow round. */
@@ -442,6 +457,8 @@ interface Run {
   rssMaxMb: number;
   rssEndMb: number;
   flush?: FlushStats;
+  /** Milliseconds of the round in which all tasks of the machine were stalled on I/O (PSI "full"). */
+  ioFullStallMs?: number;
 }
 
 interface Row {
@@ -512,14 +529,18 @@ async function main(): Promise<void> {
     console.log(
       `${target.padEnd(9)} ${phase.padEnd(12)} ${f(r.msgPerSec, 0).padStart(7)} msg/s  p50 ${f(r.p50, 2)} ms  p99 ${f(r.p99, 2)} ms  max ${f(r.max, 1)} ms  errors ${r.errors} unacked ${r.unacked}  ` +
         `broker CPU ${f(run.cpuPct, 0)}%  RSS ${f(run.rssEndMb)} MB (max ${f(run.rssMaxMb)})  loadgen CPU ${f(r.loadgenCpuPct, 0)}%` +
-        (run.flush === undefined ? '' : `  log flushes ${run.flush.n}, p99 <= ${f(run.flush.p99Ms, 0)} ms, ${run.flush.over10ms} over 10 ms`),
+        (run.flush === undefined ? '' : `  log flushes ${run.flush.n}, p99 <= ${f(run.flush.p99Ms, 0)} ms, ${run.flush.over10ms} over 10 ms`) +
+        (run.ioFullStallMs === undefined ? '' : `  machine I/O stall (PSI full) ${f(run.ioFullStallMs, 0)} ms`),
     );
   };
   const runPhase = async (target: Target, phase: string, spec: Omit<PhaseSpec, 'url' | 'seqBase'>): Promise<void> => {
     const before = target.httpUrl === undefined ? undefined : await flushBuckets(target.httpUrl);
+    const io0 = ioStallUs();
     const s = await sampled(target.pid, () => runLoadgen({ ...spec, url: target.url, seqBase: nextSeqBase(target.name) }));
+    const io1 = ioStallUs();
     const flush = before === undefined ? undefined : flushStats(before, await flushBuckets(target.httpUrl!));
-    record(target.name, phase, { r: s.result, cpuPct: s.cpuPct, rssMaxMb: s.rssMaxMb, rssEndMb: s.rssEndMb, ...(flush === undefined ? {} : { flush }) });
+    const ioFullStallMs = io0 === undefined || io1 === undefined ? undefined : (io1.full - io0.full) / 1000;
+    record(target.name, phase, { r: s.result, cpuPct: s.cpuPct, rssMaxMb: s.rssMaxMb, rssEndMb: s.rssEndMb, ...(flush === undefined ? {} : { flush }), ...(ioFullStallMs === undefined ? {} : { ioFullStallMs }) });
   };
   try {
     // Closed and open loop: all brokers up at once (idle ones cost nothing), rounds interleaved
@@ -584,8 +605,8 @@ async function main(): Promise<void> {
   const sizes = rows[0]?.runs[0]?.r.payloadBytes;
   console.log(`\npayload: telemetry v1 JSON, ${sizes?.min}-${sizes?.max} bytes (mean ${f(sizes?.mean ?? NaN)}); load average at end: ${loadavgText()}`);
   console.log('figures: median over the rounds (p99: median of the rounds\' p99, worst round in brackets); CPU in % of one core\n');
-  console.log('| broker | phase | msg/s | PUBACK p50 ms | p99 ms (worst) | broker CPU % | broker RSS MB (max) | loadgen CPU % | log flushes > 10 ms (of) |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| broker | phase | msg/s | PUBACK p50 ms | p99 ms (worst) | broker CPU % | broker RSS MB (max) | loadgen CPU % | log flushes > 10 ms (of) | I/O stall ms |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   const summary = (row: Row) => ({
     msgPerSec: median(row.runs.map((x) => x.r.msgPerSec)),
     p50: median(row.runs.map((x) => x.r.p50)),
@@ -596,11 +617,12 @@ async function main(): Promise<void> {
     rssMax: Math.max(...row.runs.map((x) => x.rssMaxMb)),
     loadgen: median(row.runs.map((x) => x.r.loadgenCpuPct)),
     failed: row.runs.reduce((n, x) => n + x.r.errors + x.r.unacked, 0),
+    ioStall: row.runs.some((x) => x.ioFullStallMs !== undefined) ? f(row.runs.reduce((n, x) => n + (x.ioFullStallMs ?? 0), 0), 0) : '',
     slowFlushes: row.runs.some((x) => x.flush !== undefined) ? `${row.runs.reduce((n, x) => n + (x.flush?.over10ms ?? 0), 0)} (${row.runs.reduce((n, x) => n + (x.flush?.n ?? 0), 0)})` : '',
   });
   for (const row of rows) {
     const m = summary(row);
-    console.log(`| ${row.target} | ${row.phase} | ${f(m.msgPerSec, 0)} | ${f(m.p50, 2)} | ${f(m.p99, 2)} (${f(m.p99Worst, 1)}) | ${f(m.cpu, 0)} | ${f(m.rssEnd)} (${f(m.rssMax)}) | ${f(m.loadgen, 0)} | ${m.slowFlushes} |`);
+    console.log(`| ${row.target} | ${row.phase} | ${f(m.msgPerSec, 0)} | ${f(m.p50, 2)} | ${f(m.p99, 2)} (${f(m.p99Worst, 1)}) | ${f(m.cpu, 0)} | ${f(m.rssEnd)} (${f(m.rssMax)}) | ${f(m.loadgen, 0)} | ${m.slowFlushes} | ${m.ioStall} |`);
   }
   const get = (t: string, p: string) => {
     const row = rows.find((r) => r.target === t && r.phase.startsWith(p));
