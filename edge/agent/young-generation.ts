@@ -82,9 +82,11 @@ export class YoungGenerationGovernor {
     this.timer.unref();
   }
 
+  /** Stops sampling and gives V8 its defaults back (the flags are the process's, not the agent's). */
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.options.burstMessagesPerSecond !== 0 && this.v8.pinned()) this.v8.release();
   }
 
   /** One step: exposed for tests. */

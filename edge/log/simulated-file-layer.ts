@@ -240,6 +240,9 @@ class SimulatedFile implements LogFile {
     this.use('append');
     const fits = Math.min(data.length, this.fs.room());
     const ino = this.inode;
+    // O_DSYNC flushes the range it writes, nothing else: only when everything before it is
+    // already durable (no unsynced bytes, no pending truncate) does the file's durable end move.
+    const contiguous = ino.durableLength === ino.length && ino.frozen === undefined;
     if (ino.length + fits > ino.data.length) {
       const grown = Buffer.alloc(Math.max(ino.data.length * 2, ino.length + fits));
       ino.data.copy(grown, 0, 0, ino.length);
@@ -247,13 +250,17 @@ class SimulatedFile implements LogFile {
     }
     ino.data.set(data.subarray(0, fits), ino.length);
     ino.length += fits;
-    if (fits < data.length) throw errnoError('ENOSPC', 'write', this.path);
+    if (fits < data.length) {
+      // A short O_DSYNC write before the ENOSPC: its prefix is durable (recovery must cut it).
+      if (this.dsync && contiguous) ino.durableLength = ino.length;
+      throw errnoError('ENOSPC', 'write', this.path);
+    }
     // O_DSYNC: the write does an fdatasync's work before it returns, so the faults and stalls a
     // test sets on 'datasync' strike here too (an EIO leaves the bytes written but not durable).
     if (this.dsync) {
       await this.fs.stall?.('datasync', this.path);
       this.use('datasync');
-      this.makeDurable();
+      if (contiguous) ino.durableLength = ino.length;
     }
   }
 

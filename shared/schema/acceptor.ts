@@ -25,6 +25,8 @@ export type Acceptor = (value: unknown) => boolean;
 
 interface Def {
   type: string;
+  check?: string;
+  format?: string;
   checks?: { _zod: { def: CheckDef } }[];
   shape?: Record<string, { _zod: { def: Def } }>;
   catchall?: { _zod: { def: Def } };
@@ -57,6 +59,9 @@ export function compileAcceptor(schema: z.ZodType): Acceptor | undefined {
 
   /** A JavaScript expression, true only when `x` (an identifier) passes `def` unchanged. */
   const test = (def: Def, x: string): string => {
+    // A constraint on the schema itself (z.int(), z.email(), z.iso.datetime(), ...) rather than
+    // in its `checks`: not understood here, so zod decides.
+    if (def.check !== undefined || def.format !== undefined) throw new Unsupported();
     const parts: string[] = [];
     const checks = (def.checks ?? []).map((c) => c._zod.def);
     switch (def.type) {

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { YoungGenerationGovernor } from '../../../edge/agent/young-generation.js';
+import { isEdgeStart } from '../../../shared/cli/early.js';
 import { waitFor } from '../../support/kafka.js';
 import { connectClient, removeTempDirs, startAgentProcess, telemetry, tempDir, topicOf, TEST_LOG } from '../ingress/support/agent.js';
 
@@ -33,7 +34,6 @@ describe('young generation governor', () => {
   it('lets the young generation grow during a burst and pins it again after a quiet spell', () => {
     const g = governed(10_000, 60);
     g.governor.start(60_000); // the interval never fires in this test; sample() is driven by run()
-    g.governor.stop();
     g.run(1_000, 10);
     expect(g.pinned()).toBe(true);
     g.run(40_000, 1);
@@ -46,6 +46,25 @@ describe('young generation governor', () => {
     g.run(1_000, 1.5);
     expect(g.pinned()).toBe(true);
     expect(g.changes).toEqual([false, true]);
+    g.governor.stop();
+  });
+
+  it('gives V8 its defaults back when the agent stops', () => {
+    const g = governed(10_000, 60);
+    g.governor.start(60_000);
+    expect(g.pinned()).toBe(true);
+    g.governor.stop();
+    expect(g.pinned()).toBe(false);
+  });
+
+  it('pins at start-up for `edge start` only, global options before it included', () => {
+    expect(isEdgeStart(['edge', 'start', '--config', 'x.yaml'])).toBe(true);
+    expect(isEdgeStart(['-c', 'edge', 'edge', 'start'])).toBe(true);
+    expect(isEdgeStart(['--log-level', 'debug', '-v', 'edge', 'start'])).toBe(true);
+    expect(isEdgeStart(['edge', 'status'])).toBe(false);
+    expect(isEdgeStart(['hot', '--config', 'edge', 'start'])).toBe(false);
+    expect(isEdgeStart(['log', 'dump', 'edge', 'start'])).toBe(false);
+    expect(isEdgeStart([])).toBe(false);
   });
 
   it('with burstMessagesPerSecond 0 releases at start and never pins', () => {

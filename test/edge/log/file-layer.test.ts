@@ -122,6 +122,16 @@ describe('durable appends (O_DSYNC)', () => {
     after.inject = undefined;
     expect(after.crash().contents('/d').toString()).toBe('kept');
   });
+
+  it('SimulatedFileLayer: a dsync append does not make earlier unsynced bytes durable', async () => {
+    const fs = new SimulatedFileLayer();
+    const plain = await fs.open('/f', 'append');
+    await fs.fsyncDir('/');
+    await plain.append(Buffer.from('unsynced'));
+    const durable = await fs.open('/f', 'append', { dsync: true });
+    await durable.append(Buffer.from('+dsync'));
+    expect(fs.crash().contents('/f').toString()).toBe('');
+  });
 });
 
 describe('SimulatedFileLayer power loss', () => {

@@ -112,6 +112,10 @@ describe('the acceptor compiled from the telemetry zod schema', () => {
     expect(compileAcceptor(z.object({ a: z.union([z.number(), z.string()]) }).strict())).toBeUndefined();
     expect(compileAcceptor(z.object({ a: z.string().email() }).strict())).toBeUndefined();
     expect(compileAcceptor(z.object({ a: z.number().multipleOf(2) }).strict())).toBeUndefined();
+    // Constraints zod 4 keeps on the schema itself, not in its checks.
+    for (const a of [z.int(), z.int32(), z.uint32(), z.float32(), z.email(), z.uuid(), z.hex(), z.iso.datetime()]) {
+      expect(compileAcceptor(z.object({ a }).strict() as z.ZodType)).toBeUndefined();
+    }
     expect(compileAcceptor(z.object({ a: z.number().min(1) }).strict())).toBeTypeOf('function');
   });
 
