@@ -64,9 +64,9 @@ export type DecodeResult =
 const utf8d = new TextDecoder('utf-8', { fatal: false });
 
 /** Encoded size of a record, without encoding it (for batching and backpressure). */
-export function encodedSize(keyBytes: number, valueBytes: number, headers: readonly { nameBytes: number; valueBytes: number }[]): number {
+export function encodedSize(keyBytes: number, valueBytes: number, headers: readonly { name: Uint8Array; value: Uint8Array }[]): number {
   let n = RECORD_HEADER_BYTES + keyBytes + 4 + valueBytes + 2;
-  for (const h of headers) n += 2 + h.nameBytes + 4 + h.valueBytes;
+  for (const h of headers) n += 2 + h.name.length + 4 + h.value.length;
   return n;
 }
 
@@ -100,14 +100,12 @@ export function prepareRecord(input: RecordInput): PreparedRecord {
   const given = input.headers ?? EMPTY;
   if (given.length > 0xffff) throw new RangeError(`record headers: ${given.length}, at most 65535`);
   const headers: { name: Uint8Array; value: Uint8Array }[] = new Array(given.length);
-  let size = RECORD_HEADER_BYTES + key.length + 4 + input.value.length + 2;
   for (let i = 0; i < given.length; i++) {
     const name = headerNameBytes(given[i]!.name);
     if (name.length > 0xffff) throw new RangeError(`record header name: ${name.length} bytes, at most 65535`);
-    const value = given[i]!.value;
-    headers[i] = { name, value };
-    size += 2 + name.length + 4 + value.length;
+    headers[i] = { name, value: given[i]!.value };
   }
+  const size = encodedSize(key.length, input.value.length, headers);
   if (size - 4 > MAX_RECORD_LENGTH) throw new RangeError(`record: ${size} bytes, at most ${MAX_RECORD_LENGTH}`);
   return { key, value: input.value, deviceTs: Math.trunc(input.deviceTs), critical: input.critical === true, headers, size };
 }

@@ -278,10 +278,6 @@ class SimulatedFile implements LogFile {
   async datasync(): Promise<void> {
     await this.fs.stall?.('datasync', this.path);
     this.use('datasync');
-    this.makeDurable();
-  }
-
-  private makeDurable(): void {
     this.inode.durableLength = this.inode.length;
     this.inode.frozen = undefined;
   }
