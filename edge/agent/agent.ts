@@ -115,7 +115,7 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
     });
     cleanups.push(() => http.close());
     let closing: Promise<void> | undefined;
-    logger.info({ gateway: options.gatewayId, dataDir: options.dataDir, mqtt: listeners.map((l) => l.url), http: http.url }, 'edge agent ready');
+    logger.info({ gateway: options.gatewayId, dataDir: options.dataDir, logPartitions: log.partitionCount, mqtt: listeners.map((l) => l.url), http: http.url }, 'edge agent ready');
     return {
       gatewayId: options.gatewayId,
       log,

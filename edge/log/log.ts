@@ -8,7 +8,7 @@ import { errnoCode, nodeFileLayer, readWholeFile, writeFileDurably, type FileLay
 import { GroupCommit, PendingBudget } from './group-commit.js';
 import { acquireLock, isProcessAlive, type IsProcessAlive, type LogLock } from './lock.js';
 import { createLogMetrics, type LogMetrics } from './metrics.js';
-import { LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
+import { DEFAULT_PARTITIONS, LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
 import { Partition, type PendingRecord } from './partition.js';
 import { Mutex } from './mutex.js';
 import { LogReader, type ReaderHost, type SkippedRange } from './reader.js';
@@ -114,6 +114,9 @@ export class EdgeLog {
    * name, would repeat (gateway, lane, partition, offset): the id makes the envelope unique.
    */
   logId = '';
+  /** Partitions per lane: from meta.json, or, for a new log, the configured count or DEFAULT_PARTITIONS. Set by open. */
+  private partitions = 0;
+  private readonly closedError: () => RoadlogError;
 
   private constructor(
     readonly dir: string,
@@ -127,10 +130,7 @@ export class EdgeLog {
     this.cursorStore = new CursorStore(fs, dir);
     this.budget = new PendingBudget(options.maxPendingBytes);
     const closed = () => new RoadlogError('ROADLOG_ERR_LOG_CLOSED', `edge log ${dir} is closed`);
-    for (const lane of LANES) {
-      this.mutexes.set(lane, Array.from({ length: options.partitions }, () => new Mutex()));
-      this.commits.set(lane, Array.from({ length: options.partitions }, (_, p) => new GroupCommit<PendingRecord, AppendResult>(options, (items) => this.flush(lane, p, items), closed, this.budget)));
-    }
+    this.closedError = closed;
   }
 
   static async open(dir: string, options: EdgeLogOptions, deps: EdgeLogDeps): Promise<EdgeLog> {
@@ -150,8 +150,13 @@ export class EdgeLog {
 
   private async init(): Promise<void> {
     const { fs, dir, options } = this;
-    await this.checkMeta();
-    for (const lane of LANES) for (let p = 0; p < options.partitions; p++) await fs.mkdir(partitionDir(dir, lane, p));
+    this.partitions = await this.checkMeta();
+    const { partitions } = this;
+    for (const lane of LANES) {
+      this.mutexes.set(lane, Array.from({ length: partitions }, () => new Mutex()));
+      this.commits.set(lane, Array.from({ length: partitions }, (_, p) => new GroupCommit<PendingRecord, AppendResult>(options, (items) => this.flush(lane, p, items), this.closedError, this.budget)));
+    }
+    for (const lane of LANES) for (let p = 0; p < partitions; p++) await fs.mkdir(partitionDir(dir, lane, p));
     await fs.mkdir(this.cursorStore.dir);
     for (const lane of LANES) await fs.fsyncDir(join(dir, lane));
     await fs.fsyncDir(dir);
@@ -159,7 +164,7 @@ export class EdgeLog {
     for (const [name, positions] of await this.cursorStore.loadAll()) this.cursorCache.set(name, positions);
     const config = { segmentBytes: options.segmentBytes, indexIntervalBytes: options.indexIntervalBytes, onError: (err: unknown) => this.logger.warn({ err }, 'edge log: writing a segment index failed; it is rebuilt on the next open') };
     for (const lane of LANES) {
-      const parts = await Promise.all(Array.from({ length: options.partitions }, (_, p) => Partition.open(fs, partitionDir(dir, lane, p), { ...config, minNextOffset: this.cursorFloor(lane, p) })));
+      const parts = await Promise.all(Array.from({ length: partitions }, (_, p) => Partition.open(fs, partitionDir(dir, lane, p), { ...config, minNextOffset: this.cursorFloor(lane, p) })));
       this.lanes.set(lane, parts);
       parts.forEach((part, p) => {
         const { truncatedBytes, skippedOffsets, corrupt, rebuiltIndexes } = part.report;
@@ -197,14 +202,17 @@ export class EdgeLog {
     return this.mutexes.get(lane)![partition]!;
   }
 
-  private async checkMeta(): Promise<void> {
+  /** Creates meta.json for a new log, or checks an existing one; returns the log's partition count. */
+  private async checkMeta(): Promise<number> {
     const path = join(this.dir, 'meta.json');
     const raw = await readWholeFile(this.fs, path);
-    const want = { format: LOG_FORMAT_VERSION, partitions: this.options.partitions, lanes: [...LANES] };
+    const configured = this.options.partitions;
     if (raw === undefined) {
+      const partitions = configured ?? DEFAULT_PARTITIONS;
       this.logId = randomBytes(8).toString('hex');
-      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify({ ...want, logId: this.logId, createdAt: new Date(this.now()).toISOString() })}\n`));
-      return;
+      const meta = { format: LOG_FORMAT_VERSION, partitions, lanes: [...LANES], logId: this.logId, createdAt: new Date(this.now()).toISOString() };
+      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify(meta)}\n`));
+      return partitions;
     }
     let meta: { format?: unknown; partitions?: unknown; logId?: unknown };
     try {
@@ -213,8 +221,12 @@ export class EdgeLog {
       throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: not JSON (${(err as Error).message})`, { cause: err });
     }
     if (meta.format !== LOG_FORMAT_VERSION) throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: format ${String(meta.format)}, this roadlog reads format ${LOG_FORMAT_VERSION}`);
-    if (meta.partitions !== this.options.partitions) {
-      throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${this.dir} has ${String(meta.partitions)} partitions but edge.log.partitions is ${this.options.partitions} (the count is fixed when the log is created)`);
+    const { partitions } = meta;
+    if (typeof partitions !== 'number' || !Number.isSafeInteger(partitions) || partitions < 1 || partitions > 1024) {
+      throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: partitions ${String(partitions)}, expected a whole number from 1 to 1024`);
+    }
+    if (configured !== undefined && partitions !== configured) {
+      throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${this.dir} has ${partitions} partitions but edge.log.partitions is ${configured} (the count is fixed when the log is created; leave edge.log.partitions unset to use the log's own)`);
     }
     if (typeof meta.logId === 'string' && LOG_ID.test(meta.logId)) {
       this.logId = meta.logId;
@@ -223,10 +235,11 @@ export class EdgeLog {
       this.logId = randomBytes(8).toString('hex');
       await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify({ ...meta, logId: this.logId })}\n`));
     }
+    return partitions;
   }
 
   get partitionCount(): number {
-    return this.options.partitions;
+    return this.partitions;
   }
 
   partition(lane: Lane, partition: number): Partition {
@@ -256,7 +269,7 @@ export class EdgeLog {
     const value = typeof input.value === 'string' ? Buffer.from(input.value, 'utf8') : input.value;
     const ingestTs = this.now();
     const prepared = prepareRecord({ key: input.key, value, deviceTs: input.deviceTs ?? ingestTs, critical: lane === 'critical', ...(input.headers === undefined ? {} : { headers: input.headers }) });
-    const partition = partitionForKey(prepared.key, this.options.partitions);
+    const partition = partitionForKey(prepared.key, this.partitions);
     const record: PendingRecord = { record: prepared, ingestTs };
     try {
       return await this.commits.get(lane)![partition]!.submit(record, prepared.size);
@@ -445,7 +458,7 @@ export class EdgeLog {
     this.assertOpen();
     checkCursorName(name);
     const host: ReaderHost = {
-      partitionCount: this.options.partitions,
+      partitionCount: this.partitions,
       partition: (lane, p) => this.partition(lane, p),
       saveCursor: async (n, positions) => {
         await this.cursorStore.save(n, positions);

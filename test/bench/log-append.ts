@@ -17,13 +17,14 @@ import { join } from 'node:path';
 import { nodeFileLayer, type FileLayer } from '../../edge/log/file-layer.js';
 import { GroupCommit } from '../../edge/log/group-commit.js';
 import { openLog, type EdgeLog } from '../../edge/log/log.js';
+import { DEFAULT_PARTITIONS } from '../../edge/log/options.js';
 
 const SECONDS = Number(process.env.ROADLOG_BENCH_SECONDS ?? 5);
 const CONCURRENCY = Number(process.env.ROADLOG_BENCH_CONCURRENCY ?? 256);
 const KEYS = Array.from({ length: 1000 }, (_, i) => `veh-${String(i).padStart(5, '0')}`);
 const VALUE = Buffer.alloc(300, 'v');
 const PAYLOAD = KEYS[0]!.length + VALUE.length;
-const LOG_OPTIONS = { partitions: Number(process.env.ROADLOG_BENCH_PARTITIONS ?? 8), maxBatchDelayMs: Number(process.env.ROADLOG_BENCH_BATCH_DELAY_MS ?? 2), maxBatchBytes: 1024 * 1024 };
+const LOG_OPTIONS = { partitions: Number(process.env.ROADLOG_BENCH_PARTITIONS ?? DEFAULT_PARTITIONS), maxBatchDelayMs: Number(process.env.ROADLOG_BENCH_BATCH_DELAY_MS ?? 2), maxBatchBytes: 1024 * 1024 };
 
 /** Counts every byte written through the layer (segments, indexes, cursors, meta). */
 function countingLayer(inner: FileLayer): { layer: FileLayer; written: () => number } {

@@ -5,6 +5,8 @@ import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../shared/partitioner/index.js';
 import { openLog } from '../../../edge/log/log.js';
+import { DEFAULT_PARTITIONS } from '../../../edge/log/options.js';
+import { writeFileDurably } from '../../../edge/log/file-layer.js';
 import { machine, readEverything, simulatedLog, SMALL } from './support/log.js';
 
 const temp: string[] = [];
@@ -86,6 +88,36 @@ describe('EdgeLog', () => {
     const reopened = await openLog(dir, SMALL);
     expect((await readEverything(reopened)).length).toBe(1);
     await reopened.close();
+  });
+
+  it('gives a new log DEFAULT_PARTITIONS when the count is unset, and keeps an existing log at its own count', async () => {
+    const { partitions: _unset, ...unset } = SMALL;
+    const fresh = await simulatedLog(unset);
+    expect(fresh.log.partitionCount).toBe(DEFAULT_PARTITIONS);
+    await fresh.log.close();
+
+    // A log made with 8 partitions (the default before) opens with the count unset, and its records stay where they are.
+    const { fs, log } = await simulatedLog({ ...SMALL, partitions: 8 });
+    for (let i = 0; i < 40; i++) await log.append({ key: `v${i}`, value: `r${i}` });
+    await log.close();
+    const adopted = await simulatedLog(unset, { fileLayer: fs });
+    expect(adopted.log.partitionCount).toBe(8);
+    const r = await adopted.log.append({ key: 'v7', value: 'again' });
+    expect(r.partition).toBe(partitionForKey('v7', 8));
+    expect((await readEverything(adopted.log)).length).toBe(41);
+    await adopted.log.close();
+    // Set explicitly to another count: refused, naming both counts.
+    await expect(simulatedLog({ ...SMALL, partitions: DEFAULT_PARTITIONS }, { fileLayer: fs })).rejects.toThrow(new RegExp(`has 8 partitions but edge\\.log\\.partitions is ${DEFAULT_PARTITIONS}`));
+  });
+
+  it('refuses a meta.json whose partition count is not a whole number from 1 to 1024', async () => {
+    const { fs, log } = await simulatedLog();
+    await log.close();
+    for (const bad of [0, 1.5, '4', 2000]) {
+      await writeFileDurably(fs, '/data/log/meta.json', Buffer.from(JSON.stringify({ format: 1, partitions: bad, lanes: ['critical', 'normal', 'dead'] })));
+      const { partitions: _unset, ...unset } = SMALL;
+      await expect(simulatedLog(unset, { fileLayer: fs })).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_FORMAT' });
+    }
   });
 
   it('rejects a bad option naming the field', async () => {
