@@ -1,7 +1,7 @@
 import { CompressionTypes, type Producer } from 'kafkajs';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
-import { disconnectQuietly, sendPerPartition, type KeyedRecord } from '../../shared/kafka/index.js';
+import { disconnectQuietly, kafkaErrorType, sendPerPartition, type KeyedRecord } from '../../shared/kafka/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';
@@ -338,7 +338,7 @@ export class Forwarder {
     this.metrics.failures.inc({ code });
     this.metrics.healthy.set(0);
     if (kafka) this.connected = false;
-    if (kafka && PRODUCER_STATE_ERRORS.has(errorType(err) ?? '')) this.replaceProducer = true;
+    if (kafka && PRODUCER_STATE_ERRORS.has(kafkaErrorType(err) ?? '')) this.replaceProducer = true;
     this.lastError = { code, message, at: this.now() };
     const delay = backoffDelay(this.attempt++, this.deps.options.retry);
     // Once per failure streak at warn (then every 10th), so an outage of hours does not flood the log.
@@ -399,14 +399,6 @@ export class Forwarder {
 
 /** Broker answers that no retry with the same producer can get past. */
 const PRODUCER_STATE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
-
-/** kafkajs's error type (`OUT_OF_ORDER_SEQUENCE_NUMBER`...), also when wrapped as a cause. */
-function errorType(err: unknown): string | undefined {
-  for (let e = err as { type?: unknown; cause?: unknown } | undefined, depth = 0; e !== undefined && e !== null && depth < 5; e = e.cause as typeof e, depth++) {
-    if (typeof e.type === 'string') return e.type;
-  }
-  return undefined;
-}
 
 /** Values above this go to Kafka cut to their first TRUNCATED_BYTES (the whole value stays in the edge log). */
 export const MAX_VALUE_BYTES = 512 * 1024;

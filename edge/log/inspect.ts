@@ -3,7 +3,7 @@ import { RoadlogError } from '../../shared/errors/index.js';
 import { CursorStore, positionKey, type CursorPositions } from './cursor.js';
 import { nodeFileLayer, readWholeFile, type FileLayer } from './file-layer.js';
 import { acquireLock, isProcessAlive, lockHolder, type IsProcessAlive } from './lock.js';
-import { partitionDir } from './log.js';
+import { parseLogMeta, partitionDir } from './log.js';
 import { decodeOffsetIndex, decodeTimeIndex, encodeOffsetIndex, encodeTimeIndex } from './offset-index.js';
 import { LANES, type Lane } from './options.js';
 import { Partition } from './partition.js';
@@ -29,15 +29,10 @@ interface OfflineDeps {
 }
 
 async function readMeta(fs: FileLayer, dir: string): Promise<{ partitions: number }> {
-  const raw = await readWholeFile(fs, join(dir, 'meta.json'));
+  const path = join(dir, 'meta.json');
+  const raw = await readWholeFile(fs, path);
   if (raw === undefined) throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${dir} is not an edge log (no meta.json)`);
-  try {
-    const meta = JSON.parse(raw.toString('utf8')) as { format?: unknown; partitions?: unknown };
-    if (meta.format !== 1 || typeof meta.partitions !== 'number') throw new Error(`format ${String(meta.format)}`);
-    return { partitions: meta.partitions };
-  } catch (err) {
-    throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${join(dir, 'meta.json')}: ${(err as Error).message}`, { cause: err });
-  }
+  return parseLogMeta(raw, path);
 }
 
 async function refuseIfLocked(fs: FileLayer, dir: string, alive: IsProcessAlive): Promise<void> {

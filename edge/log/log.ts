@@ -23,6 +23,22 @@ import { pickDropVictim, planRetention, type SegmentInfo } from './retention.js'
 export const LOG_FORMAT_VERSION = 1;
 const LOG_ID = /^[0-9a-f]{16}$/;
 
+/** An existing log's meta.json, checked: this format, and a partition count the log can have. */
+export function parseLogMeta(raw: Buffer, path: string): { partitions: number; logId?: unknown; [key: string]: unknown } {
+  let meta: { format?: unknown; partitions?: unknown; logId?: unknown };
+  try {
+    meta = JSON.parse(raw.toString('utf8')) as typeof meta;
+  } catch (err) {
+    throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: not JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (meta.format !== LOG_FORMAT_VERSION) throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: format ${String(meta.format)}, this roadlog reads format ${LOG_FORMAT_VERSION}`);
+  const { partitions } = meta;
+  if (typeof partitions !== 'number' || !Number.isSafeInteger(partitions) || partitions < 1 || partitions > 1024) {
+    throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: partitions ${String(partitions)}, expected a whole number from 1 to 1024`);
+  }
+  return { ...meta, partitions };
+}
+
 export interface AppendInput {
   /** The vehicleId: picks the partition, so one vehicle's records stay in order. */
   key: string;
@@ -129,8 +145,7 @@ export class EdgeLog {
     this.metrics = createLogMetrics(deps.metrics);
     this.cursorStore = new CursorStore(fs, dir);
     this.budget = new PendingBudget(options.maxPendingBytes);
-    const closed = () => new RoadlogError('ROADLOG_ERR_LOG_CLOSED', `edge log ${dir} is closed`);
-    this.closedError = closed;
+    this.closedError = () => new RoadlogError('ROADLOG_ERR_LOG_CLOSED', `edge log ${dir} is closed`);
   }
 
   static async open(dir: string, options: EdgeLogOptions, deps: EdgeLogDeps): Promise<EdgeLog> {
@@ -150,13 +165,12 @@ export class EdgeLog {
 
   private async init(): Promise<void> {
     const { fs, dir, options } = this;
-    this.partitions = await this.checkMeta();
-    const { partitions } = this;
+    const partitions = (this.partitions = await this.checkMeta());
     for (const lane of LANES) {
       this.mutexes.set(lane, Array.from({ length: partitions }, () => new Mutex()));
       this.commits.set(lane, Array.from({ length: partitions }, (_, p) => new GroupCommit<PendingRecord, AppendResult>(options, (items) => this.flush(lane, p, items), this.closedError, this.budget)));
+      for (let p = 0; p < partitions; p++) await fs.mkdir(partitionDir(dir, lane, p));
     }
-    for (const lane of LANES) for (let p = 0; p < partitions; p++) await fs.mkdir(partitionDir(dir, lane, p));
     await fs.mkdir(this.cursorStore.dir);
     for (const lane of LANES) await fs.fsyncDir(join(dir, lane));
     await fs.fsyncDir(dir);
@@ -214,17 +228,8 @@ export class EdgeLog {
       await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify(meta)}\n`));
       return partitions;
     }
-    let meta: { format?: unknown; partitions?: unknown; logId?: unknown };
-    try {
-      meta = JSON.parse(raw.toString('utf8')) as typeof meta;
-    } catch (err) {
-      throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: not JSON (${(err as Error).message})`, { cause: err });
-    }
-    if (meta.format !== LOG_FORMAT_VERSION) throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: format ${String(meta.format)}, this roadlog reads format ${LOG_FORMAT_VERSION}`);
+    const meta = parseLogMeta(raw, path);
     const { partitions } = meta;
-    if (typeof partitions !== 'number' || !Number.isSafeInteger(partitions) || partitions < 1 || partitions > 1024) {
-      throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: partitions ${String(partitions)}, expected a whole number from 1 to 1024`);
-    }
     if (configured !== undefined && partitions !== configured) {
       throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${this.dir} has ${partitions} partitions but edge.log.partitions is ${configured} (the count is fixed when the log is created; leave edge.log.partitions unset to use the log's own)`);
     }

@@ -49,16 +49,22 @@ const UNAVAILABLE_NAMES = new Set([
 export function toRoadlogError(err: unknown, what: string): RoadlogError {
   if (err instanceof RoadlogError) return err;
   const chain = causeChain(err);
-  const protocol = chain.find((e) => (e as { type?: unknown }).type !== undefined) as { type?: string } | undefined;
-  if (protocol?.type === 'UNKNOWN_TOPIC_OR_PARTITION' || protocol?.type === 'UNKNOWN_TOPIC_ID') {
+  const type = kafkaErrorType(err);
+  if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'UNKNOWN_TOPIC_ID') {
     return new RoadlogError('ROADLOG_ERR_KAFKA_TOPIC_NOT_FOUND', `${what}: topic does not exist`, { cause: err });
   }
   const unavailable = chain.some((e) => UNAVAILABLE_NAMES.has(e.name) || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET/.test(e.message));
   if (unavailable) {
     return new RoadlogError('ROADLOG_ERR_KAFKA_UNAVAILABLE', `${what}: no Kafka broker answered (${lastMessage(chain)})`, { cause: err });
   }
-  const detail = protocol?.type ?? lastMessage(chain);
+  const detail = type ?? lastMessage(chain);
   return new RoadlogError('ROADLOG_ERR_KAFKA_REQUEST', `${what}: ${detail}`, { cause: err });
+}
+
+/** The Kafka protocol error type of a kafkajs error (`OUT_OF_ORDER_SEQUENCE_NUMBER`, ...), also when it is wrapped as a cause. */
+export function kafkaErrorType(err: unknown): string | undefined {
+  const protocol = causeChain(err).find((e) => typeof (e as { type?: unknown }).type === 'string') as { type: string } | undefined;
+  return protocol?.type;
 }
 
 function causeChain(err: unknown): Error[] {

@@ -274,15 +274,14 @@ async function flushBuckets(httpUrl: string): Promise<Map<number, number>> {
 }
 
 /**
- * Linux pressure stall information: microseconds in which some task, and in which every
- * task, was stalled on I/O (/proc/pressure/io; undefined without PSI). A round with seconds of
- * "full" I/O stall was run on a stalling disk, whoever the broker.
+ * Linux pressure stall information: microseconds in which every task was stalled on I/O
+ * (/proc/pressure/io, "full"; undefined without PSI). A round with seconds of it was run on a
+ * stalling disk, whoever the broker.
  */
-function ioStallUs(): { some: number; full: number } | undefined {
+function ioFullStallUs(): number | undefined {
   try {
-    const text = readFileSync('/proc/pressure/io', 'utf8');
-    const total = (kind: string): number => Number(new RegExp(`^${kind} .*total=(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
-    return { some: total('some'), full: total('full') };
+    const total = /^full .*total=(\d+)/m.exec(readFileSync('/proc/pressure/io', 'utf8'))?.[1];
+    return total === undefined ? undefined : Number(total);
   } catch {
     return undefined;
   }
@@ -535,11 +534,11 @@ async function main(): Promise<void> {
   };
   const runPhase = async (target: Target, phase: string, spec: Omit<PhaseSpec, 'url' | 'seqBase'>): Promise<void> => {
     const before = target.httpUrl === undefined ? undefined : await flushBuckets(target.httpUrl);
-    const io0 = ioStallUs();
+    const io0 = ioFullStallUs();
     const s = await sampled(target.pid, () => runLoadgen({ ...spec, url: target.url, seqBase: nextSeqBase(target.name) }));
-    const io1 = ioStallUs();
+    const io1 = ioFullStallUs();
     const flush = before === undefined ? undefined : flushStats(before, await flushBuckets(target.httpUrl!));
-    const ioFullStallMs = io0 === undefined || io1 === undefined ? undefined : (io1.full - io0.full) / 1000;
+    const ioFullStallMs = io0 === undefined || io1 === undefined ? undefined : (io1 - io0) / 1000;
     record(target.name, phase, { r: s.result, cpuPct: s.cpuPct, rssMaxMb: s.rssMaxMb, rssEndMb: s.rssEndMb, ...(flush === undefined ? {} : { flush }), ...(ioFullStallMs === undefined ? {} : { ioFullStallMs }) });
   };
   try {
