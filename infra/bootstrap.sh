@@ -1,10 +1,50 @@
 #!/usr/bin/env bash
 # Make a fresh Debian 12 machine ready to build and test roadlog. Idempotent: a second run
-# checks and does nothing. Steps: npm ci, Debian packages, Kafka jars.
+# checks and does nothing. Steps: Node.js 24, npm ci, Debian packages, Kafka jars, build.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+sudo_cmd=()
+[[ "$(id -u)" == 0 ]] || sudo_cmd=(sudo)
+
+# --- 0. A supported Node.js ------------------------------------------------------------------
+# roadlog runs on Node.js 24 LTS or newer (package.json "engines"). A machine whose node is older
+# (Debian 12's images ship 20, past its end of life on 2026-04-30) gets the pinned build below
+# from the npm registry (the node-linux-<arch> packages are the nodejs.org binaries), unpacked
+# into /usr/local/lib/roadlog-node/v<version> and linked as /usr/local/bin/node, which comes
+# before /usr/bin on the usual PATH; the system's own node is left in place. npm itself runs
+# on whatever node is first on the PATH, so npm test, npm start and the roadlog CLI all get 24.
+node_version=24.22.3
+node_min_major=24
+node_major() { "${1:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if command -v node >/dev/null && (( $(node_major) >= node_min_major )); then
+  echo "node: $(node -v) at $(command -v node)"
+else
+  case "$(uname -m)" in
+    x86_64) node_arch=x64 ;;
+    aarch64|arm64) node_arch=arm64 ;;
+    armv7l) node_arch=armv7l ;;
+    *) echo "bootstrap: no Node.js build for $(uname -m) in the npm registry: install Node.js >= $node_min_major yourself" >&2; exit 1 ;;
+  esac
+  node_home="/usr/local/lib/roadlog-node/v$node_version"
+  if [[ ! -x "$node_home/bin/node" ]]; then
+    echo "node: $(node -v 2>/dev/null || echo none) is too old; installing Node.js $node_version (npm package node-linux-$node_arch)"
+    node_tmp="$(mktemp -d)"
+    # npm pack checks the tarball against the registry's integrity hash.
+    (cd "$node_tmp" && npm pack --silent "node-linux-$node_arch@$node_version" >/dev/null)
+    "${sudo_cmd[@]}" mkdir -p "$node_home"
+    "${sudo_cmd[@]}" tar -xzf "$node_tmp"/node-linux-*.tgz -C "$node_home" --strip-components=1 --no-same-owner
+    rm -rf "$node_tmp"
+  fi
+  "${sudo_cmd[@]}" ln -sfn "$node_home/bin/node" /usr/local/bin/node
+  hash -r
+  if (( $(node_major) < node_min_major )); then
+    echo "bootstrap: installed Node.js $node_version as /usr/local/bin/node, but \`node\` on this PATH is still $(node -v) at $(command -v node): put /usr/local/bin first in PATH" >&2
+    exit 1
+  fi
+  echo "node: $(node -v) at $(command -v node)"
+fi
 
 # --- 1. node_modules matching package-lock.json -------------------------------------------
 lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
@@ -46,8 +86,6 @@ for p in "${packages[@]}"; do
   if [[ "$p" == maven ]] && command -v mvn >/dev/null; then continue; fi
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
-sudo_cmd=()
-[[ "$(id -u)" == 0 ]] || sudo_cmd=(sudo)
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "apt: all packages present"
 else

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the roadlog edge agent on a gateway (Raspberry Pi class, Debian-like, systemd) in one
-# command. Needs only Node.js >= 20.11 (and the npm that comes with it) on the target.
+# command. Needs only Node.js >= 24 (an LTS line that is still supported) and its npm on the target.
 #
 #   sudo bash install.sh [--from roadlog-X.Y.Z.tgz | --from DIR] [--root DIR] [--no-systemctl]
 #
@@ -48,10 +48,10 @@ die() { echo "install.sh: $*" >&2; exit 1; }
 say() { printf '%-8s %s\n' "$1:" "$2"; }
 
 # --- 0. preconditions ------------------------------------------------------------------------
-command -v node >/dev/null || die "node not found: install Node.js >= 20.11 first (e.g. Debian's nodejs package or nodejs.org binaries)"
+command -v node >/dev/null || die "node not found: install Node.js >= 24 first (nodejs.org binaries, or NodeSource's packages)"
 command -v npm >/dev/null || die "npm not found: it ships with Node.js (Debian: apt-get install npm)"
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=11)?0:1)' \
-  || die "Node.js $(node -v) is too old: roadlog needs >= 20.11"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 24 ? 0 : 1)' \
+  || die "Node.js $(node -v) at $(command -v node) is too old: roadlog needs Node.js >= 24 (an LTS line that is still supported; 20 reached its end of life on 2026-04-30)"
 node_bin="$(command -v node)"
 case "$node_bin" in
   /home/*|/root/*) echo "install.sh: warning: node is under a home directory ($node_bin); the unit has ProtectHome=yes, so the service will not find it. Install Node.js system-wide." >&2 ;;

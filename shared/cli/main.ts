@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import './early.js'; // first: it must run before the other modules are even parsed
+import './runtime.js'; // first: refuses an unsupported Node.js before anything else loads
+import './early.js'; // before the other modules are even parsed
 
 const { main } = await import('./program.js');
 

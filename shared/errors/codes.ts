@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   ROADLOG_ERR_SERVICE_ALREADY_RUNNING: { retriable: false, exitCode: 1, summary: 'A service is already running from this data directory (a live pid file was found).' },
   ROADLOG_ERR_SERVICE_NOT_RUNNING: { retriable: false, exitCode: 1, summary: 'No running service was found for this data directory.' },
   ROADLOG_ERR_TIMEOUT: { retriable: true, exitCode: 1, summary: 'An operation did not finish within its time limit.' },
+  ROADLOG_ERR_RUNTIME: { retriable: false, exitCode: 1, summary: 'The Node.js running roadlog is older than the supported line (24): `bash infra/bootstrap.sh` installs one.' },
   ROADLOG_ERR_INTERNAL: { retriable: false, exitCode: 70, summary: 'A bug in roadlog: please report it with the log line.' },
 } as const satisfies Record<string, { retriable: boolean; exitCode: number; summary: string }>;
 

@@ -236,3 +236,23 @@ describe('infra/gateway/install.sh --root', () => {
     }
   }, 180_000);
 });
+
+describe('infra/gateway/install.sh on a gateway whose Node.js is too old', () => {
+  it('refuses before touching anything, naming the version it found', async () => {
+    // A `node` first on the PATH that reports itself as 20 (Debian 12's): the installer must
+    // stop at its precondition, naming that version, and write nothing under --root.
+    const bin = await mkdtemp(join(tmpdir(), 'roadlog-gw-oldnode-'));
+    const root = join(bin, 'root');
+    try {
+      const fake = join(bin, 'node');
+      await writeFile(fake, `#!/bin/sh\n[ "$1" = -v ] && echo v20.20.2 && exit 0\nexec ${JSON.stringify(process.execPath)} -e 'process.exit(1)'\n`, { mode: 0o755 });
+      const r = await run('bash', [INSTALL, '--root', root, '--no-systemctl'], { env: { ...ENV, PATH: `${bin}:${process.env['PATH'] ?? ''}` } });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('Node.js v20.20.2');
+      expect(r.stderr).toContain('roadlog needs Node.js >= 24');
+      expect(existsSync(root)).toBe(false);
+    } finally {
+      await rm(bin, { recursive: true, force: true });
+    }
+  });
+});
