@@ -34,6 +34,7 @@ import { PRODUCER_PERFORMANCE_MAIN, runKafkaTool } from '../../infra/kafka/jvm.j
 import { createLogger } from '../../shared/logging/index.js';
 import { exampleTelemetry } from '../../shared/schema/index.js';
 import { startCli } from '../support/cli.js';
+import { BenchResult } from './results.js';
 
 const N = Number(process.env.ROADLOG_BENCH_DRAIN_RECORDS ?? 1_000_000);
 const RATE = Number(process.env.ROADLOG_BENCH_RATE ?? 5_000);
@@ -247,6 +248,21 @@ async function main(): Promise<void> {
     console.log(`@platformatic/kafka loop vs reference: ${(p.rps / ref.rps).toFixed(2)}×`);
     console.log(`PUBACK → readable in Kafka at ${fmt(RATE)} msg/s offered (${LATENCY_SECONDS} s, first second skipped): p50 ${lat.p50} ms, p99 ${lat.p99} ms over ${fmt(lat.n)} records (${fmt(lat.acked)} acknowledged)`);
     console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+
+    const result = new BenchResult('drain', 'Forwarder drain and PUBACK → Kafka latency', 'npm run bench:drain');
+    result.figure('backlog drain vs Kafka\'s ProducerPerformance', `${ratio.toFixed(2)}× (${fmt(d.rps)} / ${fmt(ref.rps)} records/s)`, '≥ 0.5×', ratio >= 0.5);
+    result.figure('one hour of 1k msg/s drained in', `${(hour / d.rps / 60).toFixed(1)} min`, '< 1 min', hour / d.rps / 60 < 1);
+    result.figure(`MQTT PUBACK → readable in Kafka at ${fmt(RATE)} msg/s, p50`, `${lat.p50} ms`, '≤ 20 ms', lat.p50 <= 20);
+    result.figure('the same, p99', `${lat.p99} ms (${fmt(lat.n)} records)`, '≤ 100 ms', lat.p99 <= 100);
+    result.section('Drain', [
+      '| | records/s | MB/s | 1 h of 1k msg/s drains in |',
+      '|---|---:|---:|---:|',
+      `| reference: Kafka's ProducerPerformance | ${fmt(ref.rps)} | ${ref.mbps.toFixed(2)} | ${(hour / ref.rps / 60).toFixed(1)} min |`,
+      `| forwarder (kafkajs) | ${fmt(d.rps)} | ${d.mbps.toFixed(2)} | ${(hour / d.rps / 60).toFixed(1)} min |`,
+      `| the same loop on @platformatic/kafka (bench only) | ${fmt(p.rps)} | ${p.mbps.toFixed(2)} | ${(hour / p.rps / 60).toFixed(1)} min |`,
+    ].join('\n'));
+    result.section('Conditions', `${fmt(N)} records of ${RECORD_BYTES} bytes over 1,000 keys, ${PARTITIONS} Kafka partitions, acks=all, idempotent, no compression; a 1-node Kafka on loopback. Latency: \`roadlog edge start\` from dist/ with its forwarder, ${fmt(RATE)} msg/s QoS 1 for ${LATENCY_SECONDS} s (first second skipped), ${fmt(lat.acked)} acknowledged.`);
+    await result.write();
   } finally {
     await stopKafkaCluster(dir).catch((err: unknown) => console.error('stopping Kafka:', err));
     await rm(dir, { recursive: true, force: true });

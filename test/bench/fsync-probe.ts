@@ -9,8 +9,10 @@
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BenchResult } from './results.js';
 
 const seconds = Number(process.argv[2] ?? 5);
+const result = new BenchResult('fsync-probe', 'Disk probe: append + fdatasync', `npm run bench:disk -- ${process.argv.slice(2).join(' ')}`.trim());
 const dir = mkdtempSync(join(process.argv[3] ?? tmpdir(), 'roadlog-fsync-probe-'));
 const fd = openSync(join(dir, 'probe.dat'), 'w');
 const record = Buffer.alloc(700, 1);
@@ -30,3 +32,10 @@ try {
 ms.sort((a, b) => a - b);
 const p = (q: number): string => ms[Math.floor(q * (ms.length - 1))]!.toFixed(2);
 console.log(`${ms.length} append+fdatasync in ${seconds} s: p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, p99.9 ${p(0.999)} ms, max ${ms.at(-1)!.toFixed(1)} ms; over 10 ms: ${ms.filter((x) => x > 10).length}`);
+const over10 = ms.filter((x) => x > 10).length;
+result.figure('append + fdatasync of 700 bytes, p50', `${p(0.5)} ms`);
+result.figure('p99', `${p(0.99)} ms`);
+result.figure('p99.9', `${p(0.999)} ms`);
+result.figure('max', `${ms.at(-1)!.toFixed(1)} ms`);
+result.figure('syncs over 10 ms', `${over10} of ${ms.length} in ${seconds} s`);
+await result.write();

@@ -38,6 +38,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { BenchResult, machineLine } from './results.js';
 import { cpus, loadavg, release, tmpdir, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -481,8 +482,9 @@ function machine(): string[] {
   } catch {
     /* df missing */
   }
+  void model;
   return [
-    `machine: ${model}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}`,
+    `machine: ${machineLine()}`,
     `node ${process.version}; aedes ${pkg('aedes')}; mqtt.js ${pkg('mqtt')}; mosquitto ${mosq}; edge log in ${tmpdir()} (${fs})`,
   ];
 }
@@ -604,8 +606,10 @@ async function main(): Promise<void> {
   const sizes = rows[0]?.runs[0]?.r.payloadBytes;
   console.log(`\npayload: telemetry v1 JSON, ${sizes?.min}-${sizes?.max} bytes (mean ${f(sizes?.mean ?? NaN)}); load average at end: ${loadavgText()}`);
   console.log('figures: median over the rounds (p99: median of the rounds\' p99, worst round in brackets); CPU in % of one core\n');
-  console.log('| broker | phase | msg/s | PUBACK p50 ms | p99 ms (worst) | broker CPU % | broker RSS MB (max) | loadgen CPU % | log flushes > 10 ms (of) | I/O stall ms |');
-  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const table = [
+    '| broker | phase | msg/s | PUBACK p50 ms | p99 ms (worst) | broker CPU % | broker RSS MB (max) | loadgen CPU % | log flushes > 10 ms (of) | I/O stall ms |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   const summary = (row: Row) => ({
     msgPerSec: median(row.runs.map((x) => x.r.msgPerSec)),
     p50: median(row.runs.map((x) => x.r.p50)),
@@ -621,8 +625,10 @@ async function main(): Promise<void> {
   });
   for (const row of rows) {
     const m = summary(row);
-    console.log(`| ${row.target} | ${row.phase} | ${f(m.msgPerSec, 0)} | ${f(m.p50, 2)} | ${f(m.p99, 2)} (${f(m.p99Worst, 1)}) | ${f(m.cpu, 0)} | ${f(m.rssEnd)} (${f(m.rssMax)}) | ${f(m.loadgen, 0)} | ${m.slowFlushes} | ${m.ioStall} |`);
+    table.push(`| ${row.target} | ${row.phase} | ${f(m.msgPerSec, 0)} | ${f(m.p50, 2)} | ${f(m.p99, 2)} (${f(m.p99Worst, 1)}) | ${f(m.cpu, 0)} | ${f(m.rssEnd)} (${f(m.rssMax)}) | ${f(m.loadgen, 0)} | ${m.slowFlushes} | ${m.ioStall} |`);
   }
+  for (const line of table) console.log(line);
+  const result = new BenchResult('ingest', 'Edge agent MQTT ingest', 'npm run bench:ingest');
   const get = (t: string, p: string) => {
     const row = rows.find((r) => r.target === t && r.phase.startsWith(p));
     return row === undefined ? undefined : summary(row);
@@ -635,14 +641,18 @@ async function main(): Promise<void> {
   if (agentClosed && aedesClosed) {
     const ratio = agentClosed.msgPerSec / aedesClosed.msgPerSec;
     console.log(`  durable ingest >= 0.8x raw aedes:     ${f(ratio, 2)}x (${f(agentClosed.msgPerSec, 0)} / ${f(aedesClosed.msgPerSec, 0)} msg/s)  ${ratio >= 0.8 ? 'MET' : 'MISSED'}`);
+    result.figure('durable ingest vs raw aedes, closed loop', `${f(ratio, 2)}× (${f(agentClosed.msgPerSec, 0)} / ${f(aedesClosed.msgPerSec, 0)} msg/s)`, '≥ 0.8×', ratio >= 0.8);
   }
   if (agentOpen) {
     const ok = agentOpen.p99 <= 10 && agentOpen.failed === 0;
     console.log(`  PUBACK p99 <= 10 ms at ${rate} msg/s:    ${f(agentOpen.p99, 2)} ms (worst round ${f(agentOpen.p99Worst, 1)} ms)  ${ok ? 'MET' : 'MISSED'}`);
+    result.figure(`PUBACK p99 at ${rate} msg/s offered (median of rounds)`, `${f(agentOpen.p99, 2)} ms (worst round ${f(agentOpen.p99Worst, 1)} ms)`, '≤ 10 ms, none lost', ok);
+    result.figure(`agent CPU at ${rate} msg/s (% of one core)`, `${f(agentOpen.cpu, 0)} %`);
   }
   if (agentFleet) {
     const ok = agentFleet.rssMax <= 100;
     console.log(`  RSS <= 100 MB with ${vehicles} vehicles:  ${f(agentFleet.rssMax)} MB max  ${ok ? 'MET' : 'MISSED'}`);
+    result.figure(`agent RSS with ${vehicles} vehicles at 1 Hz`, `${f(agentFleet.rssMax)} MB max`, '≤ 100 MB', ok);
   }
   const calmAlone = get('agent', 'quota: calm');
   const calmFlooded = rows.find((r) => r.target === 'agent' && r.phase === 'quota: calm+flood');
@@ -650,7 +660,16 @@ async function main(): Promise<void> {
     const p99 = summary(calmFlooded).p99;
     const ratio = p99 / calmAlone.p99;
     console.log(`  others' p99 within 10% under a flood:  ${f(ratio, 2)}x (${f(p99, 2)} ms with the flood / ${f(calmAlone.p99, 2)} ms without)  ${ratio <= 1.1 ? 'MET' : 'MISSED'}`);
+    result.figure('100 vehicles\' PUBACK p99 with one vehicle flooding, vs without', `${f(ratio, 2)}× (${f(p99, 2)} / ${f(calmAlone.p99, 2)} ms)`, '≤ 1.1×', ratio <= 1.1);
   }
+  result.section('Phases', `Medians over the rounds (p99: median of the rounds' p99, worst round in brackets); CPU in % of one core.\n\n${table.join('\n')}`);
+  result.section('Conditions', [
+    ...machine().slice(1).map((line) => `- ${line}`),
+    `- payload: telemetry v1 JSON, ${sizes?.min}-${sizes?.max} bytes (mean ${f(sizes?.mean ?? NaN)})`,
+    `- closed: ${clients} clients × ${IN_FLIGHT} in flight, QoS 1; open: ${rate} msg/s offered; ${rounds} interleaved rounds of ${seconds} s per broker; fleet: ${vehicles} vehicles at 1 Hz for ${fleetSeconds} s on a fresh broker`,
+    `- total ${f((Date.now() - started) / 1000, 0)} s`,
+  ].join('\n'));
+  await result.write();
   console.log(`\ntotal ${f((Date.now() - started) / 1000, 0)} s`);
 }
 

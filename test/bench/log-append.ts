@@ -13,6 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
+import { BenchResult } from './results.js';
 import { join } from 'node:path';
 import { nodeFileLayer, type FileLayer } from '../../edge/log/file-layer.js';
 import { GroupCommit } from '../../edge/log/group-commit.js';
@@ -209,6 +210,20 @@ async function main(): Promise<void> {
     console.log(`p99 at 5k records/s offered: ${fmt(p99, 2)} ms (target ≤ 10) ${p99 <= 10 ? 'ok' : 'MISSED'}`);
     console.log(`write amplification: ${fmt(amplification, 3)} (bytes written / key+value bytes; target ≤ 1.3) ${amplification <= 1.3 ? 'ok' : 'MISSED'}`);
     console.log(`cold-cursor drain: ${fmt(drainRate)} records/s incl. reopen = ${fmt(drainRate / appendRate, 2)}× the append rate (target ≥ 1.5) ${drainRate / appendRate >= 1.5 ? 'ok' : 'MISSED'}`);
+
+    const result = new BenchResult('log-append', 'Edge log append', 'npm run bench:log');
+    result.figure('throughput vs the reference (one file, same group commit)', `${fmt(ratio, 2)}× (${fmt(appendRate)} / ${fmt(refRun.records / refRun.seconds)} records/s)`, '≥ 0.7×', ratio >= 0.7);
+    result.figure('append p99 at 5k records/s offered (reference)', `${fmt(p99, 2)} ms (${fmt(percentile(refOpen.run.latencies, 99), 2)} ms)`, '≤ 10 ms', p99 <= 10);
+    result.figure('write amplification (bytes written / key + value bytes)', fmt(amplification, 3), '≤ 1.3', amplification <= 1.3);
+    result.figure('cold-cursor drain incl. reopen, vs the append rate', `${fmt(drainRate / appendRate, 2)}× (${fmt(drainRate)} records/s)`, '≥ 1.5×', drainRate / appendRate >= 1.5);
+    const columns = Object.keys(rows[0]!);
+    result.section('Runs', [`| ${columns.join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${columns.map((c) => r[c]).join(' | ')} |`)].join('\n'));
+    result.section('Conditions', [
+      `- workload: ${VALUE.length}-byte values over ${KEYS.length} keys; ${CONCURRENCY} appends in flight; ${SECONDS} s per phase; log options \`${JSON.stringify(LOG_OPTIONS)}\``,
+      `- data dir on ${fsType}`,
+      `- ${stallNote}`,
+    ].join('\n'));
+    await result.write();
   } finally {
     await rm(root, { recursive: true, force: true });
   }
