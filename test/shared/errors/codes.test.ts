@@ -4,7 +4,7 @@ import { ERROR_CODES, RoadlogError } from '../../../shared/errors/index.js';
 
 const readme = readFileSync(new URL('../../../shared/errors/README.md', import.meta.url), 'utf8');
 const documented = new Map(
-  [...readme.matchAll(/^\| `(ROADLOG_ERR_[A-Z_]+)` \| (yes|no) \| (\d+) \| (.+) \|$/gm)].map((m) => [m[1], { retriable: m[2] === 'yes', exitCode: Number(m[3]), summary: m[4] }]),
+  [...readme.matchAll(/^\| `(ROADLOG_ERR_[A-Z_]+)` \| (yes|no) \| (\d+) \| (.+) \|$/gm)].map((m) => [m[1]!, { retriable: m[2] === 'yes', exitCode: Number(m[3]), summary: m[4] }]),
 );
 
 describe('error codes', () => {
