@@ -1,5 +1,6 @@
 /** Asking a cluster what it looks like, through kafkajs' admin client (logging off). */
 import { Kafka, logLevel } from 'kafkajs';
+import { quietNegativeTimeoutWarnings } from '../../shared/kafka/index.js';
 
 export interface ClusterView {
   clusterId: string;
@@ -9,6 +10,7 @@ export interface ClusterView {
 
 /** describeCluster once, no retries; rejects when no broker answers. */
 export async function describeCluster(bootstrapServers: string[], timeoutMs = 2_000): Promise<ClusterView> {
+  quietNegativeTimeoutWarnings();
   const kafka = new Kafka({
     clientId: 'roadlog-infra',
     brokers: bootstrapServers,

@@ -9,6 +9,7 @@ import { RoadlogError } from '../errors/index.js';
  * CLI command against a dead cluster fails within `operationTimeoutMs`, never hangs.
  */
 export function createKafka(options: KafkaClientOptions, logger?: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
+  quietNegativeTimeoutWarnings();
   if (options.brokers.length === 0) {
     throw new RoadlogError('ROADLOG_ERR_KAFKA_NO_CLUSTER', 'no Kafka brokers: pass --brokers host:port, set ROADLOG_KAFKA_BROKERS, or run `roadlog kafka start`');
   }
@@ -114,3 +115,25 @@ export async function disconnectQuietly(client: { disconnect(): Promise<void> },
   ]);
   clearTimeout(timer);
 }
+
+let quieted = false;
+
+/**
+ * kafkajs 2.2.4 schedules some timers at `deadline - Date.now()`, which is negative once the
+ * deadline has passed (tulios/kafkajs#1751). Node runs such a timer after 1 ms, which is what
+ * kafkajs means, but since Node 24 it also prints a TimeoutNegativeWarning on stderr each
+ * time: noise in every command's output and the agent's log. This drops that one warning
+ * type, for the whole process, once a Kafka client exists; every other warning still prints.
+ */
+export function quietNegativeTimeoutWarnings(): void {
+  if (quieted) return;
+  quieted = true;
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = function (warning: string | Error, ...rest: unknown[]): void {
+    const first = rest[0];
+    const type = typeof first === 'string' ? first : (first as { type?: unknown } | undefined)?.type;
+    if (type === 'TimeoutNegativeWarning' || (warning instanceof Error && warning.name === 'TimeoutNegativeWarning')) return;
+    emitWarning(warning, ...rest);
+  } as typeof process.emitWarning;
+}
+
