@@ -1,14 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { CursorStore, positionKey, type CursorPositions, checkCursorName } from './cursor.js';
-import { errnoCode, nodeFileLayer, readWholeFile, writeFileDurably, type FileLayer } from './file-layer.js';
+import { errnoCode, nodeFileLayer, type FileLayer } from './file-layer.js';
 import { GroupCommit, PendingBudget } from './group-commit.js';
 import { acquireLock, isProcessAlive, type IsProcessAlive, type LogLock } from './lock.js';
+import { openLogMeta } from './meta.js';
 import { createLogMetrics, type LogMetrics } from './metrics.js';
-import { DEFAULT_PARTITIONS, LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
+import { LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
 import { Partition, type PendingRecord } from './partition.js';
 import { Mutex } from './mutex.js';
 import { LogReader, type ReaderHost, type SkippedRange } from './reader.js';
@@ -18,27 +18,8 @@ import { pickDropVictim, planRetention, type SegmentInfo } from './retention.js'
 /**
  * The edge log: P partitions in each of three lanes, group commit, cursors, retention and
  * the full-disk policy. The promise it keeps: an append that resolved is fsynced and is
- * never lost (loss window 0), short of the disk itself failing.
+ * never lost (loss window 0), short of the disk itself failing. meta.json: meta.ts.
  */
-export const LOG_FORMAT_VERSION = 1;
-const LOG_ID = /^[0-9a-f]{16}$/;
-
-/** An existing log's meta.json, checked: this format, and a partition count the log can have. */
-export function parseLogMeta(raw: Buffer, path: string): { partitions: number; logId?: unknown; [key: string]: unknown } {
-  let meta: { format?: unknown; partitions?: unknown; logId?: unknown };
-  try {
-    meta = JSON.parse(raw.toString('utf8')) as typeof meta;
-  } catch (err) {
-    throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: not JSON (${(err as Error).message})`, { cause: err });
-  }
-  if (meta.format !== LOG_FORMAT_VERSION) throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: format ${String(meta.format)}, this roadlog reads format ${LOG_FORMAT_VERSION}`);
-  const { partitions } = meta;
-  if (typeof partitions !== 'number' || !Number.isSafeInteger(partitions) || partitions < 1 || partitions > 1024) {
-    throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: partitions ${String(partitions)}, expected a whole number from 1 to 1024`);
-  }
-  return { ...meta, partitions };
-}
-
 export interface AppendInput {
   /** The vehicleId: picks the partition, so one vehicle's records stay in order. */
   key: string;
@@ -130,7 +111,7 @@ export class EdgeLog {
    * name, would repeat (gateway, lane, partition, offset): the id makes the envelope unique.
    */
   logId = '';
-  /** Partitions per lane: from meta.json, or, for a new log, the configured count or DEFAULT_PARTITIONS. Set by open. */
+  /** Partitions per lane: from meta.json, or, for a new log, the configured count or DEFAULT_PARTITIONS (meta.ts). Set by open. */
   private partitions = 0;
   private readonly closedError: () => RoadlogError;
 
@@ -165,7 +146,9 @@ export class EdgeLog {
 
   private async init(): Promise<void> {
     const { fs, dir, options } = this;
-    const partitions = (this.partitions = await this.checkMeta());
+    const meta = await openLogMeta(fs, dir, options.partitions, this.now);
+    const partitions = (this.partitions = meta.partitions);
+    this.logId = meta.logId;
     for (const lane of LANES) {
       this.mutexes.set(lane, Array.from({ length: partitions }, () => new Mutex()));
       this.commits.set(lane, Array.from({ length: partitions }, (_, p) => new GroupCommit<PendingRecord, AppendResult>(options, (items) => this.flush(lane, p, items), this.closedError, this.budget)));
@@ -214,33 +197,6 @@ export class EdgeLog {
 
   private mutex(lane: Lane, partition: number): Mutex {
     return this.mutexes.get(lane)![partition]!;
-  }
-
-  /** Creates meta.json for a new log, or checks an existing one; returns the log's partition count. */
-  private async checkMeta(): Promise<number> {
-    const path = join(this.dir, 'meta.json');
-    const raw = await readWholeFile(this.fs, path);
-    const configured = this.options.partitions;
-    if (raw === undefined) {
-      const partitions = configured ?? DEFAULT_PARTITIONS;
-      this.logId = randomBytes(8).toString('hex');
-      const meta = { format: LOG_FORMAT_VERSION, partitions, lanes: [...LANES], logId: this.logId, createdAt: new Date(this.now()).toISOString() };
-      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify(meta)}\n`));
-      return partitions;
-    }
-    const meta = parseLogMeta(raw, path);
-    const { partitions } = meta;
-    if (configured !== undefined && partitions !== configured) {
-      throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${this.dir} has ${partitions} partitions but edge.log.partitions is ${configured} (the count is fixed when the log is created; leave edge.log.partitions unset to use the log's own)`);
-    }
-    if (typeof meta.logId === 'string' && LOG_ID.test(meta.logId)) {
-      this.logId = meta.logId;
-    } else {
-      // A log from before log ids: give it one now.
-      this.logId = randomBytes(8).toString('hex');
-      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify({ ...meta, logId: this.logId })}\n`));
-    }
-    return partitions;
   }
 
   get partitionCount(): number {
