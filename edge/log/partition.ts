@@ -43,6 +43,13 @@ export interface WritePlan {
   bytes: number;
 }
 
+/** A segment deleted from the head of a partition: its base offset, records and bytes. */
+export interface DeletedSegment {
+  records: number;
+  bytes: number;
+  base: number;
+}
+
 export interface ReadLimits {
   maxRecords: number;
   maxBytes: number;
@@ -224,7 +231,7 @@ export class Partition {
    * segment is left, it first rolls to an empty one so the next offset is kept.
    * Returns what was deleted, or undefined when there is nothing to delete.
    */
-  async deleteOldest(): Promise<{ records: number; bytes: number; base: number } | undefined> {
+  async deleteOldest(): Promise<DeletedSegment | undefined> {
     let emptied = false;
     while (this.segments.length > 1 && this.segments[0]!.recordCount === 0) {
       await this.segments.shift()!.delete();

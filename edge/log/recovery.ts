@@ -117,6 +117,15 @@ export interface OpenReport {
   rebuiltIndexes: number;
 }
 
+/** What recovery did, in words for the log; undefined when it found nothing to do. */
+export function recoverySummary(report: OpenReport): string | undefined {
+  const { truncatedBytes, skippedOffsets, corrupt, rebuiltIndexes } = report;
+  if (truncatedBytes === 0 && corrupt.length === 0 && rebuiltIndexes === 0 && skippedOffsets === undefined) return undefined;
+  const lost = corrupt.reduce((n, c) => n + c.toOffset - c.fromOffset, 0);
+  const gap = skippedOffsets === undefined ? 'none' : `${skippedOffsets.fromOffset}..${skippedOffsets.toOffset - 1}`;
+  return `recovered (torn tail cut: ${truncatedBytes} bytes; offsets left unused: ${gap}; damaged records skipped: ${lost}; indexes rebuilt: ${rebuiltIndexes})`;
+}
+
 /** A partition directory after recovery: its segments, oldest first, and what was done. */
 export interface RecoveredPartition {
   segments: Segment[];
