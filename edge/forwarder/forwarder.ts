@@ -1,7 +1,7 @@
 import { CompressionTypes, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
-import { disconnectQuietly, kafkaErrorType, sendPerPartition, type KeyedRecord } from '../../shared/kafka/index.js';
+import { disconnectQuietly, kafkaErrorType, sendPerPartition, UnacknowledgedSendError, type KeyedRecord } from '../../shared/kafka/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';
@@ -213,9 +213,9 @@ export class Forwarder {
         if (r.status === 'fulfilled') pending[i]!.records = [];
         else {
           failure ??= r.reason;
-          const details = r.reason instanceof RoadlogError ? (r.reason.details as { acked?: number[]; progress?: Record<string, number> } | undefined) : undefined;
-          const done = new Set(details?.acked ?? []);
-          const skip = new Map(Object.entries(details?.progress ?? {}).map(([p, n]) => [Number(p), n]));
+          const unacked = r.reason instanceof UnacknowledgedSendError ? r.reason.unacknowledged : undefined;
+          const done = new Set(unacked?.acked ?? []);
+          const skip = new Map((unacked?.failed ?? []).map((f) => [f.partition, f.ackedRecords]));
           if (done.size > 0 || skip.size > 0) {
             const { partitions } = pending[i]!.topic;
             pending[i]!.records = pending[i]!.records.filter((rec) => {
