@@ -79,7 +79,7 @@ export class Partition {
     private readonly fs: FileLayer,
     readonly dir: string,
     private readonly config: PartitionConfig,
-    public segments: Segment[],
+    readonly segments: Segment[],
     readonly report: OpenReport,
   ) {}
 
