@@ -1,11 +1,12 @@
 import { CompressionTypes, type Producer } from 'kafkajs';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
-import { disconnectQuietly, kafkaErrorType, sendPerPartition, type KeyedRecord } from '../../shared/kafka/index.js';
+import { disconnectQuietly, kafkaErrorType, sendPerPartition, UnacknowledgedSendError, type KeyedRecord } from '../../shared/kafka/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';
 import { LANES, positionKey, type EdgeLog, type LogReader, type ReadBatch } from '../log/index.js';
+import { createForwarderMetrics, type ForwarderMetrics } from './metrics.js';
 import type { ForwarderOptions } from './options.js';
 import { toKafkaRecord } from './records.js';
 import { DrainRate, type ForwarderStatus, summarize } from './status.js';
@@ -73,7 +74,7 @@ export class Forwarder {
   private readonly rate: DrainRate;
   private statusCache: { at: number; value: Promise<ForwarderStatus> } | undefined;
   private readonly now: () => number;
-  private readonly metrics;
+  private readonly metrics: ForwarderMetrics;
   private producer: Producer;
   private replaceProducer = false;
 
@@ -81,54 +82,7 @@ export class Forwarder {
     this.producer = deps.producer;
     this.now = deps.now ?? Date.now;
     this.rate = new DrainRate(this.now);
-    const registers = [deps.registry];
-    const self = this;
-    this.metrics = {
-      records: new Counter({ name: 'roadlog_edge_forwarded_records_total', help: 'Records acknowledged by Kafka, by edge lane', labelNames: ['lane'], registers }),
-      bytes: new Counter({ name: 'roadlog_edge_forwarded_bytes_total', help: 'Value bytes acknowledged by Kafka', registers }),
-      failures: new Counter({ name: 'roadlog_edge_forward_failures_total', help: 'Failed send attempts (each retried after a backoff)', labelNames: ['code'], registers }),
-      heartbeats: new Counter({ name: 'roadlog_edge_heartbeats_total', help: 'Heartbeats to the gateway-status topic, by outcome', labelNames: ['outcome'], registers }),
-      healthy: new Gauge({ name: 'roadlog_edge_forwarder_healthy', help: '1 while the last send succeeded, 0 while retrying', registers }),
-      backlogBytes: new Gauge({
-        name: 'roadlog_edge_forwarder_backlog_bytes',
-        help: 'Bytes in the edge log not yet acknowledged by Kafka, per lane and partition',
-        labelNames: ['lane', 'partition'],
-        registers,
-        async collect() {
-          const s = await self.status();
-          this.reset();
-          for (const p of s.partitions) this.set({ lane: p.lane, partition: String(p.partition) }, p.bytes);
-        },
-      }),
-      oldestAge: new Gauge({
-        name: 'roadlog_edge_forwarder_oldest_unsent_age_seconds',
-        help: 'Age of the oldest record not yet acknowledged by Kafka, by clock (ingest: gateway time of append; device: the vehicle\'s timestamp)',
-        labelNames: ['clock'],
-        registers,
-        async collect() {
-          const s = await self.status();
-          this.set({ clock: 'ingest' }, s.backlog.oldestIngestAgeSeconds ?? 0);
-          this.set({ clock: 'device' }, s.backlog.oldestDeviceAgeSeconds ?? 0);
-        },
-      }),
-      drainRate: new Gauge({
-        name: 'roadlog_edge_forwarder_drain_records_per_second',
-        help: 'Records acknowledged by Kafka per second, over the last 30 s',
-        registers,
-        collect() {
-          this.set(self.rate.perSecond());
-        },
-      }),
-      eta: new Gauge({
-        name: 'roadlog_edge_forwarder_drain_eta_seconds',
-        help: 'Backlog records / drain rate; -1 while nothing drains and records wait',
-        registers,
-        async collect() {
-          const s = await self.status();
-          this.set(s.backlog.etaSeconds ?? (s.backlog.records > 0 ? -1 : 0));
-        },
-      }),
-    };
+    this.metrics = createForwarderMetrics(deps.registry, { status: () => this.status(), drainRate: () => this.rate.perSecond() });
   }
 
   async start(): Promise<void> {
@@ -259,9 +213,9 @@ export class Forwarder {
         if (r.status === 'fulfilled') pending[i]!.records = [];
         else {
           failure ??= r.reason;
-          const details = r.reason instanceof RoadlogError ? (r.reason.details as { acked?: number[]; progress?: Record<string, number> } | undefined) : undefined;
-          const done = new Set(details?.acked ?? []);
-          const skip = new Map(Object.entries(details?.progress ?? {}).map(([p, n]) => [Number(p), n]));
+          const unacked = r.reason instanceof UnacknowledgedSendError ? r.reason.unacknowledged : undefined;
+          const done = new Set(unacked?.acked ?? []);
+          const skip = new Map((unacked?.failed ?? []).map((f) => [f.partition, f.ackedRecords]));
           if (done.size > 0 || skip.size > 0) {
             const { partitions } = pending[i]!.topic;
             pending[i]!.records = pending[i]!.records.filter((rec) => {

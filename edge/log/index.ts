@@ -1,4 +1,6 @@
-export { openLog, EdgeLog, partitionDir, LOG_FORMAT_VERSION, type AppendInput, type AppendResult, type EdgeLogDeps, type LogLogger, type PartitionStats, type PartitionBacklog } from './log.js';
+export { openLog, EdgeLog, partitionDir } from './log.js';
+export type { AppendInput, AppendResult, EdgeLogDeps, LogLogger, PartitionStats, PartitionBacklog } from './types.js';
+export { LOG_FORMAT_VERSION } from './meta.js';
 export { LogReader, type ReadBatch, type ReadRecord, type SkippedRange } from './reader.js';
 export { DEFAULT_PARTITIONS, EdgeLogOptionsSchema, parseEdgeLogOptions, LANES, type Lane, type EdgeLogOptions, type EdgeLogOptionsInput } from './options.js';
 export { nodeFileLayer, type FileLayer, type LogFile, type OpenMode } from './file-layer.js';

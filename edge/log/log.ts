@@ -1,99 +1,21 @@
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import type { Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { CursorStore, positionKey, type CursorPositions, checkCursorName } from './cursor.js';
-import { errnoCode, nodeFileLayer, readWholeFile, writeFileDurably, type FileLayer } from './file-layer.js';
+import { errnoCode, nodeFileLayer, type FileLayer } from './file-layer.js';
+import { FullDiskPolicy } from './full-disk.js';
 import { GroupCommit, PendingBudget } from './group-commit.js';
-import { acquireLock, isProcessAlive, type IsProcessAlive, type LogLock } from './lock.js';
+import { acquireLock, isProcessAlive, type LogLock } from './lock.js';
+import { openLogMeta } from './meta.js';
 import { createLogMetrics, type LogMetrics } from './metrics.js';
-import { DEFAULT_PARTITIONS, LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
-import { Partition, type PendingRecord } from './partition.js';
+import { LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
+import { Partition, type DeletedSegment, type PendingRecord } from './partition.js';
 import { Mutex } from './mutex.js';
 import { LogReader, type ReaderHost, type SkippedRange } from './reader.js';
-import { prepareRecord, type RecordHeader } from './record.js';
-import { pickDropVictim, planRetention, type SegmentInfo } from './retention.js';
-
-/**
- * The edge log: P partitions in each of three lanes, group commit, cursors, retention and
- * the full-disk policy. The promise it keeps: an append that resolved is fsynced and is
- * never lost (loss window 0), short of the disk itself failing.
- */
-export const LOG_FORMAT_VERSION = 1;
-const LOG_ID = /^[0-9a-f]{16}$/;
-
-/** An existing log's meta.json, checked: this format, and a partition count the log can have. */
-export function parseLogMeta(raw: Buffer, path: string): { partitions: number; logId?: unknown; [key: string]: unknown } {
-  let meta: { format?: unknown; partitions?: unknown; logId?: unknown };
-  try {
-    meta = JSON.parse(raw.toString('utf8')) as typeof meta;
-  } catch (err) {
-    throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: not JSON (${(err as Error).message})`, { cause: err });
-  }
-  if (meta.format !== LOG_FORMAT_VERSION) throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: format ${String(meta.format)}, this roadlog reads format ${LOG_FORMAT_VERSION}`);
-  const { partitions } = meta;
-  if (typeof partitions !== 'number' || !Number.isSafeInteger(partitions) || partitions < 1 || partitions > 1024) {
-    throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${path}: partitions ${String(partitions)}, expected a whole number from 1 to 1024`);
-  }
-  return { ...meta, partitions };
-}
-
-export interface AppendInput {
-  /** The vehicleId: picks the partition, so one vehicle's records stay in order. */
-  key: string;
-  value: Uint8Array | string;
-  /** Device timestamp (ms); defaults to the ingest time. */
-  deviceTs?: number;
-  /** Alarms and trouble codes: stored in the `critical` lane, served first, evicted last. */
-  critical?: boolean;
-  /** `dead` for invalid payloads (put the reason in a header); otherwise chosen by `critical`. */
-  lane?: Lane;
-  headers?: readonly RecordHeader[];
-}
-
-export interface AppendResult {
-  lane: Lane;
-  partition: number;
-  offset: number;
-}
-
-export interface LogLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export interface EdgeLogDeps {
-  fileLayer?: FileLayer;
-  logger?: LogLogger;
-  /** Registry for the log's metrics (a private one when absent). */
-  metrics?: Registry;
-  now?: () => number;
-  /** Decides whether the pid in a found lock file still runs (tests of crashes in one process pass their own). */
-  isProcessAlive?: IsProcessAlive;
-}
-
-export interface PartitionStats {
-  lane: Lane;
-  partition: number;
-  startOffset: number;
-  endOffset: number;
-  bytes: number;
-  segments: number;
-  firstTs: number;
-  maxTs: number;
-}
-
-export interface PartitionBacklog {
-  lane: Lane;
-  partition: number;
-  records: number;
-  bytes: number;
-  /** Undefined when the oldest waiting offsets are damaged or a gap. */
-  oldestIngestTs: number | undefined;
-  oldestDeviceTs: number | undefined;
-}
+import { prepareRecord } from './record.js';
+import { recoverySummary } from './recovery.js';
+import { planRetention, type SegmentInfo } from './retention.js';
+import type { AppendInput, AppendResult, EdgeLogDeps, LogLogger, PartitionBacklog, PartitionStats } from './types.js';
 
 const silent: LogLogger = { info() {}, warn() {}, error() {} };
 
@@ -101,6 +23,12 @@ export async function openLog(dir: string, options: EdgeLogOptionsInput = {}, de
   return EdgeLog.open(dir, parseEdgeLogOptions(options), deps);
 }
 
+/**
+ * The edge log: P partitions in each of three lanes, group commit, cursors, retention and
+ * the full-disk policy (full-disk.ts; meta.json: meta.ts; the types it takes and gives:
+ * types.ts). The promise it keeps: an append that resolved is fsynced and is never lost
+ * (loss window 0), short of the disk itself failing.
+ */
 export class EdgeLog {
   private readonly lanes = new Map<Lane, Partition[]>();
   /** One group commit per (lane, partition), sharing one backpressure budget: a slow fsync delays only its own partition's appends. */
@@ -109,6 +37,7 @@ export class EdgeLog {
   private readonly cursorStore: CursorStore;
   private readonly cursorCache = new Map<string, CursorPositions>();
   private readonly metrics: LogMetrics;
+  private readonly fullDisk: FullDiskPolicy;
   private readonly logger: LogLogger;
   private readonly now: () => number;
   private lock: LogLock | undefined;
@@ -117,8 +46,6 @@ export class EdgeLog {
   private readonly mutexes = new Map<Lane, Mutex[]>();
   /** Damaged ranges already counted in the metric (`lane/partition/fromOffset`): found on open or by a reader, counted once. */
   private readonly corruptSeen = new Set<string>();
-  /** Per (lane, partition): size of the largest append refused for the quota since; later appends there wait until it would fit, so none overtakes it. */
-  private readonly quotaNeed = new Map<string, number>();
   /** Retention runs in progress: close() waits for them. */
   private readonly retentionRuns = new Set<Promise<unknown>>();
   /** Set by close() once appends are drained: no segment is deleted after it. */
@@ -130,7 +57,7 @@ export class EdgeLog {
    * name, would repeat (gateway, lane, partition, offset): the id makes the envelope unique.
    */
   logId = '';
-  /** Partitions per lane: from meta.json, or, for a new log, the configured count or DEFAULT_PARTITIONS. Set by open. */
+  /** Partitions per lane: from meta.json, or, for a new log, the configured count or DEFAULT_PARTITIONS (meta.ts). Set by open. */
   private partitions = 0;
   private readonly closedError: () => RoadlogError;
 
@@ -145,6 +72,13 @@ export class EdgeLog {
     this.metrics = createLogMetrics(deps.metrics);
     this.cursorStore = new CursorStore(fs, dir);
     this.budget = new PendingBudget(options.maxPendingBytes);
+    this.fullDisk = new FullDiskPolicy(dir, options, {
+      sizeBytes: () => this.sizeBytes,
+      segmentInfos: () => this.segmentInfos(),
+      cursors: () => [...this.cursorCache.values()],
+      deleteOldestIf: (planned) => this.deleteOldestIf(planned),
+      now: () => this.now(),
+    }, this.metrics, this.logger);
     this.closedError = () => new RoadlogError('ROADLOG_ERR_LOG_CLOSED', `edge log ${dir} is closed`);
   }
 
@@ -165,7 +99,9 @@ export class EdgeLog {
 
   private async init(): Promise<void> {
     const { fs, dir, options } = this;
-    const partitions = (this.partitions = await this.checkMeta());
+    const meta = await openLogMeta(fs, dir, options.partitions, this.now);
+    const partitions = (this.partitions = meta.partitions);
+    this.logId = meta.logId;
     for (const lane of LANES) {
       this.mutexes.set(lane, Array.from({ length: partitions }, () => new Mutex()));
       this.commits.set(lane, Array.from({ length: partitions }, (_, p) => new GroupCommit<PendingRecord, AppendResult>(options, (items) => this.flush(lane, p, items), this.closedError, this.budget)));
@@ -183,11 +119,8 @@ export class EdgeLog {
       parts.forEach((part, p) => {
         const { truncatedBytes, skippedOffsets, corrupt, rebuiltIndexes } = part.report;
         for (const c of corrupt) this.noteCorrupt(lane, p, c.fromOffset, c.toOffset);
-        const lost = corrupt.reduce((n, c) => n + c.toOffset - c.fromOffset, 0);
-        if (truncatedBytes > 0 || corrupt.length > 0 || rebuiltIndexes > 0 || skippedOffsets !== undefined) {
-          const gap = skippedOffsets === undefined ? 'none' : `${skippedOffsets.fromOffset}..${skippedOffsets.toOffset - 1}`;
-          this.logger.warn({ lane, partition: p, truncatedBytes, skippedOffsets, corrupt, rebuiltIndexes }, `edge log ${lane}/${p}: recovered (torn tail cut: ${truncatedBytes} bytes; offsets left unused: ${gap}; damaged records skipped: ${lost}; indexes rebuilt: ${rebuiltIndexes})`);
-        }
+        const summary = recoverySummary(part.report);
+        if (summary !== undefined) this.logger.warn({ lane, partition: p, truncatedBytes, skippedOffsets, corrupt, rebuiltIndexes }, `edge log ${lane}/${p}: ${summary}`);
       });
     }
     this.metrics.backlog.reset();
@@ -214,33 +147,6 @@ export class EdgeLog {
 
   private mutex(lane: Lane, partition: number): Mutex {
     return this.mutexes.get(lane)![partition]!;
-  }
-
-  /** Creates meta.json for a new log, or checks an existing one; returns the log's partition count. */
-  private async checkMeta(): Promise<number> {
-    const path = join(this.dir, 'meta.json');
-    const raw = await readWholeFile(this.fs, path);
-    const configured = this.options.partitions;
-    if (raw === undefined) {
-      const partitions = configured ?? DEFAULT_PARTITIONS;
-      this.logId = randomBytes(8).toString('hex');
-      const meta = { format: LOG_FORMAT_VERSION, partitions, lanes: [...LANES], logId: this.logId, createdAt: new Date(this.now()).toISOString() };
-      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify(meta)}\n`));
-      return partitions;
-    }
-    const meta = parseLogMeta(raw, path);
-    const { partitions } = meta;
-    if (configured !== undefined && partitions !== configured) {
-      throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${this.dir} has ${partitions} partitions but edge.log.partitions is ${configured} (the count is fixed when the log is created; leave edge.log.partitions unset to use the log's own)`);
-    }
-    if (typeof meta.logId === 'string' && LOG_ID.test(meta.logId)) {
-      this.logId = meta.logId;
-    } else {
-      // A log from before log ids: give it one now.
-      this.logId = randomBytes(8).toString('hex');
-      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify({ ...meta, logId: this.logId })}\n`));
-    }
-    return partitions;
   }
 
   get partitionCount(): number {
@@ -301,7 +207,7 @@ export class EdgeLog {
     let canFree = true;
     for (let attempt = 0; idx.length > 0; attempt++) {
       const outcome = await this.mutex(lane, partition).run(async () => {
-        const admitted = this.options.quotaBytes === undefined ? idx : this.admitUnderQuota(positionKey(lane, partition), items, idx, results, canFree);
+        const admitted = this.options.quotaBytes === undefined ? idx : this.fullDisk.admitUnderQuota(positionKey(lane, partition), items, idx, results, canFree);
         if (admitted === 'full') return { kind: 'full' as const, err: undefined };
         idx = admitted;
         if (idx.length === 0) return { kind: 'done' as const };
@@ -322,10 +228,10 @@ export class EdgeLog {
       // Out of space: free what every cursor has read, then (drop-oldest) the oldest records; retry.
       // Over the quota with nothing left to free: the retry stores what fits and refuses the rest.
       if (outcome.kind === 'full' && canFree && attempt < 1000) {
-        canFree = await this.freeSpace();
+        canFree = await this.fullDisk.freeSpace();
         if (canFree || outcome.err === undefined) continue;
       }
-      const err = outcome.err === undefined ? this.quotaError() : this.toLogError(outcome.err, { lane, partition });
+      const err = outcome.err === undefined ? this.fullDisk.quotaError() : this.toLogError(outcome.err, { lane, partition });
       for (const i of idx) results[i] = err;
       break;
     }
@@ -343,41 +249,6 @@ export class EdgeLog {
     return new RoadlogError('ROADLOG_ERR_LOG_IO', `edge log ${this.dir}: writing ${g.lane}/${g.partition} failed: ${(err as Error)?.message ?? String(err)}; the append was not stored`, { cause: err, details: { lane: g.lane, partition: g.partition, errno: errnoCode(err) } });
   }
 
-  private quotaError(): RoadlogError {
-    const quota = this.options.quotaBytes;
-    return new RoadlogError('ROADLOG_ERR_LOG_FULL', `edge log ${this.dir}: quota of ${String(quota)} bytes reached (policy ${this.options.fullDisk.policy}); the append was not stored`, { details: { quotaBytes: quota } });
-  }
-
-  /**
-   * Admits appends, in order, while they fit under quotaBytes. 'full' asks the caller to free
-   * space and come back; once nothing more can be freed (`canFree` false) what does not fit is
-   * refused, and so is everything after it in the batch, and every later append until the
-   * refused one would fit (`quotaNeed`): a smaller record must not overtake a refused one of
-   * the same vehicle. Concurrent flushes of other partitions can overshoot the quota by their
-   * batches.
-   */
-  private admitUnderQuota(key: string, items: PendingRecord[], idx: number[], results: (AppendResult | Error)[], canFree: boolean): number[] | 'full' {
-    const quota = this.options.quotaBytes!;
-    let used = this.sizeBytes;
-    const admitted: number[] = [];
-    let refusing = false;
-    for (const i of idx) {
-      const size = items[i]!.record.size;
-      if (!refusing && used + Math.max(size, this.quotaNeed.get(key) ?? 0) <= quota) {
-        admitted.push(i);
-        used += size;
-        this.quotaNeed.delete(key);
-      } else if (canFree && !refusing) {
-        return 'full';
-      } else {
-        results[i] = this.quotaError();
-        refusing = true;
-        if (size <= quota) this.quotaNeed.set(key, Math.max(this.quotaNeed.get(key) ?? 0, size));
-      }
-    }
-    return admitted;
-  }
-
   /**
    * Deletes the oldest segment of a partition under its mutex, if it is still exactly the one
    * planned (its base and next offset): the plan was made without the mutex, and meanwhile a
@@ -385,7 +256,7 @@ export class EdgeLog {
    * deletion freed it. `changed`: not deleted, plan again; `closed`: the log is closing;
    * undefined: nothing to delete.
    */
-  private deleteOldestIf(planned: SegmentInfo): Promise<{ records: number; bytes: number; base: number } | 'changed' | 'closed' | undefined> {
+  private deleteOldestIf(planned: SegmentInfo): Promise<DeletedSegment | 'changed' | 'closed' | undefined> {
     return this.mutex(planned.lane, planned.partition).run(async () => {
       if (this.partitionsClosing) return 'closed';
       const part = this.partition(planned.lane, planned.partition);
@@ -393,27 +264,6 @@ export class EdgeLog {
       if (oldest === undefined || oldest.base !== planned.base || oldest.nextOffset !== planned.nextOffset) return 'changed';
       return part.deleteOldest();
     });
-  }
-
-  /** Frees one segment: one every cursor has passed, else (drop-oldest) the oldest by lane priority. False when nothing can go. */
-  private async freeSpace(): Promise<boolean> {
-    const consumed = planRetention(this.segmentInfos(), [...this.cursorCache.values()], { maxBytes: 0 }, this.now())[0];
-    if (consumed !== undefined) {
-      const gone = await this.deleteOldestIf(consumed);
-      return gone !== 'closed' && gone !== undefined; // 'changed': plan again
-    }
-    if (this.options.fullDisk.policy !== 'drop-oldest') return false;
-    const victim = pickDropVictim(this.segmentInfos());
-    if (victim === undefined) return false;
-    const gone = await this.deleteOldestIf(victim);
-    if (gone === 'changed') return true; // a concurrent flush changed it: plan again
-    if (gone === undefined || gone === 'closed') return false;
-    this.metrics.droppedRecords.inc({ lane: victim.lane, reason: 'full-disk' }, gone.records);
-    this.logger.warn(
-      { lane: victim.lane, partition: victim.partition, fromOffset: gone.base, records: gone.records, bytes: gone.bytes },
-      `edge log: disk full, dropped ${gone.records} unforwarded records (${victim.lane}/${victim.partition} offsets ${gone.base}..${gone.base + gone.records - 1}) by policy drop-oldest`,
-    );
-    return true;
   }
 
   private segmentInfos(): SegmentInfo[][] {

@@ -1,7 +1,7 @@
-import { errnoCode, readWholeFile, type FileLayer } from './file-layer.js';
-import { decodeRecord, encodeRecordInto, MIN_RECORD_LENGTH, type LogRecord, type PreparedRecord } from './record.js';
-import { resync, scanSegment, type CorruptRange } from './recovery.js';
-import { parseSegmentFileName, Segment } from './segment.js';
+import type { FileLayer } from './file-layer.js';
+import { decodeRecord, encodeRecordInto, type LogRecord, type PreparedRecord } from './record.js';
+import { recoverPartition, resync, type CorruptRange, type OpenReport } from './recovery.js';
+import { Segment } from './segment.js';
 
 export interface PartitionConfig {
   segmentBytes: number;
@@ -43,6 +43,13 @@ export interface WritePlan {
   bytes: number;
 }
 
+/** A segment deleted from the head of a partition: its base offset, records and bytes. */
+export interface DeletedSegment {
+  records: number;
+  bytes: number;
+  base: number;
+}
+
 export interface ReadLimits {
   maxRecords: number;
   maxBytes: number;
@@ -56,16 +63,7 @@ export interface ReadResult {
   skipped: CorruptRange[];
 }
 
-export interface OpenReport {
-  truncatedBytes: number;
-  /** Offsets left unused on open (a gap readers pass over): [from, to). */
-  skippedOffsets: { fromOffset: number; toOffset: number } | undefined;
-  corrupt: CorruptRange[];
-  rebuiltIndexes: number;
-}
-
 const READ_CHUNK = 256 * 1024;
-const MIN_RECORD_BYTES = 4 + MIN_RECORD_LENGTH;
 
 /**
  * One (lane, partition): a directory of segments forming one offset space that starts at 0.
@@ -74,8 +72,6 @@ const MIN_RECORD_BYTES = 4 + MIN_RECORD_LENGTH;
  * during a cycle. Reads may run at any time and see only committed (fsynced) records.
  */
 export class Partition {
-  segments: Segment[] = [];
-  readonly report: OpenReport = { truncatedBytes: 0, skippedOffsets: undefined, corrupt: [], rebuiltIndexes: 0 };
   /** Bytes past the active segment's durable size may be on disk (a failed write); cut them before the next write. */
   private tailDirty = false;
 
@@ -83,104 +79,21 @@ export class Partition {
     private readonly fs: FileLayer,
     readonly dir: string,
     private readonly config: PartitionConfig,
+    readonly segments: Segment[],
+    readonly report: OpenReport,
   ) {}
 
   /**
-   * Opens a partition directory and recovers it: index files are loaded or rebuilt; the last
-   * segment is scanned and cut back to its longest valid prefix (a torn write); damage with
-   * valid records after it is kept and reported (those records are skipped by readers).
+   * Opens a partition directory and recovers it (`recoverPartition` in recovery.ts): index
+   * files are loaded or rebuilt; the last segment is scanned and cut back to its longest valid
+   * prefix (a torn write); damage with valid records after it is kept and reported (those
+   * records are skipped by readers).
    */
   static async open(fs: FileLayer, dir: string, config: PartitionConfig): Promise<Partition> {
-    const p = new Partition(fs, dir, config);
-    await p.recover();
+    const { segments, report, toSeal } = await recoverPartition(fs, dir, config);
+    const p = new Partition(fs, dir, config, segments, report);
+    if (toSeal !== undefined) p.seal(toSeal);
     return p;
-  }
-
-  private async recover(): Promise<void> {
-    const { fs, dir, config } = this;
-    let names: string[];
-    try {
-      names = await fs.readdir(dir);
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT' || config.readOnly !== true) throw err;
-      names = [];
-    }
-    if (config.readOnly !== true) for (const n of names) if (n.endsWith('.tmp')) await fs.unlink(`${dir}/${n}`);
-    const bases = names.map(parseSegmentFileName).filter((b): b is number => b !== undefined).sort((a, b) => a - b);
-    if (bases.length === 0) {
-      const seg = new Segment(fs, dir, config.minNextOffset ?? 0, config.indexIntervalBytes);
-      if (config.readOnly !== true) {
-        await seg.createWriter();
-        await fs.fsyncDir(dir);
-      }
-      this.segments.push(seg);
-      return;
-    }
-    for (let i = 0; i < bases.length; i++) {
-      const last = i === bases.length - 1;
-      const nextBase = bases[i + 1];
-      const seg = new Segment(fs, dir, bases[i]!, config.indexIntervalBytes);
-      const size = (await fs.stat(seg.logPath))?.size ?? 0;
-      if (!last && config.rebuildIndexes !== true && (await seg.loadIndexes(size)) && seg.nextOffset <= nextBase!) {
-        this.segments.push(seg);
-        continue;
-      }
-      const buf = (await readWholeFile(fs, seg.logPath)) ?? Buffer.alloc(0);
-      const scan = scanSegment(buf, { base: seg.base, indexIntervalBytes: config.indexIntervalBytes, ...(nextBase === undefined ? {} : { limitOffset: nextBase }) });
-      seg.applyScan(scan);
-      this.report.corrupt.push(...scan.corrupt);
-      if (last) {
-        const cut = buf.length - scan.validEnd;
-        this.report.truncatedBytes += cut;
-        if (config.readOnly !== true) {
-          // Offsets of cut records are never handed out again (a damaged last record may have
-          // been read and forwarded): skip as many as the cut bytes could have held, and up to
-          // what a cursor committed. The new segment is durable before anything is cut, so a
-          // crash in between leaves the damage in a sealed segment, not a reused offset.
-          const next = Math.max(config.minNextOffset ?? 0, cut > 0 ? scan.nextOffset + Math.ceil(cut / MIN_RECORD_BYTES) : 0);
-          let fresh: Segment | undefined;
-          if (next > scan.nextOffset) {
-            fresh = new Segment(fs, dir, next, config.indexIntervalBytes);
-            await fresh.createWriter();
-            await fs.fsyncDir(dir);
-            this.report.skippedOffsets = { fromOffset: scan.nextOffset, toOffset: next };
-          }
-          await seg.openWriter();
-          if (cut > 0) {
-            await seg.writer!.truncate(scan.validEnd);
-            await seg.writer!.datasync();
-          }
-          if (fresh !== undefined) {
-            if (scan.records === 0) {
-              // Nothing left in it: delete it, or it would sit at the head with no records.
-              await seg.delete();
-              await fs.fsyncDir(dir);
-              this.segments.push(fresh);
-            } else {
-              this.segments.push(seg, fresh);
-              this.seal(seg);
-            }
-            return;
-          }
-        }
-      } else {
-        // Sealed: damaged bytes stay (readers skip them); the index describes the file as it is.
-        seg.size = buf.length;
-        if (scan.tail !== undefined && nextBase !== undefined && scan.nextOffset < nextBase) {
-          // Damage at the end of a sealed segment (its records were fsynced, maybe acknowledged):
-          // reported and counted as damage, not mistaken for a gap left on purpose.
-          const lost = { position: scan.tail.position, fromOffset: scan.nextOffset, toOffset: nextBase, reason: scan.tail.reason };
-          seg.corrupt.push(lost);
-          this.report.corrupt.push(lost);
-          seg.nextOffset = nextBase;
-        }
-        if (config.readOnly !== true) {
-          await seg.writeIndexes();
-          this.report.rebuiltIndexes++;
-        }
-      }
-      this.segments.push(seg);
-    }
   }
 
   get active(): Segment {
@@ -318,7 +231,7 @@ export class Partition {
    * segment is left, it first rolls to an empty one so the next offset is kept.
    * Returns what was deleted, or undefined when there is nothing to delete.
    */
-  async deleteOldest(): Promise<{ records: number; bytes: number; base: number } | undefined> {
+  async deleteOldest(): Promise<DeletedSegment | undefined> {
     let emptied = false;
     while (this.segments.length > 1 && this.segments[0]!.recordCount === 0) {
       await this.segments.shift()!.delete();

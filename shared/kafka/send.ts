@@ -84,11 +84,43 @@ export function groupByPartition(records: readonly KeyedRecord[], partitions: nu
   return groups;
 }
 
+/** What a failed `sendPerPartition` left unacknowledged; everything else was acknowledged. */
+export interface Unacknowledged {
+  topic: string;
+  /** Partitions whose records were all acknowledged, ascending: not to be sent again. */
+  acked: readonly number[];
+  /**
+   * Partitions not wholly acknowledged, each with how many of its first records were anyway
+   * (whole requests): send only the rest again, so the same requests go out again and an
+   * idempotent producer's sequence numbers still match what the broker has.
+   */
+  failed: readonly { partition: number; ackedRecords: number }[];
+}
+
+/**
+ * ROADLOG_ERR_KAFKA_UNACKNOWLEDGED from `sendPerPartition`, saying in `unacknowledged` what to
+ * send again. `details` holds the same facts as plain JSON for logs (`acked`, `failed`: the
+ * partitions; `progress`: failed partition → records acknowledged).
+ */
+export class UnacknowledgedSendError extends RoadlogError {
+  constructor(
+    message: string,
+    readonly unacknowledged: Unacknowledged,
+    cause: unknown,
+  ) {
+    const { topic, acked, failed } = unacknowledged;
+    super('ROADLOG_ERR_KAFKA_UNACKNOWLEDGED', message, {
+      cause,
+      details: { topic, acked: [...acked], failed: failed.map((f) => f.partition), progress: Object.fromEntries(failed.map((f) => [f.partition, f.ackedRecords])) },
+    });
+  }
+}
+
 /**
  * Send every partition's records in its own request, in parallel. Resolves with the acks of
- * all partitions, or throws: the RoadlogError's `details.acked` lists the partitions that were
- * acknowledged anyway, and `details.progress` how many leading records of each failed one were,
- * so a caller can re-send only the rest (re-sending acknowledged records would write them twice).
+ * all partitions, or throws an UnacknowledgedSendError naming the partitions that were
+ * acknowledged anyway and how many leading records of each failed one were, so a caller can
+ * re-send only the rest (re-sending acknowledged records would write them twice).
  */
 export async function sendPerPartition(producer: Producer, options: SendPerPartitionOptions): Promise<PartitionAcks> {
   const groups = [...groupByPartition(options.records, options.partitions)];
@@ -119,13 +151,12 @@ export async function sendPerPartition(producer: Producer, options: SendPerParti
   if (failures.length > 0) {
     const first = failures[0]!;
     const message = `send to ${options.topic} not acknowledged for partition(s) ${failures.map((f) => f.partition).join(', ')}: ${first.reason instanceof Error ? first.reason.message : String(first.reason)}`;
-    throw new RoadlogError('ROADLOG_ERR_KAFKA_UNACKNOWLEDGED', message, {
-      cause: first.reason,
-      // `progress`: of a failed partition, how many of its first records were acknowledged (whole
-      // requests): send only the rest again, so the same requests go out again and an idempotent
-      // producer's sequence numbers still match what the broker has.
-      details: { topic: options.topic, acked: [...acks.keys()].sort((a, b) => a - b), failed: failures.map((f) => f.partition), progress: Object.fromEntries(failures.map((f) => [f.partition, progress.get(f.partition) ?? 0])) },
-    });
+    const unacknowledged: Unacknowledged = {
+      topic: options.topic,
+      acked: [...acks.keys()].sort((a, b) => a - b),
+      failed: failures.map((f) => ({ partition: f.partition, ackedRecords: progress.get(f.partition) ?? 0 })),
+    };
+    throw new UnacknowledgedSendError(message, unacknowledged, first.reason);
   }
   return acks;
 }

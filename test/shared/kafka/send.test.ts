@@ -1,6 +1,6 @@
 import type { Producer, ProducerRecord, RecordMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { chunkByBytes, groupByPartition, sendPerPartition } from '../../../shared/kafka/index.js';
+import { chunkByBytes, groupByPartition, sendPerPartition, UnacknowledgedSendError } from '../../../shared/kafka/index.js';
 import { partitionForKey } from '../../../shared/partitioner/index.js';
 import { isRoadlogError } from '../../../shared/errors/index.js';
 
@@ -55,6 +55,8 @@ describe('sendPerPartition', () => {
     const { producer } = fakeProducer((record) => (++calls === 3 ? new Error('request timed out') : ok(record)));
     const err = await sendPerPartition(producer, { topic: 't', partitions: 6, records: big, maxRequestBytes: 5_000 }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ROADLOG_ERR_KAFKA_UNACKNOWLEDGED', details: { acked: [], progress: { [partitionForKey('VH-1', 6)]: 8 } } });
+    expect(err).toBeInstanceOf(UnacknowledgedSendError);
+    expect(err instanceof UnacknowledgedSendError && err.unacknowledged).toEqual({ topic: 't', acked: [], failed: [{ partition: partitionForKey('VH-1', 6), ackedRecords: 8 }] });
   });
 
   it('treats a response that does not name the partition as not acknowledged (the kafkajs failover bug)', async () => {
@@ -66,6 +68,7 @@ describe('sendPerPartition', () => {
       expect(err.retriable).toBe(true);
       expect(err.details.failed).toEqual([victim]);
       expect((err.details.acked as number[]).length).toBe(groupByPartition(records, 6).size - 1);
+      expect(err instanceof UnacknowledgedSendError && err.unacknowledged.failed).toEqual([{ partition: victim, ackedRecords: 0 }]);
     }
   });
 

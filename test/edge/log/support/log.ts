@@ -1,4 +1,5 @@
-import { openLog, type EdgeLog, type EdgeLogDeps } from '../../../../edge/log/log.js';
+import { openLog, type EdgeLog } from '../../../../edge/log/log.js';
+import type { EdgeLogDeps } from '../../../../edge/log/types.js';
 import type { EdgeLogOptionsInput } from '../../../../edge/log/options.js';
 import type { ReadRecord } from '../../../../edge/log/reader.js';
 import { SimulatedFileLayer } from '../../../../edge/log/simulated-file-layer.js';
