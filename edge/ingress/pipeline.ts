@@ -63,7 +63,7 @@ export interface IngestDeps {
    */
   rate?: { messagesPerSecond: number; burst: number };
   /** The quota's clock (default: real time). */
-  clock?: Clock | undefined;
+  clock?: Clock;
 }
 
 const DUPLICATE: IngestOutcome = Object.freeze({ kind: 'duplicate' });
