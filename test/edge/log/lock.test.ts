@@ -98,7 +98,7 @@ describe('log lock', () => {
   const SCALE = Number(process.env.ROADLOG_FAULT_SCALE ?? 1);
   const ROUNDS = 100 * SCALE;
 
-  it(`of many takers of a stale lock at the same moment, at most one wins (random disk delays, ${ROUNDS} rounds)`, { timeout: 10_000 * SCALE }, async () => {
+  it(`of many takers of a stale lock at the same moment, at most one wins (random disk delays, ${ROUNDS} rounds)`, { timeout: 30_000 * SCALE }, async () => {
     let wins = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const random = rng(round); // the round's seed
