@@ -21,7 +21,7 @@ declare module 'vitest' {
  * temp dir, and stops them afterwards (also when tests fail): a 1-node Kafka (most tests) and
  * Mosquitto (edge/upstream.test.ts). Failover tests start their own 3-node cluster. InfluxDB is
  * not started: no test shares one; a test that needs one starts its own in beforeAll with
- * infra/influx/server.ts and stops it in afterAll, as infra/services.test.ts does.
+ * infra/influx/server.ts and stops it in afterAll, as test/integration/infra/services.test.ts does.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const root = mkdtempSync(join(tmpdir(), 'roadlog-it-'));
