@@ -4,10 +4,11 @@ import { defineConfig } from 'vitest/config';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * Two projects:
- *  - unit: pure code, no services, runs in seconds;
- *  - integration: real Apache Kafka, Mosquitto and InfluxDB, started once per run by
- *    test/integration/global-setup.ts on free loopback ports and stopped afterwards.
+ * Two projects, told apart by folder:
+ *  - unit: everything outside test/integration/; pure code, no services, runs in seconds;
+ *  - integration: test/integration/; real Apache Kafka and Mosquitto, started once per run by
+ *    test/integration/global-setup.ts on free loopback ports and stopped afterwards (tests of
+ *    the service scripts, in test/integration/infra/, start their own).
  * `npm test` runs both; `npm run test:unit` / `npm run test:integration` one each.
  */
 export default defineConfig({
@@ -19,7 +20,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/integration/**', 'test/infra/**', 'node_modules/**', 'dist/**'],
+          exclude: ['test/integration/**', 'node_modules/**', 'dist/**'],
           testTimeout: 20_000,
         },
       },
@@ -27,7 +28,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/infra/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/integration/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 240_000,

@@ -7,6 +7,7 @@ import { loadCredentials, type Credential } from '../ingress/credentials.js';
 import { EmbeddedBroker, type Listener } from '../ingress/broker.js';
 import { createIngressMetrics } from '../ingress/metrics.js';
 import { Ingest } from '../ingress/pipeline.js';
+import type { Clock } from '../ingress/throttle.js';
 import { UpstreamSubscriber } from '../ingress/upstream.js';
 import type { EdgeAgentOptions } from './options.js';
 import type { Forwarder, ForwarderStatus } from '../forwarder/index.js';
@@ -44,6 +45,8 @@ export interface EdgeAgentDeps {
   appendHook?: (input: AppendInput, append: (input: AppendInput) => Promise<AppendResult>) => Promise<AppendResult>;
   /** The cluster to forward to (the config's `kafka` and `topics` sections); no brokers: no forwarder. */
   kafka?: KafkaSettings;
+  /** The per-vehicle quota's clock (default: real time). Tests pass one they move by hand. */
+  quotaClock?: Clock;
 }
 
 export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgentDeps): Promise<EdgeAgent> {
@@ -62,6 +65,7 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
       dedupWindow: options.mqtt.dedupWindow,
       // Client mode: one upstream stream, acknowledged in order; the upstream broker's limits apply.
       ...(options.mqtt.mode === 'embedded' ? { rate: options.mqtt.rateLimit } : {}),
+      clock: deps.quotaClock,
     });
     let listeners: Listener[] = [];
     let upstream: UpstreamSubscriber | undefined;

@@ -4,7 +4,7 @@ import { parseTelemetry } from '../../shared/schema/index.js';
 import { DedupWindow } from './dedup.js';
 import { mayPublish } from './identity.js';
 import type { IngressMetrics } from './metrics.js';
-import { Throttle } from './throttle.js';
+import { Throttle, type Clock } from './throttle.js';
 
 /**
  * What happens to one PUBLISH, as a list of small named steps:
@@ -62,7 +62,8 @@ export interface IngestDeps {
    * ordered stream acknowledged one at a time, so delaying one vehicle would stall them all.
    */
   rate?: { messagesPerSecond: number; burst: number };
-  now?: () => number;
+  /** The quota's clock (default: real time). */
+  clock?: Clock;
 }
 
 const DUPLICATE: IngestOutcome = Object.freeze({ kind: 'duplicate' });
@@ -89,7 +90,7 @@ export class Ingest {
 
   constructor(private readonly deps: IngestDeps) {
     this.dedup = new DedupWindow(deps.dedupWindow);
-    this.throttle = deps.rate === undefined ? undefined : new Throttle(deps.rate.messagesPerSecond, deps.rate.burst, deps.now);
+    this.throttle = deps.rate === undefined ? undefined : new Throttle(deps.rate.messagesPerSecond, deps.rate.burst, deps.clock);
     const m = deps.metrics.messages;
     this.counted = { stored: m.labels('stored'), duplicate: m.labels('duplicate'), dead_letter: m.labels('dead_letter'), rejected: m.labels('rejected') };
     this.acked = { 1: deps.metrics.acks.labels('1'), 2: deps.metrics.acks.labels('2') };

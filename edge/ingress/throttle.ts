@@ -1,3 +1,16 @@
+/** Time as the throttle sees it; injected so a test can run the quota on a clock it moves by hand. */
+export interface Clock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  /** Resolves once `ms` milliseconds of this clock have passed. */
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
 /**
  * The per-vehicle quota as a token bucket that *delays* rather than drops: a vehicle over its
  * rate gets its acknowledgments later, which slows a well-behaved MQTT client down (it has a
@@ -12,11 +25,11 @@ export class Throttle {
   constructor(
     private readonly ratePerSecond: number,
     private readonly burst: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly clock: Clock = realClock,
   ) {}
 
   reserve(vehicleId: string): Promise<void> | undefined {
-    const t = this.now();
+    const t = this.clock.now();
     let b = this.buckets.get(vehicleId);
     if (b === undefined) {
       b = { tokens: this.burst, at: t, queue: undefined, waiting: 0 };
@@ -31,7 +44,7 @@ export class Throttle {
     const bucket = b;
     bucket.waiting += 1;
     const previous = bucket.queue ?? Promise.resolve();
-    const mine = previous.then(() => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, waitMs - (this.now() - t))))).finally(() => {
+    const mine = previous.then(() => this.clock.sleep(Math.max(0, waitMs - (this.clock.now() - t)))).finally(() => {
       bucket.waiting -= 1;
       if (bucket.waiting === 0) bucket.queue = undefined;
     });

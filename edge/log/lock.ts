@@ -85,6 +85,10 @@ export interface LockOptions {
   bootId?: string | undefined;
   /** Attempts before giving up when takers collide (default 5). */
   attempts?: number;
+  /** Waits between attempts (default: a timer). Tests pass one that runs on their own clock. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Spreads the waits between attempts: a number in [0, 1) (default Math.random). Tests pass a seeded one. */
+  random?: () => number;
 }
 
 const isLockName = (name: string): boolean => name === LOCK_PREFIX || name.startsWith(`${LOCK_PREFIX}.`);
@@ -170,10 +174,12 @@ export async function acquireLock(fs: FileLayer, dir: string, options: LockOptio
   const alive = options.alive ?? isProcessAlive;
   const bootId = 'bootId' in options ? options.bootId : currentBootId();
   const attempts = options.attempts ?? 5;
+  const pause = options.sleep ?? sleep;
+  const random = options.random ?? Math.random;
   const mine = writtenOn(fs);
   let holder: number | undefined;
   for (let attempt = 0; attempt < attempts; attempt++) {
-    if (attempt > 0) await sleep(5 + Math.random() * 20 * attempt);
+    if (attempt > 0) await pause(5 + random() * 20 * attempt);
     const path = join(dir, `${LOCK_PREFIX}.${process.pid}.${randomBytes(6).toString('hex')}`);
     const tmp = `${path}.tmp`;
     mine.add(basename(path));

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { rng } from './support/random.js';
 import { nodeFileLayer } from '../../../edge/log/file-layer.js';
 import { acquireLock, lockHolder } from '../../../edge/log/lock.js';
 import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
@@ -84,22 +85,38 @@ describe('log lock', () => {
     expect(await fs.readdir('/')).toEqual([]);
   });
 
-  it('of many takers of a stale lock at the same moment, at most one wins (random disk delays, 100 rounds)', async () => {
+  /**
+   * `n` turns of the event loop: the race below keeps its time in turns rather than timers, so
+   * a round's interleaving follows from its seed alone and replays exactly, however busy the
+   * machine (the simulated disk and the lock do nothing else asynchronous).
+   */
+  async function turns(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+  }
+
+  /** `npm run test:faults` raises this (ROADLOG_FAULT_SCALE=25: 2,500 rounds). */
+  const SCALE = Number(process.env.ROADLOG_FAULT_SCALE ?? 1);
+  const ROUNDS = 100 * SCALE;
+
+  it(`of many takers of a stale lock at the same moment, at most one wins (random disk delays, ${ROUNDS} rounds)`, { timeout: 30_000 * SCALE }, async () => {
     let wins = 0;
-    for (let round = 0; round < 100; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
+      const random = rng(round); // the round's seed
       const fs = new SimulatedFileLayer();
       await foreignLock(fs, { pid: 999_999, bootId: 'b' }); // dead owner
-      fs.stall = () => (Math.random() < 0.5 ? new Promise<void>((r) => setTimeout(r, Math.random() * 3)) : undefined);
-      const takers = await Promise.allSettled(Array.from({ length: 4 }, () => acquireLock(fs, '/', { alive: (pid) => pid !== 999_999, bootId: 'b', attempts: 3 })));
+      // Half the disk's writes and fsyncs take 0-3 turns; a turn stands for a millisecond, as in the lock's backoff.
+      fs.stall = () => (random() < 0.5 ? turns(Math.floor(random() * 4)) : undefined);
+      const options = { alive: (pid: number) => pid !== 999_999, bootId: 'b', attempts: 3, sleep: (ms: number) => turns(Math.round(ms)), random };
+      const takers = await Promise.allSettled(Array.from({ length: 4 }, () => acquireLock(fs, '/', options)));
       const won = takers.filter((t) => t.status === 'fulfilled');
-      expect(won.length).toBeLessThanOrEqual(1);
-      for (const t of takers) if (t.status === 'rejected') expect(t.reason).toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED' });
+      expect(won.length, `round ${round}: takers that won`).toBeLessThanOrEqual(1);
+      for (const t of takers) if (t.status === 'rejected') expect(t.reason, `round ${round}`).toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED' });
       wins += won.length;
       fs.stall = undefined;
       for (const t of won) await t.value.release();
-      expect((await fs.readdir('/')).filter((n) => n.startsWith('.lock'))).toEqual([]);
+      expect((await fs.readdir('/')).filter((n) => n.startsWith('.lock')), `round ${round}: lock files left`).toEqual([]);
     }
-    expect(wins).toBeGreaterThan(50); // collisions back off, but usually someone gets the log
+    expect(wins).toBeGreaterThan(ROUNDS / 2); // collisions back off, but usually someone gets the log
   });
 
   it('a second open of the same directory under another spelling (relative path) in the same process is refused', async () => {

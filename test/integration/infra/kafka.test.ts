@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRoadlogError } from '../../shared/errors/index.js';
-import { kafkaClusterStatus, startKafkaCluster, stopKafkaCluster, type KafkaClusterInfo } from '../../infra/kafka/cluster.js';
-import { isAlive } from '../../infra/service/index.js';
+import { isRoadlogError } from '../../../shared/errors/index.js';
+import { kafkaClusterStatus, startKafkaCluster, stopKafkaCluster, type KafkaClusterInfo } from '../../../infra/kafka/cluster.js';
+import { isAlive } from '../../../infra/service/index.js';
 
 let root: string;
 let info: KafkaClusterInfo;

@@ -3,10 +3,10 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRoadlogError } from '../../shared/errors/index.js';
-import { startInflux, stopInflux, influxStatus } from '../../infra/influx/server.js';
-import { startMosquitto, stopMosquitto, mosquittoStatus } from '../../infra/mosquitto/server.js';
-import { isAlive } from '../../infra/service/index.js';
+import { isRoadlogError } from '../../../shared/errors/index.js';
+import { startInflux, stopInflux, influxStatus } from '../../../infra/influx/server.js';
+import { startMosquitto, stopMosquitto, mosquittoStatus } from '../../../infra/mosquitto/server.js';
+import { isAlive } from '../../../infra/service/index.js';
 
 let root: string;
 beforeAll(async () => {

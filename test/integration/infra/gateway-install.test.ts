@@ -18,9 +18,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CLI } from '../support/cli.js';
+import { CLI } from '../../support/cli.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const INSTALL = join(REPO, 'infra/gateway/install.sh');
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
 const ENV = { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' };
