@@ -133,7 +133,7 @@ export function registerEdgeCommands(program: Command): void {
       if (secret.length < 8) throw new RoadlogError('ROADLOG_ERR_USAGE', 'secret: expected at least 8 characters on stdin');
       const line = `${vehicleId}: ${await hashSecret(secret)}`;
       const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith(`${vehicleId}:`)) : ['# roadlog vehicle credentials: vehicleId: scrypt$N$r$p$salt$hash'];
-      const { writeFileAtomic } = await import('./ingress/atomic-file.js');
+      const { writeFileAtomic } = await import('../shared/atomic-file/index.js');
       await writeFileAtomic(file, `${[...lines, line].join('\n')}\n`);
       process.stdout.write(`${vehicleId}: stored in ${file}\n`);
     });

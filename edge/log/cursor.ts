@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { RoadlogError } from '../../shared/errors/index.js';
-import { errnoCode, readWholeFile, writeFileDurably, type FileLayer } from './file-layer.js';
+import { writeFileAtomic } from '../../shared/atomic-file/index.js';
+import { errnoCode, readWholeFile, type FileLayer } from './file-layer.js';
 
 /**
  * A cursor is a reader's committed position per (lane, partition): the next offset it will
@@ -56,7 +57,7 @@ export class CursorStore {
     checkCursorName(name);
     const doc = { version: 1, name, positions, committedAt: new Date().toISOString() };
     const before = this.saving.get(name) ?? Promise.resolve();
-    const done = before.catch(() => undefined).then(() => writeFileDurably(this.fs, join(this.dir, `${name}.json`), Buffer.from(`${JSON.stringify(doc)}\n`)));
+    const done = before.catch(() => undefined).then(() => writeFileAtomic(join(this.dir, `${name}.json`), `${JSON.stringify(doc)}\n`, { fs: this.fs }));
     this.saving.set(name, done);
     void done.catch(() => undefined).finally(() => {
       if (this.saving.get(name) === done) this.saving.delete(name);

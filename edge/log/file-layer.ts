@@ -77,24 +77,6 @@ export async function readWholeFile(layer: FileLayer, path: string): Promise<Buf
   }
 }
 
-/**
- * Replaces a file so that a crash leaves either the old or the new content, never a mix:
- * write `<path>.tmp`, fdatasync, rename over `path`, fsync the directory.
- */
-export async function writeFileDurably(layer: FileLayer, path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const file = await layer.open(tmp, 'append');
-  try {
-    await file.truncate(0);
-    await file.append(data);
-    await file.datasync();
-  } finally {
-    await file.close();
-  }
-  await layer.rename(tmp, path);
-  await layer.fsyncDir(dirname(path));
-}
-
 class NodeLogFile implements LogFile {
   constructor(
     readonly path: string,

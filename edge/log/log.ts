@@ -3,8 +3,9 @@ import { dirname, join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
+import { writeFileAtomic } from '../../shared/atomic-file/index.js';
 import { CursorStore, positionKey, type CursorPositions, checkCursorName } from './cursor.js';
-import { errnoCode, nodeFileLayer, readWholeFile, writeFileDurably, type FileLayer } from './file-layer.js';
+import { errnoCode, nodeFileLayer, readWholeFile, type FileLayer } from './file-layer.js';
 import { GroupCommit, PendingBudget } from './group-commit.js';
 import { acquireLock, isProcessAlive, type IsProcessAlive, type LogLock } from './lock.js';
 import { createLogMetrics, type LogMetrics } from './metrics.js';
@@ -225,7 +226,7 @@ export class EdgeLog {
       const partitions = configured ?? DEFAULT_PARTITIONS;
       this.logId = randomBytes(8).toString('hex');
       const meta = { format: LOG_FORMAT_VERSION, partitions, lanes: [...LANES], logId: this.logId, createdAt: new Date(this.now()).toISOString() };
-      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify(meta)}\n`));
+      await writeFileAtomic(path, `${JSON.stringify(meta)}\n`, { fs: this.fs });
       return partitions;
     }
     const meta = parseLogMeta(raw, path);
@@ -238,7 +239,7 @@ export class EdgeLog {
     } else {
       // A log from before log ids: give it one now.
       this.logId = randomBytes(8).toString('hex');
-      await writeFileDurably(this.fs, path, Buffer.from(`${JSON.stringify({ ...meta, logId: this.logId })}\n`));
+      await writeFileAtomic(path, `${JSON.stringify({ ...meta, logId: this.logId })}\n`, { fs: this.fs });
     }
     return partitions;
   }
