@@ -4,8 +4,8 @@ import { dirname, resolve } from 'node:path';
 
 /**
  * Every byte the log reads or writes goes through a FileLayer, so tests can swap the real
- * file system for SimulatedFileLayer (which can lose everything not fsynced, or fail with
- * ENOSPC/EIO on the call a test picks). Failures are Node-style errors with `code` set.
+ * file system for SimulatedFileLayer (test/edge/log/support/: it can lose everything not
+ * fsynced, or fail with ENOSPC/EIO on the call a test picks). Failures are Node-style errors with `code` set.
  */
 export interface LogFile {
   readonly path: string;
@@ -47,14 +47,6 @@ export interface FileLayer {
   fsyncDir(dir: string): Promise<void>;
   /** Size of a file, or undefined when it does not exist. */
   stat(path: string): Promise<{ size: number } | undefined>;
-}
-
-export function errnoError(code: string, syscall: string, path: string): NodeJS.ErrnoException {
-  const err = new Error(`${code}: ${syscall} '${path}'`) as NodeJS.ErrnoException;
-  err.code = code;
-  err.syscall = syscall;
-  err.path = path;
-  return err;
 }
 
 export function errnoCode(err: unknown): string | undefined {

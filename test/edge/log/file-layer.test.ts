@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nodeFileLayer, readWholeFile, type FileLayer } from '../../../edge/log/file-layer.js';
 import { writeFileAtomic } from '../../../shared/atomic-file/index.js';
-import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
+import { SimulatedFileLayer } from './support/simulated-file-layer.js';
 
 const tempDirs: string[] = [];
 afterAll(async () => {

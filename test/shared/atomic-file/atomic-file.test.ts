@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../../shared/atomic-file/index.js';
-import { SimulatedFileLayer, type FaultOp } from '../../../edge/log/simulated-file-layer.js';
+import { SimulatedFileLayer, type FaultOp } from '../../edge/log/support/simulated-file-layer.js';
 
 describe('writeFileAtomic on the real file system', () => {
   it('creates a new file 0600 and leaves no temp file behind', async () => {
