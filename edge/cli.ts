@@ -87,7 +87,7 @@ export function registerEdgeCommands(program: Command): void {
       const config = edgeConfig(cmd, {}, file);
       const e = config.edge as DeepReadonly<EdgeAgentOptions>;
       if (e.mqtt.credentialsFile !== undefined) {
-        const { loadCredentials } = await import('./ingress/credentials.js');
+        const { loadCredentials } = await import('../shared/credentials/index.js');
         const creds = await loadCredentials(e.mqtt.credentialsFile);
         process.stdout.write(`${file}: ok (gateway ${e.gatewayId}, ${creds.size} vehicle credential(s), data in ${e.dataDir})\n`);
       } else {
@@ -126,7 +126,7 @@ export function registerEdgeCommands(program: Command): void {
     .argument('<file>', 'credentials file (created if missing)')
     .argument('<vehicleId>', 'the vehicle id (its MQTT username)')
     .action(async (file: string, vehicleId: string) => {
-      const { hashSecret } = await import('./ingress/credentials.js');
+      const { hashSecret } = await import('../shared/credentials/index.js');
       const { isValidVehicleId } = await import('./ingress/identity.js');
       if (!isValidVehicleId(vehicleId)) throw new RoadlogError('ROADLOG_ERR_USAGE', `<vehicleId>: expected 1-64 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(vehicleId)}`);
       const secret = readFileSync(0, 'utf8').replace(/\r?\n$/, '');

@@ -1,3 +1,5 @@
+import { Mutex } from '../../shared/mutex/index.js';
+
 /**
  * The per-vehicle quota as a token bucket that *delays* rather than drops: a vehicle over its
  * rate gets its acknowledgments later, which slows a well-behaved MQTT client down (it has a
@@ -7,7 +9,8 @@
  * `reserve` returns undefined when the message may go at once, or a promise to wait on.
  */
 export class Throttle {
-  private readonly buckets = new Map<string, { tokens: number; at: number; queue: Promise<void> | undefined; waiting: number }>();
+  /** Per vehicle: the tokens at time `at`, and the mutex its delayed messages wait in, in order. */
+  private readonly buckets = new Map<string, { tokens: number; at: number; queue: Mutex }>();
 
   constructor(
     private readonly ratePerSecond: number,
@@ -19,28 +22,20 @@ export class Throttle {
     const t = this.now();
     let b = this.buckets.get(vehicleId);
     if (b === undefined) {
-      b = { tokens: this.burst, at: t, queue: undefined, waiting: 0 };
+      b = { tokens: this.burst, at: t, queue: new Mutex() };
       this.buckets.set(vehicleId, b);
       if (this.buckets.size > 10_000) this.sweep(t);
     }
     b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.ratePerSecond);
     b.at = t;
     b.tokens -= 1; // may go negative: the debt is the wait
-    if (b.tokens >= 0 && b.waiting === 0) return undefined;
+    if (b.tokens >= 0 && b.queue.pending === 0) return undefined;
     const waitMs = b.tokens >= 0 ? 0 : (-b.tokens / this.ratePerSecond) * 1000;
-    const bucket = b;
-    bucket.waiting += 1;
-    const previous = bucket.queue ?? Promise.resolve();
-    const mine = previous.then(() => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, waitMs - (this.now() - t))))).finally(() => {
-      bucket.waiting -= 1;
-      if (bucket.waiting === 0) bucket.queue = undefined;
-    });
-    bucket.queue = mine;
-    return mine;
+    return b.queue.run(() => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, waitMs - (this.now() - t)))));
   }
 
   private sweep(t: number): void {
     const refillMs = (this.burst / this.ratePerSecond) * 1000;
-    for (const [id, b] of this.buckets) if (b.waiting === 0 && t - b.at > refillMs) this.buckets.delete(id);
+    for (const [id, b] of this.buckets) if (b.queue.pending === 0 && t - b.at > refillMs) this.buckets.delete(id);
   }
 }

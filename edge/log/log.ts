@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { writeFileAtomic } from '../../shared/atomic-file/index.js';
+import { Mutex } from '../../shared/mutex/index.js';
 import { CursorStore, positionKey, type CursorPositions, checkCursorName } from './cursor.js';
 import { errnoCode, nodeFileLayer, readWholeFile, type FileLayer } from './file-layer.js';
 import { GroupCommit, PendingBudget } from './group-commit.js';
@@ -11,7 +12,6 @@ import { acquireLock, isProcessAlive, type IsProcessAlive, type LogLock } from '
 import { createLogMetrics, type LogMetrics } from './metrics.js';
 import { DEFAULT_PARTITIONS, LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
 import { Partition, type PendingRecord } from './partition.js';
-import { Mutex } from './mutex.js';
 import { LogReader, type ReaderHost, type SkippedRange } from './reader.js';
 import { prepareRecord, type RecordHeader } from './record.js';
 import { pickDropVictim, planRetention, type SegmentInfo } from './retention.js';
