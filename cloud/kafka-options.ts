@@ -4,7 +4,7 @@ import type { KafkaClientOptions } from '../shared/kafka/index.js';
 import type { Logger } from '../shared/logging/index.js';
 import type { RoadlogConfig } from '../shared/config/roadlog.js';
 import type { DeepReadonly } from '../shared/config/index.js';
-import { readLastCluster } from '../infra/kafka/state.js';
+import { readLastCluster } from '../shared/home/index.js';
 
 export interface KafkaCommandContext {
   config: DeepReadonly<RoadlogConfig>;

@@ -87,7 +87,7 @@ export function registerEdgeCommands(program: Command): void {
       const config = edgeConfig(cmd, {}, file);
       const e = config.edge as DeepReadonly<EdgeAgentOptions>;
       if (e.mqtt.credentialsFile !== undefined) {
-        const { loadCredentials } = await import('./ingress/credentials.js');
+        const { loadCredentials } = await import('../shared/credentials/index.js');
         const creds = await loadCredentials(e.mqtt.credentialsFile);
         process.stdout.write(`${file}: ok (gateway ${e.gatewayId}, ${creds.size} vehicle credential(s), data in ${e.dataDir})\n`);
       } else {
@@ -126,14 +126,14 @@ export function registerEdgeCommands(program: Command): void {
     .argument('<file>', 'credentials file (created if missing)')
     .argument('<vehicleId>', 'the vehicle id (its MQTT username)')
     .action(async (file: string, vehicleId: string) => {
-      const { hashSecret } = await import('./ingress/credentials.js');
+      const { hashSecret } = await import('../shared/credentials/index.js');
       const { isValidVehicleId } = await import('./ingress/identity.js');
       if (!isValidVehicleId(vehicleId)) throw new RoadlogError('ROADLOG_ERR_USAGE', `<vehicleId>: expected 1-64 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(vehicleId)}`);
       const secret = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
       if (secret.length < 8) throw new RoadlogError('ROADLOG_ERR_USAGE', 'secret: expected at least 8 characters on stdin');
       const line = `${vehicleId}: ${await hashSecret(secret)}`;
       const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith(`${vehicleId}:`)) : ['# roadlog vehicle credentials: vehicleId: scrypt$N$r$p$salt$hash'];
-      const { writeFileAtomic } = await import('./ingress/atomic-file.js');
+      const { writeFileAtomic } = await import('../shared/atomic-file/index.js');
       await writeFileAtomic(file, `${[...lines, line].join('\n')}\n`);
       process.stdout.write(`${vehicleId}: stored in ${file}\n`);
     });

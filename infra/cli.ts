@@ -5,7 +5,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RoadlogError } from '../shared/errors/index.js';
-import { roadlogHome } from './service/home.js';
+import { roadlogHome } from '../shared/home/index.js';
 
 /** commander argParser for --port: an integer 1..65535. */
 export function parsePort(value: string): number {
@@ -83,7 +83,7 @@ function registerKafka(program: Command): void {
     .option('--heap-mb <mb>', 'JVM heap per node in MiB', parseHeapMb, 512)
     .action(async (opts: { nodes: 1 | 3; dir?: string; port?: number; heapMb: number }) => {
       const { startKafkaCluster } = await import('./kafka/cluster.js');
-      const { recordLastCluster } = await import('./kafka/state.js');
+      const { recordLastCluster } = await import('../shared/home/index.js');
       const t0 = Date.now();
       const startOpts: import('./kafka/cluster.js').StartKafkaOptions = { nodes: opts.nodes, dir: await dirOf(opts.dir), heapMb: opts.heapMb };
       if (opts.port !== undefined) startOpts.port = opts.port;

@@ -126,7 +126,7 @@ export function registerSimCommands(program: Command): void {
     .option('--vehicles <n>', 'number of vehicles', intOption('--vehicles', 1, 100_000), 10)
     .option('--id-prefix <p>', 'vehicle id prefix', 'SIM')
     .action(async (flags: { secret: string; vehicles: number; idPrefix: string }) => {
-      const { hashSecret } = await import('../edge/ingress/credentials.js');
+      const { hashSecret } = await import('../shared/credentials/index.js');
       const { vehicleIdOf, vehiclePassword } = await import('./fleet.js');
       process.stdout.write('# roadlog vehicle credentials (simulated fleet): vehicleId: scrypt$N$r$p$salt$hash\n');
       for (let i = 0; i < flags.vehicles; i++) {

@@ -3,7 +3,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { openLog, type AppendInput, type AppendResult, type EdgeLog } from '../log/index.js';
-import { loadCredentials, type Credential } from '../ingress/credentials.js';
+import { loadCredentials, type Credential } from '../../shared/credentials/index.js';
 import { EmbeddedBroker, type Listener } from '../ingress/broker.js';
 import { createIngressMetrics } from '../ingress/metrics.js';
 import { Ingest } from '../ingress/pipeline.js';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { EdgeLogOptionsSchema } from '../log/options.js';
 import { IngressOptionsSchema } from '../ingress/options.js';
 import { ForwarderOptionsSchema } from '../forwarder/options.js';
-import { roadlogHome } from '../../infra/service/home.js';
+import { roadlogHome } from '../../shared/home/index.js';
 
 /** The edge agent (`edge:` in the config file; `ROADLOG_EDGE_*` in the environment). */
 export const EdgeAgentOptionsSchema = z

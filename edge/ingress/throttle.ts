@@ -1,3 +1,5 @@
+import { Mutex } from '../../shared/mutex/index.js';
+
 /** Time as the throttle sees it; injected so a test can run the quota on a clock it moves by hand. */
 export interface Clock {
   /** Milliseconds, monotonic. */
@@ -20,7 +22,8 @@ export const realClock: Clock = {
  * `reserve` returns undefined when the message may go at once, or a promise to wait on.
  */
 export class Throttle {
-  private readonly buckets = new Map<string, { tokens: number; at: number; queue: Promise<void> | undefined; waiting: number }>();
+  /** Per vehicle: the tokens at time `at`, and the mutex its delayed messages wait in, in order. */
+  private readonly buckets = new Map<string, { tokens: number; at: number; queue: Mutex }>();
 
   constructor(
     private readonly ratePerSecond: number,
@@ -32,28 +35,20 @@ export class Throttle {
     const t = this.clock.now();
     let b = this.buckets.get(vehicleId);
     if (b === undefined) {
-      b = { tokens: this.burst, at: t, queue: undefined, waiting: 0 };
+      b = { tokens: this.burst, at: t, queue: new Mutex() };
       this.buckets.set(vehicleId, b);
       if (this.buckets.size > 10_000) this.sweep(t);
     }
     b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.ratePerSecond);
     b.at = t;
     b.tokens -= 1; // may go negative: the debt is the wait
-    if (b.tokens >= 0 && b.waiting === 0) return undefined;
+    if (b.tokens >= 0 && b.queue.pending === 0) return undefined;
     const waitMs = b.tokens >= 0 ? 0 : (-b.tokens / this.ratePerSecond) * 1000;
-    const bucket = b;
-    bucket.waiting += 1;
-    const previous = bucket.queue ?? Promise.resolve();
-    const mine = previous.then(() => this.clock.sleep(Math.max(0, waitMs - (this.clock.now() - t)))).finally(() => {
-      bucket.waiting -= 1;
-      if (bucket.waiting === 0) bucket.queue = undefined;
-    });
-    bucket.queue = mine;
-    return mine;
+    return b.queue.run(() => this.clock.sleep(Math.max(0, waitMs - (this.clock.now() - t))));
   }
 
   private sweep(t: number): void {
     const refillMs = (this.burst / this.ratePerSecond) * 1000;
-    for (const [id, b] of this.buckets) if (b.waiting === 0 && t - b.at > refillMs) this.buckets.delete(id);
+    for (const [id, b] of this.buckets) if (b.queue.pending === 0 && t - b.at > refillMs) this.buckets.delete(id);
   }
 }

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { RoadlogError } from '../../shared/errors/index.js';
-import { errnoCode, readWholeFile, writeFileDurably, type FileLayer } from './file-layer.js';
+import { writeFileAtomic } from '../../shared/atomic-file/index.js';
+import { Mutex } from '../../shared/mutex/index.js';
+import { errnoCode, readWholeFile, type FileLayer } from './file-layer.js';
 
 /**
  * A cursor is a reader's committed position per (lane, partition): the next offset it will
@@ -21,7 +23,8 @@ export function checkCursorName(name: string): void {
 
 export class CursorStore {
   readonly dir: string;
-  private readonly saving = new Map<string, Promise<void>>();
+  /** One per cursor name: its saves. */
+  private readonly saving = new Map<string, Mutex>();
 
   constructor(
     private readonly fs: FileLayer,
@@ -55,18 +58,15 @@ export class CursorStore {
   async save(name: string, positions: CursorPositions): Promise<void> {
     checkCursorName(name);
     const doc = { version: 1, name, positions, committedAt: new Date().toISOString() };
-    const before = this.saving.get(name) ?? Promise.resolve();
-    const done = before.catch(() => undefined).then(() => writeFileDurably(this.fs, join(this.dir, `${name}.json`), Buffer.from(`${JSON.stringify(doc)}\n`)));
-    this.saving.set(name, done);
-    void done.catch(() => undefined).finally(() => {
-      if (this.saving.get(name) === done) this.saving.delete(name);
-    });
-    return done;
+    let mutex = this.saving.get(name);
+    if (mutex === undefined) this.saving.set(name, (mutex = new Mutex()));
+    return mutex.run(() => writeFileAtomic(join(this.dir, `${name}.json`), `${JSON.stringify(doc)}\n`, { fs: this.fs }));
   }
 
   /** Resolves when no save is in progress. */
   async idle(): Promise<void> {
-    while (this.saving.size > 0) await Promise.allSettled([...this.saving.values()]);
+    const busy = (): Mutex[] => [...this.saving.values()].filter((m) => m.pending > 0);
+    for (let b = busy(); b.length > 0; b = busy()) await Promise.all(b.map((m) => m.idle()));
   }
 
   async names(): Promise<string[]> {

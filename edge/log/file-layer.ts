@@ -4,8 +4,8 @@ import { dirname, resolve } from 'node:path';
 
 /**
  * Every byte the log reads or writes goes through a FileLayer, so tests can swap the real
- * file system for SimulatedFileLayer (which can lose everything not fsynced, or fail with
- * ENOSPC/EIO on the call a test picks). Failures are Node-style errors with `code` set.
+ * file system for SimulatedFileLayer (test/edge/log/support/: it can lose everything not
+ * fsynced, or fail with ENOSPC/EIO on the call a test picks). Failures are Node-style errors with `code` set.
  */
 export interface LogFile {
   readonly path: string;
@@ -49,14 +49,6 @@ export interface FileLayer {
   stat(path: string): Promise<{ size: number } | undefined>;
 }
 
-export function errnoError(code: string, syscall: string, path: string): NodeJS.ErrnoException {
-  const err = new Error(`${code}: ${syscall} '${path}'`) as NodeJS.ErrnoException;
-  err.code = code;
-  err.syscall = syscall;
-  err.path = path;
-  return err;
-}
-
 export function errnoCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : undefined;
 }
@@ -75,24 +67,6 @@ export async function readWholeFile(layer: FileLayer, path: string): Promise<Buf
   } finally {
     await file.close();
   }
-}
-
-/**
- * Replaces a file so that a crash leaves either the old or the new content, never a mix:
- * write `<path>.tmp`, fdatasync, rename over `path`, fsync the directory.
- */
-export async function writeFileDurably(layer: FileLayer, path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const file = await layer.open(tmp, 'append');
-  try {
-    await file.truncate(0);
-    await file.append(data);
-    await file.datasync();
-  } finally {
-    await file.close();
-  }
-  await layer.rename(tmp, path);
-  await layer.fsyncDir(dirname(path));
 }
 
 class NodeLogFile implements LogFile {

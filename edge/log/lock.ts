@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { writeFileAtomic } from '../../shared/atomic-file/index.js';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { errnoCode, readWholeFile, type FileLayer } from './file-layer.js';
 
@@ -184,15 +185,7 @@ export async function acquireLock(fs: FileLayer, dir: string, options: LockOptio
     const tmp = `${path}.tmp`;
     mine.add(basename(path));
     try {
-      const f = await fs.open(tmp, 'create-new');
-      try {
-        await f.append(Buffer.from(JSON.stringify({ pid: process.pid, bootId, startTime: processStartTime(process.pid), acquiredAt: new Date().toISOString() })));
-        await f.datasync();
-      } finally {
-        await f.close();
-      }
-      await fs.rename(tmp, path);
-      await fs.fsyncDir(dir);
+      await writeFileAtomic(path, JSON.stringify({ pid: process.pid, bootId, startTime: processStartTime(process.pid), acquiredAt: new Date().toISOString() }), { fs, tmp, exclusive: true });
       holder = await scan(fs, dir, path, alive, bootId, true);
     } catch (err) {
       mine.delete(basename(path));

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
+import { Mutex } from '../../shared/mutex/index.js';
 import { CursorStore, positionKey, type CursorPositions, checkCursorName } from './cursor.js';
 import { errnoCode, nodeFileLayer, type FileLayer } from './file-layer.js';
 import { FullDiskPolicy } from './full-disk.js';
@@ -10,7 +11,6 @@ import { openLogMeta } from './meta.js';
 import { createLogMetrics, type LogMetrics } from './metrics.js';
 import { LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
 import { Partition, type DeletedSegment, type PendingRecord } from './partition.js';
-import { Mutex } from './mutex.js';
 import { LogReader, type ReaderHost, type SkippedRange } from './reader.js';
 import { prepareRecord } from './record.js';
 import { recoverySummary } from './recovery.js';

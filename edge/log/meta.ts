@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { RoadlogError } from '../../shared/errors/index.js';
-import { readWholeFile, writeFileDurably, type FileLayer } from './file-layer.js';
+import { writeFileAtomic } from '../../shared/atomic-file/index.js';
+import { readWholeFile, type FileLayer } from './file-layer.js';
 import { DEFAULT_PARTITIONS, LANES } from './options.js';
 
 /**
@@ -44,7 +45,7 @@ export async function openLogMeta(fs: FileLayer, dir: string, configured: number
     const partitions = configured ?? DEFAULT_PARTITIONS;
     const logId = randomBytes(8).toString('hex');
     const meta = { format: LOG_FORMAT_VERSION, partitions, lanes: [...LANES], logId, createdAt: new Date(now()).toISOString() };
-    await writeFileDurably(fs, path, Buffer.from(`${JSON.stringify(meta)}\n`));
+    await writeFileAtomic(path, `${JSON.stringify(meta)}\n`, { fs });
     return { partitions, logId };
   }
   const meta = parseLogMeta(raw, path);
@@ -55,6 +56,6 @@ export async function openLogMeta(fs: FileLayer, dir: string, configured: number
   if (typeof meta.logId === 'string' && LOG_ID.test(meta.logId)) return { partitions, logId: meta.logId };
   // A log from before log ids: give it one now.
   const logId = randomBytes(8).toString('hex');
-  await writeFileDurably(fs, path, Buffer.from(`${JSON.stringify({ ...meta, logId })}\n`));
+  await writeFileAtomic(path, `${JSON.stringify({ ...meta, logId })}\n`, { fs });
   return { partitions, logId };
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { errnoCode, readWholeFile, writeFileDurably, type FileLayer, type LogFile } from './file-layer.js';
+import { writeFileAtomic } from '../../shared/atomic-file/index.js';
+import { errnoCode, readWholeFile, type FileLayer, type LogFile } from './file-layer.js';
 import { decodeOffsetIndex, decodeTimeIndex, encodeOffsetIndex, encodeTimeIndex, OffsetIndex, shouldIndex, TimeIndex, type SegmentSummary } from './offset-index.js';
 import type { CorruptRange, ScanResult } from './recovery.js';
 
@@ -89,8 +90,8 @@ export class Segment {
 
   /** Writes the derived index files (crash-safe, but losing them only costs a rebuild). */
   async writeIndexes(): Promise<void> {
-    await writeFileDurably(this.fs, this.indexPath, encodeOffsetIndex(this.index, this.base, this.summary));
-    await writeFileDurably(this.fs, this.timeIndexPath, encodeTimeIndex(this.timeIndex, this.base, this.summary));
+    await writeFileAtomic(this.indexPath, encodeOffsetIndex(this.index, this.base, this.summary), { fs: this.fs });
+    await writeFileAtomic(this.timeIndexPath, encodeTimeIndex(this.timeIndex, this.base, this.summary), { fs: this.fs });
   }
 
   /** Index bookkeeping for a record that just became durable at `position`. */

@@ -3,5 +3,4 @@ export {
   waitForExit, terminate, signal, stopByPidFile, sleep, type SpawnDetachedOptions,
 } from './process.js';
 export { LOOPBACK, freePort, freePorts, tcpReady, assertPortsFree, waitUntilReady, logTail, type WaitReadyOptions } from './ready.js';
-export { roadlogHome } from './home.js';
 export { startDaemon, stopDaemon, daemonStatus, assertCanStart, type DaemonInfo, type DaemonStatus, type StartDaemonOptions } from './daemon.js';

@@ -570,7 +570,7 @@ async function main(): Promise<void> {
     // CLIENTS of them publishing 1,000 msg/s while STORM others connect at once, as after a
     // gateway restart. Each login is one scrypt (N=2^14) on libuv's thread pool.
     if (storm > 0 && targets.includes('agent')) {
-      const { hashSecret } = await import('../../edge/ingress/credentials.js');
+      const { hashSecret } = await import('../../shared/credentials/index.js');
       const password = 'bench-secret-1';
       const hash = await hashSecret(password); // one hash for all: each login still runs scrypt
       const credentials = join(dir, 'vehicles.passwd');

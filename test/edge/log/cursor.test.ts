@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CursorStore } from '../../../edge/log/cursor.js';
-import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
+import { SimulatedFileLayer } from './support/simulated-file-layer.js';
 
 async function setup() {
   const fs = new SimulatedFileLayer();

@@ -3,8 +3,9 @@ import { mkdtemp, readFile, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nodeFileLayer, readWholeFile, writeFileDurably, type FileLayer } from '../../../edge/log/file-layer.js';
-import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
+import { nodeFileLayer, readWholeFile, type FileLayer } from '../../../edge/log/file-layer.js';
+import { writeFileAtomic } from '../../../shared/atomic-file/index.js';
+import { SimulatedFileLayer } from './support/simulated-file-layer.js';
 
 const tempDirs: string[] = [];
 afterAll(async () => {
@@ -63,8 +64,8 @@ describe.each(implementations)('FileLayer contract: %s', (_name, setup) => {
     const dir = join(root, 'x', 'y');
     await fs.mkdir(dir);
     await fs.mkdir(dir);
-    await writeFileDurably(fs, join(dir, 'meta.json'), Buffer.from('{"a":1}'));
-    await writeFileDurably(fs, join(dir, 'meta.json'), Buffer.from('{"a":2}'));
+    await writeFileAtomic(join(dir, 'meta.json'), '{"a":1}', { fs });
+    await writeFileAtomic(join(dir, 'meta.json'), '{"a":2}', { fs });
     expect((await fs.readdir(dir)).sort()).toEqual(['meta.json']);
     expect((await readWholeFile(fs, join(dir, 'meta.json')))?.toString()).toBe('{"a":2}');
     await fs.rename(join(dir, 'meta.json'), join(dir, 'm2'));

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { rng } from './support/random.js';
 import { nodeFileLayer } from '../../../edge/log/file-layer.js';
 import { acquireLock, lockHolder } from '../../../edge/log/lock.js';
-import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
+import { SimulatedFileLayer } from './support/simulated-file-layer.js';
 
 describe('log lock', () => {
   it('refuses a second holder while the first is alive, naming its pid', async () => {

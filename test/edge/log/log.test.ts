@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../shared/partitioner/index.js';
 import { openLog } from '../../../edge/log/log.js';
 import { DEFAULT_PARTITIONS } from '../../../edge/log/options.js';
-import { writeFileDurably } from '../../../edge/log/file-layer.js';
+import { writeFileAtomic } from '../../../shared/atomic-file/index.js';
 import { machine, readEverything, simulatedLog, SMALL } from './support/log.js';
 
 const temp: string[] = [];
@@ -114,7 +114,7 @@ describe('EdgeLog', () => {
     const { fs, log } = await simulatedLog();
     await log.close();
     for (const bad of [0, 1.5, '4', 2000]) {
-      await writeFileDurably(fs, '/data/log/meta.json', Buffer.from(JSON.stringify({ format: 1, partitions: bad, lanes: ['critical', 'normal', 'dead'] })));
+      await writeFileAtomic('/data/log/meta.json', JSON.stringify({ format: 1, partitions: bad, lanes: ['critical', 'normal', 'dead'] }), { fs });
       const { partitions: _unset, ...unset } = SMALL;
       await expect(simulatedLog(unset, { fileLayer: fs })).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_FORMAT' });
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Partition, type PartitionConfig } from '../../../edge/log/partition.js';
 import { prepareRecord, type LogRecord, type RecordInput } from '../../../edge/log/record.js';
 import { segmentFileName } from '../../../edge/log/segment.js';
-import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
+import { SimulatedFileLayer } from './support/simulated-file-layer.js';
 import { randInt, rng, sampleInput } from './support/random.js';
 
 const DIR = '/log/normal/000';

@@ -4,7 +4,7 @@ import { positionKey } from '../../../edge/log/cursor.js';
 import type { EdgeLog } from '../../../edge/log/log.js';
 import { LANES } from '../../../edge/log/options.js';
 import type { LogReader } from '../../../edge/log/reader.js';
-import type { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
+import type { SimulatedFileLayer } from './support/simulated-file-layer.js';
 import { machine, simulatedLog } from './support/log.js';
 
 /**

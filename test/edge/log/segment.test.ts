@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSegmentFileName, Segment, segmentFileName } from '../../../edge/log/segment.js';
-import { SimulatedFileLayer } from '../../../edge/log/simulated-file-layer.js';
+import { SimulatedFileLayer } from './support/simulated-file-layer.js';
 
 describe('Segment', () => {
   it('is named by its zero-padded base offset', () => {

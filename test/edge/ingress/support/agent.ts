@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { createEdgeAgent, type EdgeAgent, type EdgeAgentDeps } from '../../../../edge/agent/agent.js';
 import { EdgeAgentOptionsSchema, type EdgeAgentOptionsInput } from '../../../../edge/agent/options.js';
-import { hashSecret } from '../../../../edge/ingress/credentials.js';
+import { hashSecret } from '../../../../shared/credentials/index.js';
 import { LANES, openLog, type EdgeLogOptionsInput, type ReadRecord } from '../../../../edge/log/index.js';
 import { exampleTelemetry } from '../../../../shared/schema/index.js';
 import { createLogger } from '../../../../shared/logging/index.js';

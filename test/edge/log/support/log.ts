@@ -2,7 +2,7 @@ import { openLog, type EdgeLog } from '../../../../edge/log/log.js';
 import type { EdgeLogDeps } from '../../../../edge/log/types.js';
 import type { EdgeLogOptionsInput } from '../../../../edge/log/options.js';
 import type { ReadRecord } from '../../../../edge/log/reader.js';
-import { SimulatedFileLayer } from '../../../../edge/log/simulated-file-layer.js';
+import { SimulatedFileLayer } from './simulated-file-layer.js';
 
 /** Small segments and no batching delay, so tests roll segments and run fast. */
 export const SMALL: EdgeLogOptionsInput = { partitions: 2, segmentBytes: 4096, allowSmallSegments: true, indexIntervalBytes: 256, maxBatchDelayMs: 0 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Mutex } from '../../../edge/log/mutex.js';
+import { Mutex } from '../../../shared/mutex/index.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -29,6 +29,24 @@ describe('Mutex', () => {
     await expect(b).rejects.toThrow('b failed');
     expect(await c).toBe(42);
     expect(log).toEqual(['a+', 'a-', 'b', 'c']);
+    expect(m.pending).toBe(0);
+  });
+
+  it('idle() waits for every holder, those that arrive while it waits too, and never rejects', async () => {
+    const m = new Mutex();
+    await m.idle();
+    const log: string[] = [];
+    void m.run(async () => {
+      await tick();
+      log.push('a');
+      void m.run(async () => {
+        await tick();
+        log.push('late');
+      });
+      throw new Error('a failed');
+    }).catch(() => undefined);
+    await m.idle();
+    expect(log).toEqual(['a', 'late']);
     expect(m.pending).toBe(0);
   });
 });

@@ -1,9 +1,9 @@
 import { posix } from 'node:path';
-import { errnoError, type FileLayer, type LogFile, type OpenMode, type OpenOptions } from './file-layer.js';
+import type { FileLayer, LogFile, OpenMode, OpenOptions } from '../../../../edge/log/file-layer.js';
 
 /**
- * An in-memory file system that models what survives a power cut, for tests (exported so
- * fault tests of other components can use it too).
+ * An in-memory file system that models what survives a power cut, for tests (fault tests of
+ * other components can use it too).
  *
  * - File data is durable up to the last `datasync()`; anything appended after it is lost by
  *   `crash()` (or, with `crash({ torn })`, a random prefix of it survives, like a real disk).
@@ -35,6 +35,14 @@ interface Storage {
 }
 
 const { dirname, normalize } = posix;
+
+function errnoError(code: string, syscall: string, path: string): NodeJS.ErrnoException {
+  const err = new Error(`${code}: ${syscall} '${path}'`) as NodeJS.ErrnoException;
+  err.code = code;
+  err.syscall = syscall;
+  err.path = path;
+  return err;
+}
 
 export class SimulatedFileLayer implements FileLayer {
   inject: FaultInjector | undefined;

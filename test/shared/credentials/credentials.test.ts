@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashSecret, parseCredential, parseCredentialsFile, verifySecret } from '../../../edge/ingress/credentials.js';
+import { hashSecret, parseCredential, parseCredentialsFile, verifySecret } from '../../../shared/credentials/index.js';
 import { isRoadlogError } from '../../../shared/errors/index.js';
 
 describe('vehicle credentials', () => {

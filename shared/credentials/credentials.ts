@@ -1,8 +1,8 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { RoadlogError } from '../../shared/errors/index.js';
-import { isValidVehicleId } from './identity.js';
+import { RoadlogError } from '../errors/index.js';
+import { VEHICLE_ID_PATTERN } from '../schema/index.js';
 
 const scrypt = promisify(scryptCb) as (password: string | Buffer, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
@@ -10,7 +10,8 @@ const scrypt = promisify(scryptCb) as (password: string | Buffer, salt: Buffer, 
  * Vehicle credentials file: one line per vehicle, `#` comments allowed:
  *   VH-0001: scrypt$16384$8$1$<salt base64>$<hash base64>
  * Secrets are never stored, only scrypt hashes (N=2^14, r=8, p=1, 32-byte key, 16-byte salt).
- * `roadlog edge passwd FILE VEHICLE` adds or replaces a line.
+ * The edge agent reads it (`edge.mqtt.credentialsFile`); `roadlog edge passwd FILE VEHICLE`
+ * adds or replaces a line; `roadlog sim-credentials` writes one for a simulated fleet.
  */
 export const SCRYPT_PARAMS = { N: 16_384, r: 8, p: 1, keylen: 32 } as const;
 
@@ -49,7 +50,7 @@ export function parseCredentialsFile(text: string, file: string): Map<string, Cr
     const colon = line.indexOf(':');
     const id = colon > 0 ? line.slice(0, colon).trim() : '';
     const credential = colon > 0 ? parseCredential(line.slice(colon + 1)) : undefined;
-    if (!isValidVehicleId(id) || credential === undefined) {
+    if (!VEHICLE_ID_PATTERN.test(id) || credential === undefined) {
       throw new RoadlogError('ROADLOG_ERR_CONFIG_INVALID', `edge.mqtt.credentialsFile (${file}) line ${i + 1}: expected "vehicleId: scrypt$N$r$p$salt$hash" (see \`roadlog edge passwd\`)`);
     }
     out.set(id, credential);
@@ -65,32 +66,4 @@ export async function loadCredentials(file: string): Promise<Map<string, Credent
     throw new RoadlogError('ROADLOG_ERR_CONFIG_INVALID', `edge.mqtt.credentialsFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   return parseCredentialsFile(text, file);
-}
-
-/**
- * Runs at most `limit` scrypt checks at once. scrypt runs on libuv's thread pool, which the
- * edge log's writes and fsyncs share: 200 vehicles logging in at once would otherwise hold
- * every connected vehicle's acknowledgments for a second (measured: p99 7.8 ms → 1,080 ms).
- * Logins queue instead; a queue of logins is slower to drain, the others stay fast.
- */
-export class LoginGate {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly limit = 1) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running += 1;
-    try {
-      return await task();
-    } finally {
-      this.running -= 1;
-      this.waiting.shift()?.();
-    }
-  }
-
-  get queued(): number {
-    return this.waiting.length;
-  }
 }
