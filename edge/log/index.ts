@@ -6,3 +6,4 @@ export { SimulatedFileLayer, type FaultInjector, type FaultOp } from './simulate
 export { encodeRecord, decodeRecord, type LogRecord, type RecordHeader, type RecordInput } from './record.js';
 export { crc32c } from './crc32c.js';
 export { type CursorPositions, positionKey } from './cursor.js';
+export { asLogError } from './errors.js';
