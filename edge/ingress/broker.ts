@@ -131,9 +131,10 @@ export class EmbeddedBroker {
         res.writeHead(426, { 'content-type': 'text/plain' });
         res.end('MQTT over WebSocket: connect with the mqtt subprotocol\n');
       });
+      await this.bind(http, 'ws', o.host, o.websocket.port, 'edge.mqtt.websocket.port');
+      // Attached once listening: ws re-emits the server's errors on itself, and a port in use would be unhandled there.
       this.wss = new WebSocketServer({ server: http, path: o.websocket.path, maxPayload: o.maxPacketBytes });
       this.wss.on('connection', (ws, req) => this.accept(createWebSocketStream(ws), req.socket.remoteAddress, req));
-      await this.bind(http, 'ws', o.host, o.websocket.port, 'edge.mqtt.websocket.port');
     }
   }
 
