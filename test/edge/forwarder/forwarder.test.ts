@@ -63,6 +63,20 @@ describe('Forwarder (stand-in producer)', () => {
     await log.close();
   });
 
+  it('reports a Kafka failure with its roadlog code, not the socket errno', async () => {
+    const { log } = await simulatedLog();
+    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' });
+    const producer = { connect: async () => Promise.reject(refused), send: async () => [] } as unknown as Producer;
+    const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options, logger, registry: new Registry() });
+    await f.start();
+    await until(async () => (await f.status()).lastError !== undefined);
+    const status = await f.status();
+    await f.stop();
+    expect(status.lastError?.code).toBe('ROADLOG_ERR_KAFKA_UNAVAILABLE');
+    expect(status.lastError?.message).toContain('ECONNREFUSED 127.0.0.1:9092');
+    await log.close();
+  });
+
   it('an oversize dead letter goes to Kafka cut, with its full size in a header, and does not hold up what follows', async () => {
     const { log } = await simulatedLog({ partitions: 2, segmentBytes: 8 * 1024 * 1024, maxBatchDelayMs: 0 });
     await log.append({ key: 'veh-1', value: Buffer.alloc(2 * 1024 * 1024, 1), lane: 'dead', headers: [{ name: 'roadlog.dlq.reason', value: Buffer.from('oversize') }] });
