@@ -1,7 +1,7 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { asFileError, RoadlogError } from '../../shared/errors/index.js';
+import { RoadlogError } from '../../shared/errors/index.js';
 import { isValidVehicleId } from './identity.js';
 
 const scrypt = promisify(scryptCb) as (password: string | Buffer, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
@@ -62,7 +62,7 @@ export async function loadCredentials(file: string): Promise<Map<string, Credent
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw asFileError(err, 'edge.mqtt.credentialsFile', file);
+    throw new RoadlogError('ROADLOG_ERR_CONFIG_INVALID', `edge.mqtt.credentialsFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
   }
   return parseCredentialsFile(text, file);
 }
