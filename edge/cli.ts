@@ -4,7 +4,7 @@ import { intOption, globalOptions } from '../shared/cli/context.js';
 import { loadConfig, type DeepReadonly } from '../shared/config/index.js';
 import { RoadlogConfigSchema } from '../shared/config/roadlog.js';
 import { createLogger } from '../shared/logging/index.js';
-import { RoadlogError } from '../shared/errors/index.js';
+import { asFileError, RoadlogError } from '../shared/errors/index.js';
 import { EdgeAgentOptionsSchema, type EdgeAgentOptions } from './agent/options.js';
 import type { KafkaClientOptions } from '../shared/kafka/options.js';
 import type { TopicsOptions } from '../shared/topics/options.js';
@@ -132,9 +132,13 @@ export function registerEdgeCommands(program: Command): void {
       const secret = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
       if (secret.length < 8) throw new RoadlogError('ROADLOG_ERR_USAGE', 'secret: expected at least 8 characters on stdin');
       const line = `${vehicleId}: ${await hashSecret(secret)}`;
-      const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith(`${vehicleId}:`)) : ['# roadlog vehicle credentials: vehicleId: scrypt$N$r$p$salt$hash'];
       const { writeFileAtomic } = await import('../shared/atomic-file/index.js');
-      await writeFileAtomic(file, `${[...lines, line].join('\n')}\n`);
+      try {
+        const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith(`${vehicleId}:`)) : ['# roadlog vehicle credentials: vehicleId: scrypt$N$r$p$salt$hash'];
+        await writeFileAtomic(file, `${[...lines, line].join('\n')}\n`);
+      } catch (err) {
+        throw asFileError(err, '<file>', file);
+      }
       process.stdout.write(`${vehicleId}: stored in ${file}\n`);
     });
 }

@@ -1,7 +1,8 @@
-import { fork } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { intOption, UsageError } from '../shared/cli/context.js';
+import { intOption } from '../shared/cli/context.js';
+import { asFileError, RoadlogError } from '../shared/errors/index.js';
 
 interface SimFlags {
   vehicles: number;
@@ -25,16 +26,26 @@ export function parseDuration(text: string): number {
   const t = text.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
   const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t);
-  if (m === null || t === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) throw new UsageError(`--duration: expected e.g. 90s, 15m, 2h or 1h30m, got ${JSON.stringify(text)}`);
+  if (m === null || t === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--duration: expected e.g. 90s, 15m, 2h or 1h30m, got ${JSON.stringify(text)}`);
   return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
 }
 
 function positive(flag: string, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0 || n > max) throw new UsageError(`${flag}: expected a number above 0 and at most ${max}, got ${JSON.stringify(value)}`);
+    if (!Number.isFinite(n) || n <= 0 || n > max) throw new RoadlogError('ROADLOG_ERR_USAGE', `${flag}: expected a number above 0 and at most ${max}, got ${JSON.stringify(value)}`);
     return n;
   };
+}
+
+/** Creates (empties) an output file before the run, so a path that cannot be written fails now, not after hours of simulating. */
+async function createOutputFile(flag: string, path: string | undefined): Promise<void> {
+  if (path === undefined) return;
+  try {
+    await writeFile(path, '');
+  } catch (err) {
+    throw asFileError(err, flag, path);
+  }
 }
 
 const clock = (ms: number) => {
@@ -63,8 +74,10 @@ export function registerSimCommands(program: Command): void {
     .action(async (flags: SimFlags) => {
       const durationMs = parseDuration(flags.duration);
       const startTs = flags.start === 'now' ? Math.floor(Date.now() / 1000) * 1000 : Date.parse(flags.start);
-      if (!Number.isFinite(startTs)) throw new UsageError(`--start: expected an ISO date-time or now, got ${JSON.stringify(flags.start)}`);
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$/.test(flags.idPrefix)) throw new UsageError(`--id-prefix: expected 1-41 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(flags.idPrefix)}`);
+      if (!Number.isFinite(startTs)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--start: expected an ISO date-time or now, got ${JSON.stringify(flags.start)}`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$/.test(flags.idPrefix)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--id-prefix: expected 1-41 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(flags.idPrefix)}`);
+      await createOutputFile('--truth', flags.truth);
+      await createOutputFile('--messages', flags.messages);
       const base = { vehicles: flags.vehicles, seed: flags.seed, speedup: flags.speedup, durationMs, rateHz: flags.rate, startTs, idPrefix: flags.idPrefix };
       const { runFleet, truthLines, writeTruth } = await import('./fleet.js');
       if (flags.workers > 1 && flags.shard === undefined) {
@@ -74,7 +87,7 @@ export function registerSimCommands(program: Command): void {
       let shard: { index: number; count: number } | undefined;
       if (flags.shard !== undefined) {
         const m = /^(\d+)\/(\d+)$/.exec(flags.shard);
-        if (m === null || Number(m[1]) >= Number(m[2])) throw new UsageError(`--shard: expected i/n with i < n, got ${JSON.stringify(flags.shard)}`);
+        if (m === null || Number(m[1]) >= Number(m[2])) throw new RoadlogError('ROADLOG_ERR_USAGE', `--shard: expected i/n with i < n, got ${JSON.stringify(flags.shard)}`);
         shard = { index: Number(m[1]), count: Number(m[2]) };
       }
       const ac = new AbortController();
@@ -152,9 +165,17 @@ async function runWorkers(flags: SimFlags, base: { vehicles: number; seed: numbe
   const summaries: { made: number; acked: number; dropped: number; reconnects: number; unsent: number }[] = [];
   const started = Date.now();
   let lastLine = 0;
+  const children: ChildProcess[] = [];
+  let failure: RoadlogError | undefined;
+  // The first worker to fail stops the others (they send what is buffered and write their parts, as on Ctrl-C).
+  const fail = (err: RoadlogError): void => {
+    failure ??= err;
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGINT');
+  };
   await Promise.all(
-    Array.from({ length: flags.workers }, (_, i) => new Promise<void>((resolve, reject) => {
+    Array.from({ length: flags.workers }, (_, i) => new Promise<void>((resolve) => {
       const child = fork(cli, [...args, '--shard', `${i}/${flags.workers}`, '--progress', 'json', ...(flags.truth === undefined ? [] : ['--truth', `${flags.truth}.part${i}`]), ...(flags.messages === undefined ? [] : ['--messages', `${flags.messages}.part${i}`])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+      children.push(child);
       let buf = '';
       child.stdout!.on('data', (d: Buffer) => {
         buf += d.toString();
@@ -176,10 +197,21 @@ async function runWorkers(flags: SimFlags, base: { vehicles: number; seed: numbe
           process.stderr.write(`sim (${flags.workers} workers) device ${clock(Math.min(...t.map((x) => x.deviceTs)) - base.startTs)} | ${sum('connected')}/${sum('vehicles')} connected | made ${sum('made')}, acked ${sum('acked')}\n`);
         }
       });
-      child.once('error', reject);
-      child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sim worker ${i} exited with ${String(code)}`))));
+      const worker = `sim worker ${i} of ${flags.workers} (vehicles with index % ${flags.workers} = ${i})`;
+      child.once('error', (err) => {
+        fail(new RoadlogError('ROADLOG_ERR_SIMULATOR_WORKER', `${worker} could not run: ${err.message}`, { cause: err }));
+        resolve();
+      });
+      child.once('exit', (code, signal) => {
+        if (code !== 0 && !(interrupted && signal === 'SIGINT')) {
+          const how = signal === null ? `exited with status ${String(code)} (its own error is above)` : `was killed by ${signal}`;
+          fail(new RoadlogError('ROADLOG_ERR_SIMULATOR_WORKER', `${worker} ${how}; the other workers were stopped`, { details: { worker: i, code, signal } }));
+        }
+        resolve();
+      });
     })),
   );
+  if (failure !== undefined) throw failure;
   if (flags.truth !== undefined) {
     const lines: string[] = [];
     for (let i = 0; i < flags.workers; i++) {

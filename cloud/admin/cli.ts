@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
-import { intOption, UsageError } from '../../shared/cli/context.js';
+import { intOption } from '../../shared/cli/context.js';
+import { RoadlogError } from '../../shared/errors/index.js';
 import { BROKERS_HELP, kafkaCommandContext, type KafkaCommandContext } from '../kafka-options.js';
 import type { Admin } from 'kafkajs';
 
@@ -18,7 +19,7 @@ function parseConfigPairs(pairs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--config-entry: expected name=value, got ${JSON.stringify(pair)}`);
+    if (eq <= 0) throw new RoadlogError('ROADLOG_ERR_USAGE', `--config-entry: expected name=value, got ${JSON.stringify(pair)}`);
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
@@ -87,7 +88,7 @@ export function registerTopicsCommands(program: Command): void {
     .option('--replication <n>', 'replication factor (≤ number of brokers)', intOption('--replication', 1, 16), 1)
     .option('--config-entry <name=value...>', 'topic config, repeatable (e.g. cleanup.policy=compact)')
     .action(async (name: string, opts: { brokers?: string; partitions: number; replication: number; configEntry?: string[] }, cmd: Command) => {
-      if (!/^[A-Za-z0-9._-]{1,249}$/.test(name)) throw new UsageError(`<name>: a topic name is 1-249 characters of A-Z a-z 0-9 . _ -, got ${JSON.stringify(name)}`);
+      if (!/^[A-Za-z0-9._-]{1,249}$/.test(name)) throw new RoadlogError('ROADLOG_ERR_USAGE', `<name>: a topic name is 1-249 characters of A-Z a-z 0-9 . _ -, got ${JSON.stringify(name)}`);
       const configs = parseConfigPairs(opts.configEntry ?? []);
       const ctx = await kafkaCommandContext(cmd, opts);
       const { createTopic } = await import('./topics.js');
@@ -105,7 +106,6 @@ export function registerTopicsCommands(program: Command): void {
     .action(async (opts: { brokers?: string; prefix?: string; dryRun?: boolean; format: string }, cmd: Command) => {
       const ctx = await kafkaCommandContext(cmd, opts);
       const { topicSpecs, TopicsOptionsSchema } = await import('../../shared/topics/index.js');
-      const { RoadlogError } = await import('../../shared/errors/index.js');
       const parsed = TopicsOptionsSchema.safeParse({ ...ctx.config.topics, ...(opts.prefix === undefined ? {} : { prefix: opts.prefix }) });
       if (!parsed.success) throw new RoadlogError('ROADLOG_ERR_USAGE', `--prefix: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
       const { applyTopics } = await import('./topics.js');

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Gauge, type Registry } from 'prom-client';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { asFileError } from '../../shared/errors/index.js';
 import { openLog, type AppendInput, type AppendResult, type EdgeLog } from '../log/index.js';
 import { loadCredentials, type Credential } from '../../shared/credentials/index.js';
 import { EmbeddedBroker, type Listener } from '../ingress/broker.js';
@@ -53,7 +54,9 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
   const { logger } = deps;
   const registry = deps.registry ?? createMetricsRegistry({ gateway: options.gatewayId });
   const credentials: Map<string, Credential> = options.mqtt.credentialsFile === undefined ? new Map() : await loadCredentials(options.mqtt.credentialsFile);
-  const log = await openLog(join(options.dataDir, 'log'), options.log, { metrics: registry, logger: logger.child({ component: 'log' }) });
+  const log = await openLog(join(options.dataDir, 'log'), options.log, { metrics: registry, logger: logger.child({ component: 'log' }) }).catch((err: unknown) => {
+    throw asFileError(err, 'edge.dataDir', options.dataDir); // a directory that cannot be made or written: the user's to fix
+  });
   const closeLog = () => log.close();
   const cleanups: (() => Promise<void>)[] = [closeLog];
   try {
@@ -106,6 +109,7 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
       registry,
       host: options.http.host,
       port: options.http.port,
+      setting: 'edge.http.port',
       health: async () => ({
         ready: upstream === undefined || upstream.connected,
         details: {

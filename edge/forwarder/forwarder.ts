@@ -1,11 +1,11 @@
 import { CompressionTypes, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
-import { disconnectQuietly, kafkaErrorType, sendPerPartition, UnacknowledgedSendError, type KeyedRecord } from '../../shared/kafka/index.js';
+import { disconnectQuietly, kafkaErrorType, sendPerPartition, toRoadlogError, UnacknowledgedSendError, type KeyedRecord } from '../../shared/kafka/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';
-import { LANES, positionKey, type EdgeLog, type LogReader, type ReadBatch } from '../log/index.js';
+import { asLogError, LANES, positionKey, type EdgeLog, type LogReader, type ReadBatch } from '../log/index.js';
 import { createForwarderMetrics, type ForwarderMetrics } from './metrics.js';
 import type { ForwarderOptions } from './options.js';
 import { toKafkaRecord } from './records.js';
@@ -287,8 +287,10 @@ export class Forwarder {
 
   /** Counts, logs and backs off. `kafka`: the failure was Kafka's (then the forwarder reports itself disconnected). */
   private async failed(err: unknown, what: string, kafka = true): Promise<void> {
-    const code = (err as { code?: string }).code ?? 'UNKNOWN';
-    const message = err instanceof Error ? err.message : String(err);
+    // Users see roadlog codes (in /status and `roadlog edge status`), never a raw errno such as ENOSPC.
+    const known = kafka ? toRoadlogError(err, 'kafka') : asLogError(err, 'edge log');
+    const code = known instanceof RoadlogError ? known.code : 'ROADLOG_ERR_INTERNAL';
+    const message = known instanceof Error ? known.message : String(known);
     this.metrics.failures.inc({ code });
     this.metrics.healthy.set(0);
     if (kafka) this.connected = false;

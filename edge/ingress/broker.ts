@@ -3,13 +3,14 @@ import type { Duplex } from 'node:stream';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import type { AddressInfo } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import mqttPacket from 'mqtt-packet';
 import { verifySecret, type Credential } from '../../shared/credentials/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { Mutex } from '../../shared/mutex/index.js';
+import { asFileError, RoadlogError } from '../../shared/errors/index.js';
+import { listen } from '../../shared/net/index.js';
 import { maySubscribe, vehicleOfTopic, isValidVehicleId } from './identity.js';
 import { IngestRejected, type Ingest } from './pipeline.js';
 import type { IngressMetrics } from './metrics.js';
@@ -103,47 +104,52 @@ export class EmbeddedBroker {
     });
     broker.on('client', () => deps.metrics.connections.inc());
     broker.on('clientDisconnect', () => deps.metrics.connections.dec());
-    await self.listen();
+    try {
+      await self.listen();
+    } catch (err) {
+      await self.close(0); // the listeners already started (the TCP port when the TLS one fails)
+      throw err;
+    }
     return self;
   }
 
   private async listen(): Promise<void> {
     const o = this.deps.options;
     const tcp = createNetServer((socket) => this.accept(socket));
-    await this.bind(tcp, 'mqtt', o.host, o.port);
+    await this.bind(tcp, 'mqtt', o.host, o.port, 'edge.mqtt.port');
     if (o.tls !== undefined) {
-      const tls = createTlsServer(
-        {
-          cert: readFileSync(o.tls.certFile),
-          key: readFileSync(o.tls.keyFile),
-          ...(o.tls.caFile === undefined ? {} : { ca: readFileSync(o.tls.caFile), requestCert: true, rejectUnauthorized: true }),
-          minVersion: 'TLSv1.2',
-        },
-        (socket) => this.accept(socket),
-      );
+      const secure = {
+        cert: readSettingFile('edge.mqtt.tls.certFile', o.tls.certFile),
+        key: readSettingFile('edge.mqtt.tls.keyFile', o.tls.keyFile),
+        ...(o.tls.caFile === undefined ? {} : { ca: readSettingFile('edge.mqtt.tls.caFile', o.tls.caFile), requestCert: true, rejectUnauthorized: true }),
+        minVersion: 'TLSv1.2' as const,
+      };
+      let tls: TlsServer;
+      try {
+        tls = createTlsServer(secure, (socket) => this.accept(socket));
+      } catch (err) {
+        throw new RoadlogError('ROADLOG_ERR_CONFIG_INVALID', `edge.mqtt.tls: ${o.tls.certFile} and ${o.tls.keyFile}${o.tls.caFile === undefined ? '' : ` (CA ${o.tls.caFile})`} are not a usable PEM certificate and key: ${(err as Error).message}`, { cause: err });
+      }
       tls.on('tlsClientError', () => this.deps.metrics.rejects.inc({ reason: 'tls_handshake' }));
-      await this.bind(tls, 'mqtts', o.host, o.tls.port);
+      await this.bind(tls, 'mqtts', o.host, o.tls.port, 'edge.mqtt.tls.port');
     }
     if (o.websocket !== undefined) {
       const http = createHttpServer((_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain' });
         res.end('MQTT over WebSocket: connect with the mqtt subprotocol\n');
       });
+      await this.bind(http, 'ws', o.host, o.websocket.port, 'edge.mqtt.websocket.port');
+      // Attached once listening: ws re-emits the server's errors on itself, and a port in use would be unhandled there.
       this.wss = new WebSocketServer({ server: http, path: o.websocket.path, maxPayload: o.maxPacketBytes });
       this.wss.on('connection', (ws, req) => this.accept(createWebSocketStream(ws), req.socket.remoteAddress, req));
-      await this.bind(http, 'ws', o.host, o.websocket.port);
     }
   }
 
-  private async bind(server: NetServer | TlsServer | HttpServer, protocol: Listener['protocol'], host: string, port: number): Promise<void> {
+  private async bind(server: NetServer | TlsServer | HttpServer, protocol: Listener['protocol'], host: string, port: number, setting: string): Promise<void> {
     server.maxConnections = this.deps.options.maxConnections;
     server.on('drop', () => this.deps.metrics.rejects.inc({ reason: 'max_connections' }));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
+    const address = await listen(server, { host, port, setting });
     this.servers.push(server);
-    const address = server.address() as AddressInfo;
     const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
     this.listeners.push({ protocol, host, port: address.port, url: `${protocol}://${shown}:${address.port}${protocol === 'ws' ? this.deps.options.websocket?.path ?? '' : ''}` });
   }
@@ -247,5 +253,14 @@ export class EmbeddedBroker {
       await new Promise<void>((resolve) => this.broker.close(() => resolve()));
     })();
     return this.closing;
+  }
+}
+
+/** A TLS file named by a setting; a missing or unreadable one is reported naming the setting. */
+function readSettingFile(setting: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw asFileError(err, setting, path);
   }
 }

@@ -9,7 +9,7 @@ import type { AppendResult, LogLogger } from './types.js';
  * The log's full-disk and quota policy (`edge.log.fullDisk.policy`, `edge.log.quotaBytes`).
  *
  * A flush cycle admits its appends, in order, while they fit under quotaBytes
- * (`admitUnderQuota`). When the disk is full (ENOSPC) or the quota is reached, it frees space
+ * (`admitUnderQuota`). When the disk is full (ENOSPC, or EDQUOT: a filesystem quota) or the quota is reached, it frees space
  * (`freeSpace`) and tries again: first a segment every cursor has read, then, by policy
  * `drop-oldest`, the oldest records by lane priority (dead letters first, critical last,
  * counted in `roadlog_edge_log_dropped_records_total`). Once nothing more can go, what does not

@@ -7,3 +7,4 @@ export { nodeFileLayer, type FileLayer, type LogFile, type OpenMode } from './fi
 export { encodeRecord, decodeRecord, type LogRecord, type RecordHeader, type RecordInput } from './record.js';
 export { crc32c } from './crc32c.js';
 export { type CursorPositions, positionKey } from './cursor.js';
+export { asLogError } from './errors.js';

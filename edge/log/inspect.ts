@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { RoadlogError } from '../../shared/errors/index.js';
+import { asFileError, RoadlogError } from '../../shared/errors/index.js';
 import { CursorStore, positionKey, type CursorPositions } from './cursor.js';
-import { nodeFileLayer, readWholeFile, type FileLayer } from './file-layer.js';
+import { errnoCode, nodeFileLayer, readWholeFile, type FileLayer } from './file-layer.js';
 import { acquireLock, isProcessAlive, lockHolder, type IsProcessAlive } from './lock.js';
 import { partitionDir } from './log.js';
 import { parseLogMeta } from './meta.js';
@@ -12,7 +12,8 @@ import { scanSegment, type CorruptRange } from './recovery.js';
 
 /**
  * Offline tools behind `roadlog log inspect|verify|repair|dump`: they work on a stopped
- * agent's log and refuse (ROADLOG_ERR_LOG_LOCKED) while a live process holds its lock.
+ * agent's log, given its data directory or the log directory in it (findLog), and refuse
+ * (ROADLOG_ERR_LOG_LOCKED) while a live process holds its lock.
  * inspect, verify and dump change nothing; repair takes the lock, cuts torn tails and
  * rebuilds every index.
  */
@@ -29,11 +30,24 @@ interface OfflineDeps {
   isProcessAlive?: IsProcessAlive;
 }
 
-async function readMeta(fs: FileLayer, dir: string): Promise<{ partitions: number }> {
-  const path = join(dir, 'meta.json');
-  const raw = await readWholeFile(fs, path);
-  if (raw === undefined) throw new RoadlogError('ROADLOG_ERR_LOG_FORMAT', `${dir} is not an edge log (no meta.json)`);
-  return parseLogMeta(raw, path);
+/**
+ * The log a user means by `dir`: the log directory itself (it holds meta.json), or the agent's
+ * data directory, edge.dataDir, the one given to `roadlog edge start --data-dir` (its log/
+ * holds meta.json). Anything else is ROADLOG_ERR_LOG_NOT_FOUND, naming what was expected.
+ */
+export async function findLog(fs: FileLayer, dir: string): Promise<{ dir: string; partitions: number }> {
+  let notADirectory = false;
+  for (const candidate of [dir, join(dir, 'log')]) {
+    const path = join(candidate, 'meta.json');
+    const raw = await readWholeFile(fs, path).catch((err: unknown) => {
+      if (errnoCode(err) !== 'ENOTDIR') throw asFileError(err, '<dir>', dir);
+      notADirectory ||= candidate === dir;
+      return undefined;
+    });
+    if (raw !== undefined) return { dir: candidate, partitions: parseLogMeta(raw, path).partitions };
+  }
+  const what = notADirectory ? 'is a file' : (await fs.stat(dir)) === undefined ? 'does not exist' : 'holds no edge log';
+  throw new RoadlogError('ROADLOG_ERR_LOG_NOT_FOUND', `${dir} ${what}: expected an edge agent's data directory (edge.dataDir, holding log/meta.json) or its log directory (holding meta.json)`, { details: { dir } });
 }
 
 async function refuseIfLocked(fs: FileLayer, dir: string, alive: IsProcessAlive): Promise<void> {
@@ -42,10 +56,10 @@ async function refuseIfLocked(fs: FileLayer, dir: string, alive: IsProcessAlive)
 }
 
 /** Opens a log without changing it (no lock taken, no truncation). */
-export async function openOffline(dir: string, deps: OfflineDeps = {}): Promise<OfflineLog> {
+export async function openOffline(given: string, deps: OfflineDeps = {}): Promise<OfflineLog> {
   const fs = deps.fileLayer ?? nodeFileLayer;
+  const { dir, partitions } = await findLog(fs, given);
   await refuseIfLocked(fs, dir, deps.isProcessAlive ?? isProcessAlive);
-  const { partitions } = await readMeta(fs, dir);
   const lanes = new Map<Lane, Partition[]>();
   for (const lane of LANES) {
     lanes.set(lane, await Promise.all(Array.from({ length: partitions }, (_, p) => Partition.open(fs, partitionDir(dir, lane, p), { segmentBytes: Number.MAX_SAFE_INTEGER, indexIntervalBytes: 4096, readOnly: true }))));
@@ -108,10 +122,10 @@ export interface VerifyProblem {
 }
 
 /** Checks every record's CRC and layout and every index file; changes nothing. */
-export async function verifyLog(dir: string, deps: OfflineDeps = {}): Promise<{ problems: VerifyProblem[]; records: number; segments: number }> {
+export async function verifyLog(given: string, deps: OfflineDeps = {}): Promise<{ problems: VerifyProblem[]; records: number; segments: number }> {
   const fs = deps.fileLayer ?? nodeFileLayer;
+  const { dir, partitions } = await findLog(fs, given);
   await refuseIfLocked(fs, dir, deps.isProcessAlive ?? isProcessAlive);
-  const { partitions } = await readMeta(fs, dir);
   const problems: VerifyProblem[] = [];
   let records = 0;
   let segments = 0;
@@ -161,9 +175,9 @@ export async function verifyLog(dir: string, deps: OfflineDeps = {}): Promise<{ 
 }
 
 /** Takes the lock, cuts torn tails, rebuilds every index. Damaged records in older segments stay (skipped by readers) and are reported. */
-export async function repairLog(dir: string, deps: OfflineDeps = {}): Promise<{ truncatedBytes: number; rebuiltIndexes: number; corrupt: { lane: Lane; partition: number; range: CorruptRange }[] }> {
+export async function repairLog(given: string, deps: OfflineDeps = {}): Promise<{ truncatedBytes: number; rebuiltIndexes: number; corrupt: { lane: Lane; partition: number; range: CorruptRange }[] }> {
   const fs = deps.fileLayer ?? nodeFileLayer;
-  const { partitions } = await readMeta(fs, dir);
+  const { dir, partitions } = await findLog(fs, given);
   const lock = await acquireLock(fs, dir, { alive: deps.isProcessAlive ?? isProcessAlive });
   let truncatedBytes = 0;
   let rebuiltIndexes = 0;

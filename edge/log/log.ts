@@ -4,6 +4,7 @@ import { partitionForKey } from '../../shared/partitioner/index.js';
 import { Mutex } from '../../shared/mutex/index.js';
 import { CursorStore, positionKey, type CursorPositions, checkCursorName } from './cursor.js';
 import { errnoCode, nodeFileLayer, type FileLayer } from './file-layer.js';
+import { isDiskFull } from './errors.js';
 import { FullDiskPolicy } from './full-disk.js';
 import { GroupCommit, PendingBudget } from './group-commit.js';
 import { acquireLock, isProcessAlive, type LogLock } from './lock.js';
@@ -216,7 +217,7 @@ export class EdgeLog {
           await part.write(plan);
         } catch (err) {
           await part.rollback(plan);
-          return errnoCode(err) === 'ENOSPC' ? { kind: 'full' as const, err } : { kind: 'failed' as const, err };
+          return isDiskFull(err) ? { kind: 'full' as const, err } : { kind: 'failed' as const, err };
         }
         part.commit(plan);
         idx.forEach((i, j) => (results[i] = { lane, partition, offset: plan.offsets[j]! }));
@@ -242,10 +243,9 @@ export class EdgeLog {
   }
 
   private toLogError(err: unknown, g: { lane: Lane; partition: number }): RoadlogError {
-    if (errnoCode(err) === 'ENOSPC') {
+    if (isDiskFull(err)) {
       return new RoadlogError('ROADLOG_ERR_LOG_FULL', `edge log ${this.dir}: disk full writing ${g.lane}/${g.partition} (policy ${this.options.fullDisk.policy}); the append was not stored`, { cause: err, details: { lane: g.lane, partition: g.partition } });
     }
-    // No dedicated code for an I/O failure yet; INTERNAL is the closest (see the report).
     return new RoadlogError('ROADLOG_ERR_LOG_IO', `edge log ${this.dir}: writing ${g.lane}/${g.partition} failed: ${(err as Error)?.message ?? String(err)}; the append was not stored`, { cause: err, details: { lane: g.lane, partition: g.partition, errno: errnoCode(err) } });
   }
 

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig, deepMerge, type DeepReadonly } from '../config/index.js';
 import { RoadlogConfigSchema, type RoadlogConfig } from '../config/roadlog.js';
 import { createLogger, type Logger } from '../logging/index.js';
+import { RoadlogError } from '../errors/index.js';
 
 /** Options every command accepts (declared on the root program). */
 export interface GlobalOptions {
@@ -28,18 +29,13 @@ export function commandLogger(config: DeepReadonly<RoadlogConfig>, name = 'roadl
   return createLogger({ level: config.log.level, format: config.log.format, name });
 }
 
-/** Parse an integer option with a range, for commander's argParser. The message names the flag. */
+/** Parse an integer option with a range, for commander's argParser. The message names the flag (ROADLOG_ERR_USAGE, exit 2). */
 export function intOption(flag: string, min: number, max: number): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
     if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new UsageError(`${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+      throw new RoadlogError('ROADLOG_ERR_USAGE', `${flag}: expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
     }
     return n;
   };
-}
-
-/** Thrown from argument parsers; the runner turns it into ROADLOG_ERR_USAGE, exit 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
 }

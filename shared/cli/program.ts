@@ -3,7 +3,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { reportFailure } from './run.js';
-import { UsageError } from './context.js';
 import { registerSchemaCommands } from './schema-commands.js';
 import { registerConfigCommands } from './config-commands.js';
 import { registerCloudCommands } from '../../cloud/cli.js';
@@ -62,7 +61,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return 0;
   } catch (err) {
     const verbose = argv.includes('--verbose') || argv.includes('-v');
-    return reportFailure(err instanceof UsageError ? err : (err as Error), verbose);
+    return reportFailure(err, verbose);
   }
 }
 

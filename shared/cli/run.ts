@@ -1,6 +1,5 @@
 import { CommanderError } from 'commander';
 import { RoadlogError, ERROR_CODES } from '../errors/index.js';
-import { UsageError } from './context.js';
 
 /**
  * Turns any failure into one line on stderr and an exit code:
@@ -14,10 +13,6 @@ export function reportFailure(err: unknown, verbose: boolean, stderr: NodeJS.Wri
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     if (err.exitCode === 0) return 0;
     return 2;
-  }
-  if (err instanceof UsageError) {
-    stderr.write(`roadlog: ROADLOG_ERR_USAGE ${err.message}\n`);
-    return ERROR_CODES.ROADLOG_ERR_USAGE.exitCode;
   }
   if (err instanceof RoadlogError) {
     stderr.write(`roadlog: ${err.code} ${err.message}\n`);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { RoadlogError } from '../errors/index.js';
+import { asFileError, RoadlogError } from '../errors/index.js';
 import { exampleTelemetry, parseTelemetry, telemetryJsonSchema } from '../schema/index.js';
 
 export function registerSchemaCommands(program: Command): void {
@@ -27,7 +27,12 @@ export function registerSchemaCommands(program: Command): void {
     .argument('[file]', 'file to read; - or nothing for stdin')
     .option('--lines', 'treat the input as JSON lines (one record per line)')
     .action((file: string | undefined, opts: { lines?: boolean }) => {
-      const text = readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8');
+      let text: string;
+      try {
+        text = readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8');
+      } catch (err) {
+        throw asFileError(err, '<file>', file ?? '-');
+      }
       const docs = opts.lines === true ? text.split('\n').filter((l) => l.trim() !== '') : [text];
       let bad = 0;
       docs.forEach((doc, i) => {

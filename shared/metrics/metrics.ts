@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../net/index.js';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
 /** A registry with the process metrics (CPU, RSS, event-loop lag) under the `roadlog_` prefix. */
@@ -52,14 +52,11 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(options: { registry: Registry; host?: string; port?: number; health?: () => Health | Promise<Health>; routes?: JsonRoutes }): Promise<MetricsServer> {
+/** `setting` names the config key of the port in errors (ROADLOG_ERR_ADDRESS_IN_USE: `edge.http.port 9464: ...`). */
+export async function startMetricsServer(options: { registry: Registry; host?: string; port?: number; setting?: string; health?: () => Health | Promise<Health>; routes?: JsonRoutes }): Promise<MetricsServer> {
   const listener = metricsRequestListener(options.registry, options.health, options.routes);
   const server: Server = createServer((req, res) => void listener(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { port, address } = server.address() as AddressInfo;
+  const { port, address } = await listen(server, { host: options.host ?? '127.0.0.1', port: options.port ?? 0, setting: options.setting ?? 'http.port' });
   let closed: Promise<void> | undefined;
   return {
     port,

@@ -56,10 +56,24 @@ describe('Forwarder (stand-in producer)', () => {
     const status = await f.status();
     await f.stop();
     expect(failures).toBeLessThan(0);
-    expect(status.lastError?.code).toBe('ENOSPC');
+    expect(status.lastError?.code).toBe('ROADLOG_ERR_LOG_FULL'); // a roadlog code in /status, not the raw errno
     expect(status.connected).toBe(true); // a disk problem, not Kafka's
     const values = new Set(sent.flatMap((r) => r.messages.map((m) => (m.value as Buffer).toString())));
     expect(values.size).toBe(60);
+    await log.close();
+  });
+
+  it('reports a Kafka failure with its roadlog code, not the socket errno', async () => {
+    const { log } = await simulatedLog();
+    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' });
+    const producer = { connect: async () => Promise.reject(refused), send: async () => [] } as unknown as Producer;
+    const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options, logger, registry: new Registry() });
+    await f.start();
+    await until(async () => (await f.status()).lastError !== undefined);
+    const status = await f.status();
+    await f.stop();
+    expect(status.lastError?.code).toBe('ROADLOG_ERR_KAFKA_UNAVAILABLE');
+    expect(status.lastError?.message).toContain('ECONNREFUSED 127.0.0.1:9092');
     await log.close();
   });
 

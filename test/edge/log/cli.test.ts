@@ -107,6 +107,6 @@ describe('roadlog log (CLI)', () => {
       await expect(run('log', cmd, dir)).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_LOCKED', message: expect.stringContaining(String(process.pid)) });
     }
     await log.close();
-    await expect(run('log', 'inspect', join(dir, 'nope'))).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_FORMAT' });
+    await expect(run('log', 'inspect', join(dir, 'nope'))).rejects.toMatchObject({ code: 'ROADLOG_ERR_LOG_NOT_FOUND' });
   });
 });

@@ -1,0 +1,1 @@
+export { listen, type ListenOptions } from './listen.js';
