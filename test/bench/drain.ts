@@ -219,6 +219,7 @@ async function latency(bootstrap: string, kafka: Kafka): Promise<{ p50: number; 
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'roadlog-bench-kafka-'));
+  const result = new BenchResult('drain', 'Forwarder drain and PUBACK → Kafka latency', 'npm run bench:drain');
   console.log('roadlog forwarder drain benchmark');
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM; Node ${process.version}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`workload: ${fmt(N)} records of ${RECORD_BYTES} bytes over 1,000 keys, ${PARTITIONS} partitions, acks=all, idempotent, no compression; 1-node Kafka on loopback`);
@@ -249,7 +250,6 @@ async function main(): Promise<void> {
     console.log(`PUBACK → readable in Kafka at ${fmt(RATE)} msg/s offered (${LATENCY_SECONDS} s, first second skipped): p50 ${lat.p50} ms, p99 ${lat.p99} ms over ${fmt(lat.n)} records (${fmt(lat.acked)} acknowledged)`);
     console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
-    const result = new BenchResult('drain', 'Forwarder drain and PUBACK → Kafka latency', 'npm run bench:drain');
     result.figure('backlog drain vs Kafka\'s ProducerPerformance', `${ratio.toFixed(2)}× (${fmt(d.rps)} / ${fmt(ref.rps)} records/s)`, '≥ 0.5×', ratio >= 0.5);
     result.figure('one hour of 1k msg/s drained in', `${(hour / d.rps / 60).toFixed(1)} min`, '< 1 min', hour / d.rps / 60 < 1);
     result.figure(`MQTT PUBACK → readable in Kafka at ${fmt(RATE)} msg/s, p50`, `${lat.p50} ms`, '≤ 20 ms', lat.p50 <= 20);

@@ -507,6 +507,7 @@ async function main(): Promise<void> {
   const quotaRounds = Number(process.env.ROADLOG_BENCH_QUOTA_ROUNDS ?? rounds);
   const targets = (process.env.ROADLOG_BENCH_TARGETS ?? 'aedes,agent,mosquitto').split(',');
   const started = Date.now();
+  const result = new BenchResult('ingest', 'Edge agent MQTT ingest', 'npm run bench:ingest');
   for (const line of machine()) console.log(line);
   console.log(`load average at start: ${loadavgText()} (other work on this machine shows up as noise; rounds are interleaved so each broker sees the same)`);
   console.log(
@@ -628,7 +629,6 @@ async function main(): Promise<void> {
     table.push(`| ${row.target} | ${row.phase} | ${f(m.msgPerSec, 0)} | ${f(m.p50, 2)} | ${f(m.p99, 2)} (${f(m.p99Worst, 1)}) | ${f(m.cpu, 0)} | ${f(m.rssEnd)} (${f(m.rssMax)}) | ${f(m.loadgen, 0)} | ${m.slowFlushes} | ${m.ioStall} |`);
   }
   for (const line of table) console.log(line);
-  const result = new BenchResult('ingest', 'Edge agent MQTT ingest', 'npm run bench:ingest');
   const get = (t: string, p: string) => {
     const row = rows.find((r) => r.target === t && r.phase.startsWith(p));
     return row === undefined ? undefined : summary(row);

@@ -151,6 +151,7 @@ function report(name: string, r: Run): Record<string, string> {
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'roadlog-bench-'));
   const loadBefore = loadavg();
+  const result = new BenchResult('log-append', 'Edge log append', 'npm run bench:log');
   let fsType = '?';
   try {
     fsType = execFileSync('df', ['-T', root]).toString().trim().split('\n')[1]?.split(/\s+/)[1] ?? '?';
@@ -211,7 +212,6 @@ async function main(): Promise<void> {
     console.log(`write amplification: ${fmt(amplification, 3)} (bytes written / key+value bytes; target ≤ 1.3) ${amplification <= 1.3 ? 'ok' : 'MISSED'}`);
     console.log(`cold-cursor drain: ${fmt(drainRate)} records/s incl. reopen = ${fmt(drainRate / appendRate, 2)}× the append rate (target ≥ 1.5) ${drainRate / appendRate >= 1.5 ? 'ok' : 'MISSED'}`);
 
-    const result = new BenchResult('log-append', 'Edge log append', 'npm run bench:log');
     result.figure('throughput vs the reference (one file, same group commit)', `${fmt(ratio, 2)}× (${fmt(appendRate)} / ${fmt(refRun.records / refRun.seconds)} records/s)`, '≥ 0.7×', ratio >= 0.7);
     result.figure('append p99 at 5k records/s offered (reference)', `${fmt(p99, 2)} ms (${fmt(percentile(refOpen.run.latencies, 99), 2)} ms)`, '≤ 10 ms', p99 <= 10);
     result.figure('write amplification (bytes written / key + value bytes)', fmt(amplification, 3), '≤ 1.3', amplification <= 1.3);
