@@ -23,7 +23,9 @@ import { setFlagsFromString } from 'node:v8';
  * was 27 MB of resident memory outside the V8 heap, against 16-18 MB without Maglev (and on
  * Node 20), plus 1 MB of code space and 1.4 MB of compiler code paged in from the node binary.
  * Hot functions then go from Sparkplug straight to TurboFan, as they did on Node 20; the closed
- * loop measured no loss (the governor gives Maglev back for a burst anyway).
+ * loop measured no loss (the governor gives Maglev back for a burst anyway). With both, 1,000
+ * vehicles at 1 Hz hold 103-105 MB on Node 24: over the 100 MB target by the node binary's own
+ * code, which no heap flag reaches (edge/README.md, "Memory").
  *
  * The pin must happen before the modules load (their loading alone grows the young generation to
  * 2 × 8 MB and wakes Maglev): shared/cli/main.ts imports ./early.js first, which pins for
