@@ -43,7 +43,8 @@ const loadText = (): string => loadavg().map((x) => x.toFixed(2)).join(' ');
 function commit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO, encoding: 'utf8' }).trim() !== '';
+    // The results of this very run (`npm run bench` writes several) do not make the tree dirty.
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!test/bench/results'], { cwd: REPO, encoding: 'utf8' }).trim() !== '';
     return dirty ? `${sha} with uncommitted changes` : sha;
   } catch {
     return 'unknown (not a git checkout)';
