@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES, type ErrorCode } from '../../../shared/errors/index.js';
 import { runCli, startCli, type CliResult } from '../../support/cli.js';
+import { waitFor } from '../../support/kafka.js';
 
 /**
  * Errors a user causes (a port in use, a missing or unwritable path, a simulator worker that
@@ -127,12 +128,11 @@ describe('errors a user causes, from the built CLI', () => {
     let workers: number[] = [];
     let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     try {
-      const deadline = Date.now() + 20_000;
-      while (workers.length < 2 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        workers = await childrenOf(sim.child.pid!);
-      }
-      expect(workers.length, 'the two workers did not start').toBe(2);
+      workers = await waitFor(async () => {
+        const found = await childrenOf(sim.child.pid!);
+        return found.length >= 2 ? found : undefined;
+      }, 20_000, 'the two simulator workers');
+      expect(workers.length).toBe(2);
       process.kill(workers[0]!, 'SIGKILL');
       exited = await Promise.race([sim.exited, new Promise<undefined>((r) => setTimeout(r, 20_000, undefined))]);
       expect(exited, 'sim did not stop after its worker died').toBeDefined();
