@@ -137,7 +137,7 @@ export function registerEdgeCommands(program: Command): void {
         const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '' && !l.startsWith(`${vehicleId}:`)) : ['# roadlog vehicle credentials: vehicleId: scrypt$N$r$p$salt$hash'];
         await writeFileAtomic(file, `${[...lines, line].join('\n')}\n`);
       } catch (err) {
-        throw asFileError(err, '<file>', file);
+        throw asFileError(err, 'edge passwd', file);
       }
       process.stdout.write(`${vehicleId}: stored in ${file}\n`);
     });

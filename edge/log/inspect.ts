@@ -40,7 +40,7 @@ export async function findLog(fs: FileLayer, dir: string): Promise<{ dir: string
   for (const candidate of [dir, join(dir, 'log')]) {
     const path = join(candidate, 'meta.json');
     const raw = await readWholeFile(fs, path).catch((err: unknown) => {
-      if (errnoCode(err) !== 'ENOTDIR') throw asFileError(err, '<dir>', dir);
+      if (errnoCode(err) !== 'ENOTDIR') throw asFileError(err, 'edge log', dir);
       notADirectory ||= candidate === dir;
       return undefined;
     });

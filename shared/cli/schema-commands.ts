@@ -31,7 +31,7 @@ export function registerSchemaCommands(program: Command): void {
       try {
         text = readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8');
       } catch (err) {
-        throw asFileError(err, '<file>', file ?? '-');
+        throw asFileError(err, 'schema validate', file ?? '-');
       }
       const docs = opts.lines === true ? text.split('\n').filter((l) => l.trim() !== '') : [text];
       let bad = 0;

@@ -107,15 +107,15 @@ describe('errors a user causes, from the built CLI', () => {
 
   it('schema validate of a missing file: ROADLOG_ERR_FILE_NOT_FOUND naming the path', async () => {
     const file = join(dir, 'no-such-records.jsonl');
-    expectUserError(await runCli(['schema', 'validate', file], { env: env() }), 'ROADLOG_ERR_FILE_NOT_FOUND', `<file> ${file}: no such file or directory`);
+    expectUserError(await runCli(['schema', 'validate', file], { env: env() }), 'ROADLOG_ERR_FILE_NOT_FOUND', `schema validate ${file}: no such file or directory`);
   });
 
   it('edge passwd that cannot read or write its file: FILE_NOT_FOUND / FILE_ACCESS naming the path', async () => {
     const missingDir = join(dir, 'no-such-dir', 'vehicles.passwd');
-    expectUserError(await runCli(['edge', 'passwd', missingDir, 'VH-1'], { env: env(), input: 'a good secret\n' }), 'ROADLOG_ERR_FILE_NOT_FOUND', `<file> ${missingDir}: no such file or directory`);
+    expectUserError(await runCli(['edge', 'passwd', missingDir, 'VH-1'], { env: env(), input: 'a good secret\n' }), 'ROADLOG_ERR_FILE_NOT_FOUND', `edge passwd ${missingDir}: no such file or directory`);
     const aDirectory = join(dir, 'passwd-is-a-dir');
     await mkdir(aDirectory);
-    expectUserError(await runCli(['edge', 'passwd', aDirectory, 'VH-1'], { env: env(), input: 'a good secret\n' }), 'ROADLOG_ERR_FILE_ACCESS', `<file> ${aDirectory}: is a directory`);
+    expectUserError(await runCli(['edge', 'passwd', aDirectory, 'VH-1'], { env: env(), input: 'a good secret\n' }), 'ROADLOG_ERR_FILE_ACCESS', `edge passwd ${aDirectory}: is a directory`);
   });
 
   it('sim with an output file it cannot write fails before the run, naming the flag', async () => {
