@@ -12,7 +12,7 @@ import type { Clock } from '../ingress/throttle.js';
 import { UpstreamSubscriber } from '../ingress/upstream.js';
 import type { EdgeAgentOptions } from './options.js';
 import type { Forwarder, ForwarderStatus } from '../forwarder/index.js';
-import { summarize } from '../forwarder/status.js';
+import { IDLE, summarize } from '../forwarder/status.js';
 import type { KafkaSettings } from './kafka.js';
 import { YoungGenerationGovernor, youngGenerationPinned } from './young-generation.js';
 
@@ -102,7 +102,7 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
     const status = async () => {
       if (forwarder !== undefined) return { ...(await forwarder.status()), forwarder: 'running' as const };
       const partitions = await log.backlog(options.forwarder.cursor);
-      return { ...summarize({ gatewayId: options.gatewayId, now: Date.now(), connected: false, lastError: undefined, lastAckAt: undefined, forwardedRecords: 0, drainRate: 0, partitions }), forwarder: 'disabled' as const };
+      return { ...summarize({ gatewayId: options.gatewayId, now: Date.now(), connected: false, lastError: undefined, lastAckAt: undefined, forwardedRecords: 0, drainRate: 0, ...IDLE, partitions }), forwarder: 'disabled' as const };
     };
     const http = await startMetricsServer({
       routes: { '/status': status },

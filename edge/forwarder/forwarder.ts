@@ -1,33 +1,40 @@
-import { CompressionTypes, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { RoadlogError } from '../../shared/errors/index.js';
-import { disconnectQuietly, kafkaErrorType, sendPerPartition, toRoadlogError, UnacknowledgedSendError, type KeyedRecord } from '../../shared/kafka/index.js';
-import { partitionForKey } from '../../shared/partitioner/index.js';
+import { disconnectQuietly, kafkaErrorType, sendPerPartition, toRoadlogError } from '../../shared/kafka/index.js';
 import type { Logger } from '../../shared/logging/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';
-import { asLogError, LANES, positionKey, type EdgeLog, type LogReader, type ReadBatch } from '../log/index.js';
-import { createForwarderMetrics, type ForwarderMetrics } from './metrics.js';
+import { asLogError, type EdgeLog, type LogReader, type ReadBatch } from '../log/index.js';
+import { createForwarderMetrics, summarizeLatency, type ForwarderMetrics } from './metrics.js';
 import type { ForwarderOptions } from './options.js';
-import { toKafkaRecord } from './records.js';
+import type { QueuedRecord } from './partition-queue.js';
+import { SendPipeline } from './pipeline.js';
+import { KafkaRecordEncoder } from './records.js';
 import { DrainRate, type ForwarderStatus, summarize } from './status.js';
 
 /**
  * Reads the edge log from its durable cursor and produces to Kafka: `normal` and `critical`
  * lanes to the telemetry topic, the `dead` lane to the dead-letter topic. Critical records
- * first (the reader serves that lane first), each batch shared fairly among the partitions.
+ * first (the reader serves that lane first).
  *
- * Never losing: the cursor advances, durably, only after Kafka acknowledged every record of
- * the batch (`sendPerPartition`: acks=all, idempotent producer, every partition's ack checked).
- * Never reordering: one batch at a time; within a batch a vehicle's records stay in order in
- * one Kafka partition. When a send fails, the Kafka partitions that acknowledged are done and
- * only the others are sent again, after a backoff, before anything newer: so a vehicle's
- * records reach its Kafka partition in order. A record can still reach Kafka twice (an ack
- * lost on the way back, a crash before the cursor commit), always with the same envelope
- * headers: consumers drop such copies with `EnvelopeDedup` (shared/envelope).
+ * A pipeline: the reader goes on reading while earlier batches are being sent (up to
+ * `maxInFlightBatches` and `maxInFlightBytes`), and wakes when the log makes an append durable
+ * rather than polling. Each record joins the queue of its Kafka partition (PartitionQueue), and
+ * every partition has one request in flight at a time, all partitions at once: per-vehicle
+ * order holds, and records that arrive while a request is out go in the next one, so requests
+ * are small when traffic is light and full when a backlog drains.
  *
- * Kafka unreachable for any length of time: the log keeps appending, this keeps retrying
- * with capped exponential backoff and jitter, and nothing is dropped. When Kafka returns the
- * backlog drains, capped by `drain.maxRecordsPerSec` / `drain.maxBytesPerSec` when set.
+ * Never losing: the cursor moves, durably, only over batches whose every record Kafka
+ * acknowledged (acks=all, idempotent producer, each partition's ack checked: `sendChunk`), and
+ * only over the contiguous prefix of them (AckTracker); saves are coalesced, one fsync in
+ * flight (CoalescedCommit). A request that fails is sent again after a backoff, before anything
+ * behind it in its partition. A record can still reach Kafka twice (an ack lost on the way back,
+ * a crash before the cursor commit), always with the same envelope headers: consumers drop such
+ * copies with `EnvelopeDedup` (shared/envelope).
+ *
+ * Kafka unreachable for any length of time: the log keeps appending, this keeps retrying with
+ * capped exponential backoff and jitter, and nothing is dropped. When Kafka returns the backlog
+ * drains, capped by `drain.maxRecordsPerSec` / `drain.maxBytesPerSec` when set.
  */
 export interface ForwarderTopics {
   telemetry: { name: string; partitions: number };
@@ -54,39 +61,67 @@ export interface ForwarderDeps {
   now?: () => number;
 }
 
+/** What the read loop is sleeping for: an append to the log, room in the pipeline, or only time. */
+type Wait = 'append' | 'room' | 'time';
+
 export class Forwarder {
   private reader: LogReader | undefined;
   private topics: ForwarderTopics | undefined;
   private running: Promise<void> | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private wake: (() => void) | undefined;
+  private waiting: { for: Wait; wake: () => void } | undefined;
+  private appended = false;
+  private unsubscribe: (() => void) | undefined;
+  /** Failures in a row, any kind (the backoff of connects and reads, and the log level). */
   private attempt = 0;
+  private lastWarnAt = -Infinity;
   private connected = false;
   private lastError: ForwarderStatus['lastError'];
   private lastAckAt: number | undefined;
   private forwarded = 0;
-
-  /** Records acknowledged by Kafka since start. */
-  get forwardedRecords(): number {
-    return this.forwarded;
-  }
   private readonly rate: DrainRate;
   private statusCache: { at: number; value: Promise<ForwarderStatus> } | undefined;
   private readonly now: () => number;
   private readonly metrics: ForwarderMetrics;
   private producer: Producer;
   private replaceProducer = false;
+  private renewing: Promise<void> | undefined;
+  private readonly pipeline: SendPipeline;
+
+  /** Records acknowledged by Kafka since start. */
+  get forwardedRecords(): number {
+    return this.forwarded;
+  }
 
   constructor(private readonly deps: ForwarderDeps) {
     this.producer = deps.producer;
     this.now = deps.now ?? Date.now;
     this.rate = new DrainRate(this.now);
-    this.metrics = createForwarderMetrics(deps.registry, { status: () => this.status(), drainRate: () => this.rate.perSecond() });
+    this.metrics = createForwarderMetrics(deps.registry, {
+      status: () => this.status(),
+      drainRate: () => this.rate.perSecond(),
+      inFlight: () => this.pipeline.inFlight,
+    });
+    this.pipeline = new SendPipeline({
+      options: deps.options,
+      encoder: new KafkaRecordEncoder(deps.gatewayId, deps.log.logId),
+      now: this.now,
+      producer: () => this.producer,
+      canSend: () => this.canSend(),
+      acked: (items) => this.acked(items),
+      failed: (err) => this.noteFailure(err, 'forward failed; will send the request again'),
+      commit: (positions) => this.reader!.commit(positions),
+      commitFailed: (err) => this.noteFailure(err, 'committing the forwarder cursor failed; acknowledged records stay in the log and may be sent again', false),
+    });
   }
 
   async start(): Promise<void> {
     this.reader = await this.deps.log.openReader(this.deps.options.cursor);
+    this.unsubscribe = this.deps.log.onDurableAppend(() => {
+      this.appended = true;
+      this.wakeFor('append');
+    });
     // Whatever goes wrong, the forwarder goes on after a backoff: it never stops while the agent runs.
     this.running = (async () => {
       while (!this.stopped) {
@@ -94,9 +129,10 @@ export class Forwarder {
           await this.loop();
         } catch (err) {
           if (this.stopped) return;
-          this.deps.logger.error({ err }, 'forwarder loop failed; restarting it');
-          this.rewind();
-          await this.failed(err, 'forwarder loop failed', false);
+          this.deps.logger.error({ err }, 'forwarder loop failed; restarting it from the durable cursor');
+          this.noteFailure(err, 'forwarder loop failed', false);
+          await this.sleep(backoffDelay(this.attempt, this.deps.options.retry), 'time');
+          await this.rewind();
         }
       }
     })();
@@ -109,10 +145,11 @@ export class Forwarder {
     return this.producer;
   }
 
-  /** Backlog, drain rate and connection state (cached for 1 s: /metrics, /status and heartbeats share it). */
+  /** Backlog, drain rate, pipeline and connection state (cached for 1 s: /metrics, /status and heartbeats share it). */
   status(): Promise<ForwarderStatus> {
     const now = this.now();
     if (this.statusCache !== undefined && now - this.statusCache.at < 1_000) return this.statusCache.value;
+    const inFlight = this.pipeline.inFlight;
     const value = (async () => {
       const partitions = await this.deps.log.backlog(this.deps.options.cursor).catch(() => []);
       return summarize({
@@ -123,6 +160,8 @@ export class Forwarder {
         lastAckAt: this.lastAckAt,
         forwardedRecords: this.forwarded,
         drainRate: this.rate.perSecond(),
+        inFlight,
+        latency: await summarizeLatency(this.metrics.latency),
         partitions,
       });
     })();
@@ -130,8 +169,10 @@ export class Forwarder {
     return value;
   }
 
+  /** Connects, then reads the log into the partition queues for as long as it runs. */
   private async loop(): Promise<void> {
     const o = this.deps.options;
+    let caughtUp = false;
     while (!this.stopped) {
       if (this.topics === undefined) {
         try {
@@ -142,35 +183,39 @@ export class Forwarder {
           this.deps.logger.info({ topics: this.topics }, 'forwarder connected to Kafka');
           void this.heartbeat();
         } catch (err) {
-          await this.failed(err, 'connecting to Kafka failed; will try again');
+          this.noteFailure(err, 'connecting to Kafka failed; will try again');
+          await this.sleep(backoffDelay(this.attempt, o.retry), 'time');
           continue;
         }
       }
+      const inFlight = this.pipeline.inFlight;
+      if (inFlight.batches >= o.maxInFlightBatches || inFlight.bytes >= o.maxInFlightBytes) {
+        await this.sleep(o.pollMs, 'room');
+        continue;
+      }
+      if (caughtUp) {
+        // Nothing left to read: sleep until the log makes an append durable, then linger so that
+        // the appends of other partitions join the same read.
+        if (!this.appended) await this.sleep(o.pollMs, 'append');
+        if (this.stopped) return;
+        if (this.appended && o.lingerMs > 0) await this.sleep(o.lingerMs, 'time');
+      }
+      this.appended = false;
       const started = this.now();
+      const before = this.reader!.readPositions();
       let batch: ReadBatch;
       try {
-        batch = await this.reader!.read({ maxRecords: this.batchRecords(), maxBytes: this.batchBytes() });
+        batch = await this.reader!.read({ maxRecords: this.batchRecords(), maxBytes: Math.min(this.batchBytes(), o.maxInFlightBytes - inFlight.bytes) });
       } catch (err) {
         if (this.stopped) return;
-        this.rewind();
-        await this.failed(err, 'reading the edge log failed; will try again', false);
+        this.reader!.restore(before);
+        this.noteFailure(err, 'reading the edge log failed; will try again', false);
+        await this.sleep(backoffDelay(this.attempt, o.retry), 'time');
         continue;
       }
-      if (batch.records.length === 0) {
-        await this.pause(o.pollMs);
-        continue;
-      }
-      if (!(await this.sendUntilAcked(batch))) return; // stopped: the cursor stays, the batch is sent again on the next start
-      try {
-        await this.reader!.commit();
-      } catch (err) {
-        if (this.stopped) return;
-        // Kafka has the batch but the cursor did not move: it is sent again (copies with the same envelope).
-        this.rewind();
-        await this.failed(err, 'committing the forwarder cursor failed; the batch will be sent again', false);
-        continue;
-      }
-      this.statusCache = undefined;
+      caughtUp = batch.records.length === 0;
+      if (caughtUp && batch.skipped.length === 0) continue;
+      this.pipeline.enqueue(batch, this.reader!.readPositions(), this.topics);
       await this.pace(batch, started);
     }
   }
@@ -192,54 +237,42 @@ export class Forwarder {
     const bytes = batch.records.reduce((n, r) => n + r.value.length, 0);
     const minMs = 1000 * Math.max(maxRecordsPerSec === undefined ? 0 : batch.records.length / maxRecordsPerSec, maxBytesPerSec === undefined ? 0 : bytes / maxBytesPerSec);
     const wait = minMs - (this.now() - started);
-    if (wait > 0) await this.pause(wait);
+    if (wait > 0) await this.sleep(wait, 'time');
   }
 
-  /**
-   * Sends a batch until every record is acknowledged; after a failure only the Kafka
-   * partitions that did not acknowledge are sent again. False when stopped first.
-   */
-  private async sendUntilAcked(batch: ReadBatch): Promise<boolean> {
-    const { gatewayId } = this.deps;
-    const topics = this.topics!;
-    const pending = [
-      { topic: topics.telemetry, records: batch.records.filter((r) => r.lane !== 'dead').map((r) => fitForKafka(toKafkaRecord(r, gatewayId, this.deps.log.logId))) },
-      { topic: topics.deadLetters, records: batch.records.filter((r) => r.lane === 'dead').map((r) => fitForKafka(toKafkaRecord(r, gatewayId, this.deps.log.logId))) },
-    ].filter((p) => p.records.length > 0);
-    while (!this.stopped) {
-      const results = await Promise.allSettled(pending.map((p) => this.send(p.topic, p.records)));
-      let failure: unknown;
-      results.forEach((r, i) => {
-        if (r.status === 'fulfilled') pending[i]!.records = [];
-        else {
-          failure ??= r.reason;
-          const unacked = r.reason instanceof UnacknowledgedSendError ? r.reason.unacknowledged : undefined;
-          const done = new Set(unacked?.acked ?? []);
-          const skip = new Map((unacked?.failed ?? []).map((f) => [f.partition, f.ackedRecords]));
-          if (done.size > 0 || skip.size > 0) {
-            const { partitions } = pending[i]!.topic;
-            pending[i]!.records = pending[i]!.records.filter((rec) => {
-              const p = partitionOf(rec, partitions);
-              if (done.has(p)) return false;
-              const left = skip.get(p) ?? 0;
-              if (left > 0) {
-                skip.set(p, left - 1); // acknowledged as part of an earlier request of this partition
-                return false;
-              }
-              return true;
-            });
-          }
-        }
-      });
-      for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.records.length === 0) pending.splice(i, 1);
-      if (failure === undefined) {
-        this.acked(batch);
-        return true;
-      }
-      await this.failed(failure, 'forward failed; will send the unacknowledged part of the batch again');
-      if (this.replaceProducer) await this.renewProducer();
-    }
+  /** Nothing is sent while the producer is replaced; a new one is made once nothing is in flight on the old. */
+  private canSend(): boolean {
+    if (this.renewing !== undefined) return false;
+    if (!this.replaceProducer) return true;
+    if (this.pipeline.inFlight.requests === 0) this.renewing = this.renewProducer().finally(() => ((this.renewing = undefined), this.pipeline.pump()));
     return false;
+  }
+
+  /** One request acknowledged: counters, latency, and room for the reader. */
+  private acked(items: readonly QueuedRecord[]): void {
+    const now = this.now();
+    let bytes = 0;
+    let critical = 0;
+    let dead = 0;
+    for (const item of items) {
+      bytes += item.valueBytes;
+      if (item.lane === 'critical') critical++;
+      else if (item.lane === 'dead') dead++;
+      this.metrics.latency.observe(Math.max(0, now - item.ingestTs) / 1000);
+    }
+    const n = items.length;
+    this.attempt = 0;
+    this.connected = true;
+    this.lastAckAt = now;
+    this.forwarded += n;
+    this.rate.add(n);
+    this.metrics.healthy.set(1);
+    this.metrics.bytes.inc(bytes);
+    if (n - critical - dead > 0) this.metrics.records.inc({ lane: 'normal' }, n - critical - dead);
+    if (critical > 0) this.metrics.records.inc({ lane: 'critical' }, critical);
+    if (dead > 0) this.metrics.records.inc({ lane: 'dead' }, dead);
+    this.statusCache = undefined;
+    this.wakeFor('room');
   }
 
   /** A new producer (a new producer id) in place of one whose state the broker rejects. */
@@ -253,40 +286,14 @@ export class Forwarder {
     try {
       await this.producer.connect();
     } catch (err) {
-      await this.failed(err, 'connecting the new producer failed; will try again');
-      this.replaceProducer = true; // after the next failed send: another new one, connected
+      this.noteFailure(err, 'connecting the new producer failed; will try again');
+      await this.sleep(backoffDelay(this.attempt, this.deps.options.retry), 'time');
+      this.replaceProducer = true; // another new one, connected, before the next send
     }
   }
 
-  private send(topic: { name: string; partitions: number }, records: KeyedRecord[]) {
-    const o = this.deps.options;
-    return sendPerPartition(this.producer, {
-      topic: topic.name,
-      partitions: topic.partitions,
-      records,
-      acks: -1,
-      timeoutMs: o.ackTimeoutMs,
-      ...(o.compression === 'gzip' ? { compression: CompressionTypes.GZIP } : {}),
-    });
-  }
-
-  private acked(batch: ReadBatch): void {
-    const n = batch.records.length;
-    this.attempt = 0;
-    this.connected = true;
-    this.lastAckAt = this.now();
-    this.forwarded += n;
-    this.rate.add(n);
-    this.metrics.healthy.set(1);
-    this.metrics.bytes.inc(batch.records.reduce((b, r) => b + r.value.length, 0));
-    for (const lane of LANES) {
-      const k = batch.records.filter((r) => r.lane === lane).length;
-      if (k > 0) this.metrics.records.inc({ lane }, k);
-    }
-  }
-
-  /** Counts, logs and backs off. `kafka`: the failure was Kafka's (then the forwarder reports itself disconnected). */
-  private async failed(err: unknown, what: string, kafka = true): Promise<void> {
+  /** Counts and logs a failure. `kafka`: it was Kafka's (then the forwarder reports itself disconnected). */
+  private noteFailure(err: unknown, what: string, kafka = true): void {
     // Users see roadlog codes (in /status and `roadlog edge status`), never a raw errno such as ENOSPC.
     const known = kafka ? toRoadlogError(err, 'kafka') : asLogError(err, 'edge log');
     const code = known instanceof RoadlogError ? known.code : 'ROADLOG_ERR_INTERNAL';
@@ -296,11 +303,13 @@ export class Forwarder {
     if (kafka) this.connected = false;
     if (kafka && PRODUCER_STATE_ERRORS.has(kafkaErrorType(err) ?? '')) this.replaceProducer = true;
     this.lastError = { code, message, at: this.now() };
-    const delay = backoffDelay(this.attempt++, this.deps.options.retry);
-    // Once per failure streak at warn (then every 10th), so an outage of hours does not flood the log.
-    const level = this.attempt === 1 || this.attempt % 10 === 0 ? 'warn' : 'debug';
-    this.deps.logger[level]({ err: message, code, attempt: this.attempt, retryInMs: delay }, what);
-    await this.pause(delay);
+    this.statusCache = undefined;
+    this.attempt++;
+    // At warn once per failure streak, then at most once a minute, so an outage of hours does not flood the log.
+    const now = this.now();
+    const warn = this.attempt === 1 || now - this.lastWarnAt >= 60_000;
+    if (warn) this.lastWarnAt = now;
+    this.deps.logger[warn ? 'warn' : 'debug']({ err: message, code, attempt: this.attempt }, what);
   }
 
   /** One heartbeat: this gateway's status, to the compacted gateway-status topic. */
@@ -317,61 +326,48 @@ export class Forwarder {
     }
   }
 
-  /** Back to the durable cursor: the next read starts with what was not committed. */
-  private rewind(): void {
-    const reader = this.reader;
-    if (reader === undefined) return;
-    const committed = reader.committed();
-    for (const lane of LANES) {
-      for (let p = 0; p < this.deps.log.partitionCount; p++) reader.seek(lane, p, committed[positionKey(lane, p)] ?? 0);
-    }
+  /** Back to the durable cursor with nothing queued: the next read starts with what was not committed. */
+  private async rewind(): Promise<void> {
+    await this.pipeline.clear();
+    this.reader?.restore(this.reader.committed());
   }
 
-  private pause(ms: number): Promise<void> {
+  private sleep(ms: number, what: Wait): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
+      const wake = () => {
         clearTimeout(timer);
+        this.waiting = undefined;
         resolve();
       };
+      const timer = setTimeout(wake, ms);
+      this.waiting = { for: what, wake };
     });
   }
 
+  private wakeFor(what: Wait): void {
+    if (this.waiting?.for === what) this.waiting.wake();
+  }
+
   /**
-   * Stops after the send in flight; its cursor is committed if Kafka acknowledged it. Waits
-   * at most `graceMs` for that send: a batch left unacknowledged is sent again on the next
-   * start (the cursor did not move). Idempotent.
+   * Stops reading and sending; the requests in flight are waited for (at most `graceMs`) and
+   * the cursor committed over what Kafka acknowledged. Whatever is not acknowledged by then is
+   * sent again on the next start (the cursor did not move over it). Idempotent.
    */
   async stop(graceMs = 5_000): Promise<void> {
     this.stopped = true;
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
-    this.wake?.();
+    this.unsubscribe?.();
+    this.waiting?.wake();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.running, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    const settled = (async () => {
+      await this.running;
+      await this.pipeline.stop();
+    })();
+    await Promise.race([settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
   }
 }
 
 /** Broker answers that no retry with the same producer can get past. */
 const PRODUCER_STATE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING']);
-
-/** Values above this go to Kafka cut to their first TRUNCATED_BYTES (the whole value stays in the edge log). */
-export const MAX_VALUE_BYTES = 512 * 1024;
-const TRUNCATED_BYTES = 64 * 1024;
-
-/**
- * Kafka refuses a record batch above the topic's max.message.bytes (1 MiB by default) for
- * ever; one oversize dead letter (a client sent a huge payload) would then hold up everything
- * behind it. Such a value is cut, and the header `roadlog.truncated` gives its full size.
- */
-export function fitForKafka(record: KeyedRecord): KeyedRecord {
-  const size = typeof record.value === 'string' ? Buffer.byteLength(record.value) : record.value.length;
-  if (size <= MAX_VALUE_BYTES) return record;
-  const value = (typeof record.value === 'string' ? Buffer.from(record.value) : record.value).subarray(0, TRUNCATED_BYTES);
-  return { ...record, value, headers: { ...record.headers, 'roadlog.truncated': String(size) } };
-}
-
-function partitionOf(record: KeyedRecord, partitions: number): number {
-  return record.partition ?? partitionForKey(record.key, partitions);
-}

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ForwarderStatus } from './status.js';
 
 /**
@@ -16,12 +16,48 @@ export interface ForwarderMetrics {
   oldestAge: Gauge<'clock'>;
   drainRate: Gauge;
   eta: Gauge;
+  /** PUBACK → Kafka ack, per record: from its edge ingest time (gateway clock) to the ack of its request. */
+  latency: Histogram;
+  inFlightBatches: Gauge;
+  inFlightRequests: Gauge;
+}
+
+/** Upper bounds of the latency histogram, seconds: tens of ms when all is well, up to hours of outage backlog. */
+export const LATENCY_BUCKETS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 14400];
+
+/** What `/status` shows of the latency histogram: counts per bucket and the bucket bounds of p50 and p99. */
+export interface LatencySummary {
+  /** Records acknowledged since the agent started. */
+  count: number;
+  /** Upper bound (ms) of the bucket holding the median, p99; undefined before the first ack; Infinity above the last bucket. */
+  p50Ms: number | undefined;
+  p99Ms: number | undefined;
+  /** Records per bucket, keyed by its upper bound in ms (`+Inf` for the rest), not cumulative. */
+  buckets: Record<string, number>;
+}
+
+export async function summarizeLatency(h: Histogram): Promise<LatencySummary> {
+  const { values } = await h.get();
+  const cumulative = values
+    .filter((v) => v.metricName?.endsWith('_bucket') === true)
+    .map((v) => ({ le: v.labels.le === '+Inf' ? Infinity : Number(v.labels.le), n: v.value }))
+    .sort((a, b) => a.le - b.le);
+  const count = cumulative.at(-1)?.n ?? 0;
+  const bound = (q: number) => (count === 0 ? undefined : (cumulative.find((b) => b.n >= q * count)?.le ?? Infinity) * 1000);
+  const buckets: Record<string, number> = {};
+  let below = 0;
+  for (const b of cumulative) {
+    if (b.n - below > 0) buckets[b.le === Infinity ? '+Inf' : String(Math.round(b.le * 1000))] = b.n - below;
+    below = b.n;
+  }
+  return { count, p50Ms: bound(0.5), p99Ms: bound(0.99), buckets };
 }
 
 /** What the scraped gauges read: the forwarder's status and its drain rate. */
 export interface ForwarderGauges {
   status(): Promise<ForwarderStatus>;
   drainRate(): number;
+  inFlight(): { batches: number; requests: number };
 }
 
 export function createForwarderMetrics(registry: Registry, source: ForwarderGauges): ForwarderMetrics {
@@ -69,6 +105,28 @@ export function createForwarderMetrics(registry: Registry, source: ForwarderGaug
       async collect() {
         const s = await source.status();
         this.set(s.backlog.etaSeconds ?? (s.backlog.records > 0 ? -1 : 0));
+      },
+    }),
+    latency: new Histogram({
+      name: 'roadlog_edge_forward_latency_seconds',
+      help: 'From a record\'s append at the edge (its PUBACK follows) to Kafka\'s ack of it, gateway clock',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    inFlightBatches: new Gauge({
+      name: 'roadlog_edge_forwarder_inflight_batches',
+      help: 'Batches read from the edge log and not yet wholly acknowledged by Kafka',
+      registers,
+      collect() {
+        this.set(source.inFlight().batches);
+      },
+    }),
+    inFlightRequests: new Gauge({
+      name: 'roadlog_edge_forwarder_inflight_requests',
+      help: 'Produce requests sent and not yet answered (at most one per Kafka partition)',
+      registers,
+      collect() {
+        this.set(source.inFlight().requests);
       },
     }),
   };

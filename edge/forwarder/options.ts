@@ -7,10 +7,22 @@ export const ForwarderOptionsSchema = z
     enabled: z.boolean().default(true),
     /** The reader's cursor name in the edge log. */
     cursor: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/).default('forwarder'),
-    maxBatchRecords: z.number().int().min(1).max(100_000).default(10_000),
-    maxBatchBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
-    /** How often an idle forwarder looks for new records. */
-    pollMs: z.number().int().min(1).max(10_000).default(20),
+    /** One read from the edge log, at most (a backlog is read in batches this big; light traffic in whatever is there). */
+    maxBatchRecords: z.number().int().min(1).max(100_000).default(5_000),
+    maxBatchBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+    /** Batches read and not yet wholly acknowledged by Kafka, at most (the pipeline's depth). */
+    maxInFlightBatches: z.number().int().min(1).max(64).default(8),
+    /** Value bytes read and not yet acknowledged, at most (bounds the forwarder's memory). */
+    maxInFlightBytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+    /** One Kafka request (to one partition), at most: below the topic's max.message.bytes (1 MiB by default). */
+    maxRequestBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(900_000),
+    /**
+     * After the log says records became durable, wait this long before reading them, so that
+     * the appends of several partitions go in one read (not when a backlog is being read).
+     */
+    lingerMs: z.number().int().min(0).max(1_000).default(5),
+    /** The forwarder wakes when the log appends; this is only how long it sleeps should a wake-up be missed. */
+    pollMs: z.number().int().min(1).max(60_000).default(1_000),
     /** Between failed attempts: capped exponential backoff with full jitter. */
     retry: z
       .object({ initialMs: z.number().int().min(1).default(200), maxMs: z.number().int().min(1).default(30_000) })

@@ -1,4 +1,5 @@
 import type { Lane, PartitionBacklog } from '../log/index.js';
+import { LATENCY_BUCKETS, type LatencySummary } from './metrics.js';
 
 /**
  * Where this gateway's data is: what the forwarder has not had acknowledged by Kafka yet.
@@ -28,9 +29,16 @@ export interface ForwarderStatus {
     /** records / drainRate; undefined when nothing waits or nothing drains. */
     etaSeconds: number | undefined;
   };
+  /** The pipeline now: batches read and not wholly acknowledged, requests awaiting an answer, records and value bytes they hold. */
+  inFlight: { batches: number; requests: number; records: number; bytes: number };
+  /** PUBACK → Kafka ack since the agent started (the histogram `roadlog_edge_forward_latency_seconds`). */
+  latency: LatencySummary;
   /** Partitions with records waiting. */
   partitions: { lane: Lane; partition: number; records: number; bytes: number; oldestIngestTs: number | undefined; oldestDeviceTs: number | undefined }[];
 }
+
+/** Nothing in flight, nothing measured: the status of a forwarder that is not running. */
+export const IDLE = { inFlight: { batches: 0, requests: 0, records: 0, bytes: 0 }, latency: { count: 0, p50Ms: undefined, p99Ms: undefined, buckets: {} } } as const;
 
 export function summarize(input: {
   gatewayId: string;
@@ -40,6 +48,8 @@ export function summarize(input: {
   lastAckAt: number | undefined;
   forwardedRecords: number;
   drainRate: number;
+  inFlight: ForwarderStatus['inFlight'];
+  latency: LatencySummary;
   partitions: PartitionBacklog[];
 }): ForwarderStatus {
   const { partitions, now, drainRate } = input;
@@ -69,6 +79,8 @@ export function summarize(input: {
       drainRate,
       etaSeconds: records > 0 && drainRate > 0 ? records / drainRate : undefined,
     },
+    inFlight: input.inFlight,
+    latency: input.latency,
     partitions: partitions.map((p) => ({ lane: p.lane, partition: p.partition, records: p.records, bytes: p.bytes, oldestIngestTs: p.oldestIngestTs, oldestDeviceTs: p.oldestDeviceTs })),
   };
 }
@@ -96,6 +108,15 @@ export class DrainRate {
   }
 }
 
+function formatLatency(l: LatencySummary): string {
+  if (l.count === 0) return 'none yet';
+  const ms = (v: number | undefined) => (v === undefined ? '-' : v === Infinity ? `> ${LATENCY_BUCKETS.at(-1)} s` : v < 1000 ? `≤ ${v} ms` : `≤ ${v / 1000} s`);
+  const buckets = Object.entries(l.buckets)
+    .map(([le, n]) => `${le === '+Inf' ? 'more' : `≤${Number(le) < 1000 ? `${le}ms` : `${Number(le) / 1000}s`}`} ${n}`)
+    .join(', ');
+  return `p50 ${ms(l.p50Ms)}, p99 ${ms(l.p99Ms)} (${buckets})`;
+}
+
 /** Human-readable status (`roadlog edge status`). */
 export function formatStatus(s: ForwarderStatus): string {
   const t = (ts: number | undefined) => (ts === undefined ? '-' : new Date(ts).toISOString());
@@ -107,6 +128,8 @@ export function formatStatus(s: ForwarderStatus): string {
     `last ack     ${t(s.lastAckAt)}; forwarded since start: ${s.forwardedRecords}`,
     `backlog      ${b.records} records, ${b.bytes} bytes; oldest waiting: ingest ${dur(b.oldestIngestAgeSeconds)} ago, device time ${dur(b.oldestDeviceAgeSeconds)} ago`,
     `drain        ${b.drainRate.toFixed(1)} records/s; ETA ${b.records === 0 ? 'none waiting' : dur(b.etaSeconds)}`,
+    `in flight    ${s.inFlight.batches} batches, ${s.inFlight.requests} requests, ${s.inFlight.records} records`,
+    `latency      PUBACK → Kafka ack, ${s.latency.count} records since start: ${formatLatency(s.latency)}`,
   ];
   if (s.partitions.length > 0) {
     lines.push('', 'lane      partition  records      bytes  oldest (ingest time)');

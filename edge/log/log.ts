@@ -8,6 +8,7 @@ import { isDiskFull } from './errors.js';
 import { FullDiskPolicy } from './full-disk.js';
 import { GroupCommit, PendingBudget } from './group-commit.js';
 import { acquireLock, isProcessAlive, type LogLock } from './lock.js';
+import { backlogOf, statsOf } from './backlog.js';
 import { openLogMeta } from './meta.js';
 import { createLogMetrics, type LogMetrics } from './metrics.js';
 import { LANES, parseEdgeLogOptions, type EdgeLogOptions, type EdgeLogOptionsInput, type Lane } from './options.js';
@@ -49,6 +50,8 @@ export class EdgeLog {
   private readonly corruptSeen = new Set<string>();
   /** Retention runs in progress: close() waits for them. */
   private readonly retentionRuns = new Set<Promise<unknown>>();
+  /** Called each time records become durable and readable (a reader's wake-up instead of polling). */
+  private readonly appendListeners = new Set<() => void>();
   /** Set by close() once appends are drained: no segment is deleted after it. */
   private partitionsClosing = false;
   private retentionTimer: NodeJS.Timeout | undefined;
@@ -220,6 +223,7 @@ export class EdgeLog {
           return isDiskFull(err) ? { kind: 'full' as const, err } : { kind: 'failed' as const, err };
         }
         part.commit(plan);
+        for (const listener of this.appendListeners) listener();
         idx.forEach((i, j) => (results[i] = { lane, partition, offset: plan.offsets[j]! }));
         this.metrics.appends.inc({ lane }, idx.length);
         this.metrics.appendBytes.inc({ lane }, plan.bytes);
@@ -308,6 +312,15 @@ export class EdgeLog {
     return { deletedSegments, deletedBytes };
   }
 
+  /**
+   * Calls `listener` (synchronously, so keep it cheap) each time appended records become
+   * durable and so readable. Returns the function that removes it.
+   */
+  onDurableAppend(listener: () => void): () => void {
+    this.appendListeners.add(listener);
+    return () => void this.appendListeners.delete(listener);
+  }
+
   /** A reader positioned at the named cursor's committed positions (the start of the log for a new cursor). */
   async openReader(name: string): Promise<LogReader> {
     this.assertOpen();
@@ -335,17 +348,7 @@ export class EdgeLog {
    */
   async backlog(cursor: string): Promise<PartitionBacklog[]> {
     this.assertOpen();
-    const positions = this.cursorCache.get(cursor) ?? {};
-    const out: PartitionBacklog[] = [];
-    for (const [lane, parts] of this.lanes) {
-      for (const [partition, part] of parts.entries()) {
-        const from = Math.max(positions[positionKey(lane, partition)] ?? 0, part.startOffset);
-        if (from >= part.endOffset) continue;
-        const first = (await part.read(from, { maxRecords: 1, maxBytes: 1 })).records[0];
-        out.push({ lane, partition, records: part.endOffset - from, bytes: part.bytesFrom(from), oldestIngestTs: first?.ingestTs, oldestDeviceTs: first?.deviceTs });
-      }
-    }
-    return out;
+    return backlogOf(this.lanes, this.cursorCache.get(cursor) ?? {});
   }
 
   /** Committed positions of every cursor. */
@@ -354,14 +357,7 @@ export class EdgeLog {
   }
 
   stats(): PartitionStats[] {
-    const out: PartitionStats[] = [];
-    for (const [lane, parts] of this.lanes) {
-      parts.forEach((p, partition) => {
-        const withData = p.segments.filter((s) => s.nextOffset > s.base);
-        out.push({ lane, partition, startOffset: p.startOffset, endOffset: p.endOffset, bytes: p.sizeBytes, segments: p.segments.length, firstTs: withData[0]?.firstTs ?? 0, maxTs: Math.max(0, ...withData.map((s) => s.maxTs)) });
-      });
-    }
-    return out;
+    return statsOf(this.lanes);
   }
 
   private refreshGauges(): void {

@@ -66,6 +66,17 @@ export class LogReader {
     this.positions.set(positionKey(lane, partition), offset);
   }
 
+  /** Where the next read starts, in every partition read so far: after a read, the end of its batch. */
+  readPositions(): CursorPositions {
+    return Object.fromEntries(this.positions);
+  }
+
+  /** Back to positions taken with readPositions() (a read that failed half-way is undone). */
+  restore(positions: CursorPositions): void {
+    this.positions.clear();
+    for (const [k, v] of Object.entries(positions)) this.positions.set(k, v);
+  }
+
   committed(): CursorPositions {
     return { ...this.committedPositions };
   }

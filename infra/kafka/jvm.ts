@@ -73,6 +73,8 @@ export interface RunToolOptions {
   heapMb?: number;
   /** Extra JVM flags (before the main class). */
   jvmArgs?: string[];
+  /** Told the JVM's pid once it runs (a benchmark samples its CPU time). */
+  onSpawn?: (pid: number) => void;
 }
 
 /** Runs a Kafka main class to completion (e.g. ProducerPerformance) and collects its output. */
@@ -83,6 +85,7 @@ export async function runKafkaTool(mainClass: string, args: string[], opts: RunT
   const jvm = [`-Xmx${opts.heapMb ?? 256}m`, '-XX:+UseSerialGC', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4j}`, ...(opts.jvmArgs ?? [])];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(javaBin(), [...jvm, '-cp', classpath, mainClass, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -1,3 +1,3 @@
 export { KafkaClientOptionsSchema, BrokerSchema, BROKER_PATTERN, type KafkaClientOptions } from './options.js';
 export { createKafka, quietNegativeTimeoutWarnings, disconnectQuietly, kafkaErrorType, toRoadlogError, withDeadline } from './client.js';
-export { sendPerPartition, groupByPartition, chunkByBytes, UnacknowledgedSendError, type Unacknowledged, type KeyedRecord, type PartitionAcks, type SendPerPartitionOptions } from './send.js';
+export { sendPerPartition, sendChunk, groupByPartition, chunkByBytes, estimatedBytes, UnacknowledgedSendError, type Unacknowledged, type KeyedRecord, type PartitionAcks, type SendChunkOptions, type SendPerPartitionOptions } from './send.js';

@@ -44,7 +44,7 @@ export interface SendPerPartitionOptions {
 }
 
 /** Bytes a record takes in a record batch, roughly (varint framing ignored, a fixed allowance instead). */
-function estimatedBytes(r: KeyedRecord): number {
+export function estimatedBytes(r: KeyedRecord): number {
   let n = 24 + Buffer.byteLength(r.key) + (typeof r.value === 'string' ? Buffer.byteLength(r.value) : r.value.length);
   if (r.headers !== undefined) for (const [k, v] of Object.entries(r.headers)) n += 4 + k.length + (typeof v === 'string' ? Buffer.byteLength(v) : v.length);
   return n;
@@ -116,6 +116,33 @@ export class UnacknowledgedSendError extends RoadlogError {
   }
 }
 
+export interface SendChunkOptions {
+  topic: string;
+  partition: number;
+  /** At most one request's worth (see `chunkByBytes`). */
+  records: readonly KeyedRecord[];
+  acks?: -1 | 1 | 0;
+  timeoutMs?: number;
+  compression?: CompressionTypes;
+}
+
+/**
+ * One request to one partition: resolves with the base offset only when the broker's answer
+ * names that partition with error code 0 (see above why a plain `send()` is not trusted).
+ */
+export async function sendChunk(producer: Producer, options: SendChunkOptions): Promise<string> {
+  const { topic, partition } = options;
+  const messages: Message[] = options.records.map((r) => ({ key: r.key, value: r.value, partition, ...(r.headers === undefined ? {} : { headers: r.headers }) }));
+  const result = await producer.send({
+    topic,
+    acks: options.acks ?? -1,
+    timeout: options.timeoutMs ?? 30_000,
+    ...(options.compression === undefined ? {} : { compression: options.compression }),
+    messages,
+  });
+  return verifiedBaseOffset(result, topic, partition, options.acks ?? -1);
+}
+
 /**
  * Send every partition's records in its own request, in parallel. Resolves with the acks of
  * all partitions, or throws an UnacknowledgedSendError naming the partitions that were
@@ -132,15 +159,7 @@ export async function sendPerPartition(producer: Producer, options: SendPerParti
       // In order, one request after another: a partition's records keep their order in Kafka.
       let baseOffset: string | undefined;
       for (const chunk of chunkByBytes(records, options.maxRequestBytes ?? 900_000)) {
-        const messages: Message[] = chunk.map((r) => ({ key: r.key, value: r.value, partition, ...(r.headers === undefined ? {} : { headers: r.headers }) }));
-        const result = await producer.send({
-          topic: options.topic,
-          acks: options.acks ?? -1,
-          timeout: options.timeoutMs ?? 30_000,
-          ...(options.compression === undefined ? {} : { compression: options.compression }),
-          messages,
-        });
-        const offset = verifiedBaseOffset(result, options.topic, partition, options.acks ?? -1);
+        const offset = await sendChunk(producer, { ...options, partition, records: chunk });
         baseOffset ??= offset;
         progress.set(partition, (progress.get(partition) ?? 0) + chunk.length);
       }

@@ -10,13 +10,19 @@
  *    not timed), drained by the forwarder (kafkajs, idempotent, acks=all, no compression) to a
  *    topic of 12 partitions, from start until its cursor is at the end of the log;
  *  - latency: `roadlog edge start` from dist/ with its forwarder, MQTT clients publishing
- *    RATE msg/s QoS 1 (each message's `ts` is its send time), and a Kafka consumer here:
+ *    each rate of RATES QoS 1 (each message's `ts` is its send time), and a Kafka consumer here:
  *    PUBACK → record readable in Kafka, p50/p99 over LATENCY_SECONDS (first second skipped).
- * Reports records/s, MB/s, the ratio to the reference and the time to drain one hour of
- * 1k msg/s (3.6M records).
+ *  - the same drain on @platformatic/kafka: a forwarder-like loop (bench only, to choose a
+ *    client on figures) with the forwarder's own encoder, in-order cursor and coalesced commits,
+ *    PLT_REQUEST records per send and up to PLT_DEPTH sends in flight (its best measured shape).
+ * Reports records/s, MB/s, the ratio to the reference, the time to drain one hour of 1k msg/s
+ * (3.6M records), and CPU seconds: of each producing side (records per CPU-second: what a
+ * gateway whose CPU is the limit pays) and of the broker during each phase. The reference's CPU
+ * includes its JVM's start (sampled from /proc every 100 ms until it exits).
  *
- * Environment: ROADLOG_BENCH_DRAIN_RECORDS (1000000), ROADLOG_BENCH_RATE (5000),
- * ROADLOG_BENCH_LATENCY_SECONDS (10), ROADLOG_BENCH_DRAIN_BATCH (records per batch, 10000).
+ * Environment: ROADLOG_BENCH_DRAIN_RECORDS (1000000), ROADLOG_BENCH_RATES (latency phases,
+ * msg/s: 1000,5000), ROADLOG_BENCH_LATENCY_SECONDS (10), ROADLOG_BENCH_PHASES (ref,drain,plt,
+ * latency: a subset runs only those and writes no results file).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -26,7 +32,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { Registry } from 'prom-client';
 import { Producer as PltProducer } from '@platformatic/kafka';
-import { Forwarder, ForwarderOptionsSchema, toKafkaRecord } from '../../edge/forwarder/index.js';
+import { Forwarder, ForwarderOptionsSchema, KafkaRecordEncoder } from '../../edge/forwarder/index.js';
+import { AckTracker, CoalescedCommit } from '../../edge/forwarder/cursor-tracker.js';
 import { openLog, type EdgeLog } from '../../edge/log/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.js';
@@ -34,12 +41,15 @@ import { PRODUCER_PERFORMANCE_MAIN, runKafkaTool } from '../../infra/kafka/jvm.j
 import { createLogger } from '../../shared/logging/index.js';
 import { exampleTelemetry } from '../../shared/schema/index.js';
 import { startCli } from '../support/cli.js';
+import { procCpuSeconds } from './proc.js';
 import { BenchResult } from './results.js';
 
 const N = Number(process.env.ROADLOG_BENCH_DRAIN_RECORDS ?? 1_000_000);
-const RATE = Number(process.env.ROADLOG_BENCH_RATE ?? 5_000);
+const RATES = (process.env.ROADLOG_BENCH_RATES ?? '1000,5000').split(',').map(Number);
 const LATENCY_SECONDS = Number(process.env.ROADLOG_BENCH_LATENCY_SECONDS ?? 10);
-const BATCH = Number(process.env.ROADLOG_BENCH_DRAIN_BATCH ?? 10_000);
+const PHASES = new Set((process.env.ROADLOG_BENCH_PHASES ?? 'ref,drain,plt,latency').split(','));
+const PLT_REQUEST = 200;
+const PLT_DEPTH = 16;
 const PARTITIONS = 12;
 const RECORD_BYTES = 300;
 const logger = createLogger({ level: 'error' });
@@ -51,16 +61,51 @@ function percentile(values: number[], p: number): number {
 
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-async function reference(bootstrap: string, topic: string): Promise<{ rps: number; mbps: number; line: string }> {
+interface Phase {
+  rps: number;
+  mbps: number;
+  /** CPU seconds of the producing side, and of the broker meanwhile. */
+  cpu: number;
+  brokerCpu: number;
+}
+
+async function reference(bootstrap: string, topic: string): Promise<Phase & { line: string }> {
+  let cpu = 0;
+  let sampler: NodeJS.Timeout | undefined;
   const res = await runKafkaTool(
     PRODUCER_PERFORMANCE_MAIN,
     ['--topic', topic, '--num-records', String(N), '--record-size', String(RECORD_BYTES), '--throughput', '-1', '--producer-props', `bootstrap.servers=${bootstrap}`, 'acks=all', 'enable.idempotence=true', 'compression.type=none'],
-    { timeoutMs: 600_000, heapMb: 512 },
+    {
+      timeoutMs: 600_000,
+      heapMb: 512,
+      onSpawn: (pid) => {
+        sampler = setInterval(() => {
+          try {
+            cpu = procCpuSeconds(pid);
+          } catch {
+            // exited: the last sample stands
+          }
+        }, 100);
+      },
+    },
   );
+  clearInterval(sampler);
   const line = res.stdout.trim().split('\n').filter((l) => /records sent/.test(l)).at(-1) ?? '';
   const m = /([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/.exec(line);
   if (res.code !== 0 || m === null) throw new Error(`ProducerPerformance failed (${res.code}): ${res.stdout}\n${res.stderr}`);
-  return { rps: Number(m[1]), mbps: Number(m[2]), line };
+  return { rps: Number(m[1]), mbps: Number(m[2]), cpu, brokerCpu: 0, line };
+}
+
+/** Runs a phase, adding the broker's CPU seconds meanwhile. */
+async function withBrokerCpu<T extends Phase>(brokerPid: number, phase: () => Promise<T>): Promise<T> {
+  const before = procCpuSeconds(brokerPid);
+  const result = await phase();
+  return { ...result, brokerCpu: procCpuSeconds(brokerPid) - before };
+}
+
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(start);
+  return (u.user + u.system) / 1e6;
 }
 
 /** An edge log with N records of 300-byte values over 1,000 vehicles (filled before a drain, not timed). */
@@ -80,7 +125,7 @@ async function filledLog(dir: string): Promise<{ log: EdgeLog; fillSeconds: numb
   return { log, fillSeconds: (performance.now() - t0) / 1000 };
 }
 
-async function drain(kafka: Kafka, topic: string, dead: string): Promise<{ rps: number; mbps: number; seconds: number; fillSeconds: number }> {
+async function drain(kafka: Kafka, topic: string, dead: string): Promise<Phase & { seconds: number; fillSeconds: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'roadlog-drain-'));
   try {
     const { log, fillSeconds } = await filledLog(dir);
@@ -90,10 +135,11 @@ async function drain(kafka: Kafka, topic: string, dead: string): Promise<{ rps: 
       producer,
       topics: { telemetry: { name: topic, partitions: PARTITIONS }, deadLetters: { name: dead, partitions: 1 } },
       gatewayId: 'bench',
-      options: ForwarderOptionsSchema.parse({ maxBatchRecords: BATCH, maxBatchBytes: 8 * 1024 * 1024, heartbeatIntervalMs: 3_600_000 }),
+      options: ForwarderOptionsSchema.parse({ heartbeatIntervalMs: 3_600_000 }),
       logger,
       registry: new Registry(),
     });
+    const cpu0 = process.cpuUsage();
     const t1 = performance.now();
     await forwarder.start();
     for (;;) {
@@ -102,54 +148,72 @@ async function drain(kafka: Kafka, topic: string, dead: string): Promise<{ rps: 
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = (performance.now() - t1) / 1000;
+    const cpu = cpuSince(cpu0);
     await forwarder.stop();
     await producer.disconnect();
     await log.close();
-    return { rps: N / seconds, mbps: (N * RECORD_BYTES) / seconds / 1e6, seconds, fillSeconds };
+    return { rps: N / seconds, mbps: (N * RECORD_BYTES) / seconds / 1e6, seconds, fillSeconds, cpu, brokerCpu: 0 };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * The same drain with @platformatic/kafka (bench only, to choose a client on figures): a
- * forwarder's loop (read a batch from the cursor, the same records and envelope headers,
- * partitioned with murmur2 here, one idempotent acks=all send, every partition's ack
- * checked, commit the cursor).
+ * The same drain with @platformatic/kafka (bench only, to choose a client on figures): the
+ * forwarder's encoder, partitioning (murmur2) and in-order coalesced cursor commits around
+ * idempotent acks=all sends of PLT_REQUEST records, up to PLT_DEPTH in flight, every partition's
+ * ack checked. Unlike the forwarder it does not handle failures: a failed send ends the bench.
  */
-async function drainPlatformatic(bootstrap: string, topic: string): Promise<{ rps: number; mbps: number; seconds: number }> {
+async function drainPlatformatic(bootstrap: string, topic: string): Promise<Phase & { seconds: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'roadlog-drain-plt-'));
   try {
     const { log } = await filledLog(dir);
     const producer = new PltProducer({ clientId: 'bench-plt', bootstrapBrokers: [bootstrap], idempotent: true, acks: -1 });
     const reader = await log.openReader('forwarder');
+    const encoder = new KafkaRecordEncoder('bench', log.logId);
+    const names = new Map<string, Buffer>();
+    const name = (n: string) => names.get(n) ?? names.set(n, Buffer.from(n)).get(n)!;
+    const tracker = new AckTracker();
+    const commits = new CoalescedCommit((p) => reader.commit(p), (err) => { throw err; });
+    const inFlight = new Set<Promise<void>>();
+    const cpu0 = process.cpuUsage();
     const t = performance.now();
     for (;;) {
-      const batch = await reader.read({ maxRecords: BATCH, maxBytes: 8 * 1024 * 1024 });
+      while (inFlight.size >= PLT_DEPTH) await Promise.race(inFlight);
+      const batch = await reader.read({ maxRecords: PLT_REQUEST, maxBytes: 8 * 1024 * 1024 });
       if (batch.records.length === 0) break;
+      const ticket = tracker.add(reader.readPositions(), batch.records.length);
       const messages = batch.records.map((r) => {
-        const k = toKafkaRecord(r, 'bench', log.logId);
+        const k = encoder.encode(r);
         const headers = new Map<Buffer, Buffer>();
-        for (const [name, v] of Object.entries(k.headers!)) headers.set(Buffer.from(name), Buffer.isBuffer(v) ? v : Buffer.from(v));
+        for (const [n, v] of Object.entries(k.headers!)) headers.set(name(n), Buffer.isBuffer(v) ? v : Buffer.from(v));
         return { topic, key: Buffer.from(k.key), value: k.value as Buffer, headers, partition: partitionForKey(k.key, PARTITIONS) };
       });
-      const res = await producer.send({ messages });
-      const partitions = new Set(messages.map((m) => m.partition));
-      if (res.offsets?.length !== partitions.size) throw new Error(`acknowledged ${String(res.offsets?.length)} of ${partitions.size} partitions`);
-      await reader.commit();
+      const sent = producer.send({ messages }).then((res) => {
+        const partitions = new Set(messages.map((m) => m.partition));
+        if (res.offsets?.length !== partitions.size) throw new Error(`acknowledged ${String(res.offsets?.length)} of ${partitions.size} partitions`);
+        tracker.ack(ticket, messages.length);
+        const end = tracker.takeCommittable();
+        if (end !== undefined) commits.request(end);
+      });
+      const tracked: Promise<void> = sent.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
     }
+    await Promise.all(inFlight);
+    await commits.flush();
     const seconds = (performance.now() - t) / 1000;
+    const cpu = cpuSince(cpu0);
     await producer.close();
     await log.close();
-    return { rps: N / seconds, mbps: (N * RECORD_BYTES) / seconds / 1e6, seconds };
+    return { rps: N / seconds, mbps: (N * RECORD_BYTES) / seconds / 1e6, seconds, cpu, brokerCpu: 0 };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-async function latency(bootstrap: string, kafka: Kafka): Promise<{ p50: number; p99: number; n: number; acked: number }> {
+async function latency(bootstrap: string, kafka: Kafka, rate: number): Promise<{ p50: number; p99: number; n: number; acked: number; agentCpu: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'roadlog-drain-lat-'));
-  const prefix = `lat${Date.now()}`;
+  const prefix = `lat${rate}x${Date.now()}`;
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [`${prefix}.telemetry.v1`, `${prefix}.dead-letters.v1`, `${prefix}.gateway-status.v1`].map((topic) => ({ topic, numPartitions: topic.includes('telemetry') ? PARTITIONS : 1, replicationFactor: 1 })) });
@@ -191,13 +255,14 @@ async function latency(bootstrap: string, kafka: Kafka): Promise<{ p50: number; 
     );
     let acked = 0;
     let seq = 0;
+    const agentCpu0 = procCpuSeconds(agent.child.pid!);
     const begin = Date.now();
-    const total = RATE * LATENCY_SECONDS;
+    const total = rate * LATENCY_SECONDS;
     while (seq < total) {
-      const due = begin + (seq / RATE) * 1000;
+      const due = begin + (seq / rate) * 1000;
       const wait = due - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const burstEnd = Math.min(total, Math.floor(((Date.now() - begin) / 1000) * RATE) + 1);
+      const burstEnd = Math.min(total, Math.floor(((Date.now() - begin) / 1000) * rate) + 1);
       for (; seq < burstEnd; seq++) {
         const c = clients[seq % CLIENTS]!;
         const id = `lat-${seq % CLIENTS}`;
@@ -206,10 +271,11 @@ async function latency(bootstrap: string, kafka: Kafka): Promise<{ p50: number; 
       }
     }
     const deadline = Date.now() + 60_000;
-    while (samples.length < total - RATE - 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (samples.length < total - rate - 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const agentCpu = procCpuSeconds(agent.child.pid!) - agentCpu0;
     await Promise.all(clients.map((c) => c.endAsync()));
     await consumer.disconnect();
-    return { p50: percentile(samples, 50), p99: percentile(samples, 99), n: samples.length, acked };
+    return { p50: percentile(samples, 50), p99: percentile(samples, 99), n: samples.length, acked, agentCpu };
   } finally {
     if (agent.child.exitCode === null) agent.child.kill('SIGTERM');
     await agent.exited;
@@ -226,42 +292,63 @@ async function main(): Promise<void> {
   const cluster = await startKafkaCluster({ nodes: 1, dir, heapMb: 1024 });
   try {
     const bootstrap = cluster.bootstrapServers;
+    const brokerPid = cluster.brokers[0]!.pid;
     const kafka = new Kafka({ clientId: 'bench', brokers: [bootstrap], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({ waitForLeaders: true, topics: ['ref', 'drain', 'drain-plt', 'drain-dead'].map((topic) => ({ topic, numPartitions: topic === 'drain-dead' ? 1 : PARTITIONS, replicationFactor: 1 })) });
     await admin.disconnect();
-    const ref = await reference(bootstrap, 'ref');
-    console.log(`reference (ProducerPerformance): ${ref.line}`);
-    const d = await drain(kafka, 'drain', 'drain-dead');
-    console.log(`forwarder drain: ${fmt(N)} records in ${d.seconds.toFixed(1)} s (log filled in ${d.fillSeconds.toFixed(1)} s beforehand)`);
-    const p = await drainPlatformatic(bootstrap, 'drain-plt');
-    console.log(`@platformatic/kafka drain loop: ${fmt(N)} records in ${p.seconds.toFixed(1)} s`);
-    const lat = await latency(bootstrap, kafka);
     const hour = 3_600_000;
-    console.table([
-      { name: 'reference: kafka ProducerPerformance', 'records/s': fmt(ref.rps), 'MB/s': ref.mbps.toFixed(2), '1 h of 1k msg/s': `${(hour / ref.rps / 60).toFixed(1)} min` },
-      { name: 'forwarder (kafkajs)', 'records/s': fmt(d.rps), 'MB/s': d.mbps.toFixed(2), '1 h of 1k msg/s': `${(hour / d.rps / 60).toFixed(1)} min` },
-      { name: 'drain loop on @platformatic/kafka', 'records/s': fmt(p.rps), 'MB/s': p.mbps.toFixed(2), '1 h of 1k msg/s': `${(hour / p.rps / 60).toFixed(1)} min` },
-    ]);
-    const ratio = d.rps / ref.rps;
-    console.log(`forwarder (kafkajs) vs reference: ${ratio.toFixed(2)}× (target ≥ 0.5) ${ratio >= 0.5 ? 'ok' : 'MISSED'}`);
-    console.log(`@platformatic/kafka loop vs reference: ${(p.rps / ref.rps).toFixed(2)}×`);
-    console.log(`PUBACK → readable in Kafka at ${fmt(RATE)} msg/s offered (${LATENCY_SECONDS} s, first second skipped): p50 ${lat.p50} ms, p99 ${lat.p99} ms over ${fmt(lat.n)} records (${fmt(lat.acked)} acknowledged)`);
+    const rows: { name: string; p: Phase }[] = [];
+    let ref: Phase | undefined;
+    let d: Phase | undefined;
+    if (PHASES.has('ref')) {
+      const r = await withBrokerCpu(brokerPid, () => reference(bootstrap, 'ref'));
+      console.log(`reference (ProducerPerformance): ${r.line}`);
+      rows.push({ name: "reference: Kafka's ProducerPerformance", p: (ref = r) });
+    }
+    if (PHASES.has('drain')) {
+      const r = await withBrokerCpu(brokerPid, () => drain(kafka, 'drain', 'drain-dead'));
+      console.log(`forwarder drain: ${fmt(N)} records in ${r.seconds.toFixed(1)} s = ${fmt(r.rps)} records/s (log filled in ${r.fillSeconds.toFixed(1)} s beforehand)`);
+      rows.push({ name: 'forwarder (kafkajs)', p: (d = r) });
+    }
+    if (PHASES.has('plt')) {
+      const r = await withBrokerCpu(brokerPid, () => drainPlatformatic(bootstrap, 'drain-plt'));
+      console.log(`@platformatic/kafka drain loop: ${fmt(N)} records in ${r.seconds.toFixed(1)} s = ${fmt(r.rps)} records/s`);
+      rows.push({ name: `the same pipeline on @platformatic/kafka (bench only; ${PLT_REQUEST} records a send, ${PLT_DEPTH} in flight)`, p: r });
+    }
+    const lat: { rate: number; l: Awaited<ReturnType<typeof latency>> }[] = [];
+    if (PHASES.has('latency')) {
+      for (const rate of RATES) {
+        const l = await latency(bootstrap, kafka, rate);
+        console.log(`PUBACK → readable in Kafka at ${fmt(rate)} msg/s offered (${LATENCY_SECONDS} s, first second skipped): p50 ${l.p50} ms, p99 ${l.p99} ms over ${fmt(l.n)} records (${fmt(l.acked)} acknowledged); agent CPU ${l.agentCpu.toFixed(1)} s`);
+        lat.push({ rate, l });
+      }
+    }
+    console.table(rows.map(({ name, p }) => ({ name, 'records/s': fmt(p.rps), 'MB/s': p.mbps.toFixed(2), 'records per CPU-s': fmt(N / p.cpu), 'broker CPU-s': p.brokerCpu.toFixed(1), '1 h of 1k msg/s': `${(hour / p.rps / 60).toFixed(1)} min` })));
     console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-
-    result.figure('backlog drain vs Kafka\'s ProducerPerformance', `${ratio.toFixed(2)}× (${fmt(d.rps)} / ${fmt(ref.rps)} records/s)`, '≥ 0.5×', ratio >= 0.5);
-    result.figure('one hour of 1k msg/s drained in', `${(hour / d.rps / 60).toFixed(1)} min`, '< 1 min', hour / d.rps / 60 < 1);
-    result.figure(`MQTT PUBACK → readable in Kafka at ${fmt(RATE)} msg/s, p50`, `${lat.p50} ms`, '≤ 20 ms', lat.p50 <= 20);
-    result.figure('the same, p99', `${lat.p99} ms (${fmt(lat.n)} records)`, '≤ 100 ms', lat.p99 <= 100);
+    if (PHASES.size < 4) {
+      console.log('(a subset of the phases: no results file written)');
+      return;
+    }
+    const ratio = d!.rps / ref!.rps;
+    result.figure("backlog drain vs Kafka's ProducerPerformance", `${ratio.toFixed(2)}× (${fmt(d!.rps)} / ${fmt(ref!.rps)} records/s)`, '≥ 0.5×', ratio >= 0.5);
+    result.figure('one hour of 1k msg/s drained in', `${(hour / d!.rps / 60).toFixed(1)} min`, '< 1 min', hour / d!.rps / 60 < 1);
+    for (const { rate, l } of lat) {
+      result.figure(`MQTT PUBACK → readable in Kafka at ${fmt(rate)} msg/s, p50`, `${l.p50} ms`, '≤ 20 ms', l.p50 <= 20);
+      result.figure(`the same at ${fmt(rate)} msg/s, p99`, `${l.p99} ms (${fmt(l.n)} records)`, '≤ 100 ms', l.p99 <= 100);
+    }
     result.section('Drain', [
-      '| | records/s | MB/s | 1 h of 1k msg/s drains in |',
-      '|---|---:|---:|---:|',
-      `| reference: Kafka's ProducerPerformance | ${fmt(ref.rps)} | ${ref.mbps.toFixed(2)} | ${(hour / ref.rps / 60).toFixed(1)} min |`,
-      `| forwarder (kafkajs) | ${fmt(d.rps)} | ${d.mbps.toFixed(2)} | ${(hour / d.rps / 60).toFixed(1)} min |`,
-      `| the same loop on @platformatic/kafka (bench only) | ${fmt(p.rps)} | ${p.mbps.toFixed(2)} | ${(hour / p.rps / 60).toFixed(1)} min |`,
+      '| | records/s | MB/s | records per CPU-second | broker CPU-s | 1 h of 1k msg/s drains in |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...rows.map(({ name, p }) => `| ${name} | ${fmt(p.rps)} | ${p.mbps.toFixed(2)} | ${fmt(N / p.cpu)} | ${p.brokerCpu.toFixed(1)} | ${(hour / p.rps / 60).toFixed(1)} min |`),
     ].join('\n'));
-    result.section('Conditions', `${fmt(N)} records of ${RECORD_BYTES} bytes over 1,000 keys, ${PARTITIONS} Kafka partitions, acks=all, idempotent, no compression; a 1-node Kafka on loopback. Latency: \`roadlog edge start\` from dist/ with its forwarder, ${fmt(RATE)} msg/s QoS 1 for ${LATENCY_SECONDS} s (first second skipped), ${fmt(lat.acked)} acknowledged.`);
+    result.section('Latency', [
+      '| offered | p50 | p99 | records | agent CPU per 1,000 messages |',
+      '|---:|---:|---:|---:|---:|',
+      ...lat.map(({ rate, l }) => `| ${fmt(rate)} msg/s | ${l.p50} ms | ${l.p99} ms | ${fmt(l.n)} | ${((l.agentCpu / l.acked) * 1000 * 1000).toFixed(1)} ms |`),
+    ].join('\n'));
+    result.section('Conditions', `${fmt(N)} records of ${RECORD_BYTES} bytes over 1,000 keys, ${PARTITIONS} Kafka partitions, acks=all, idempotent, no compression; a 1-node Kafka on loopback. Records per CPU-second: the producing process's user+system CPU over the phase (the reference's includes its JVM's start). Latency: \`roadlog edge start\` from dist/ with its forwarder (default settings), QoS 1 for ${LATENCY_SECONDS} s per rate (first second skipped), measured from the publisher's send time to the consumer reading the record; agent CPU from /proc over the publishing and until the consumer had every record.`);
     await result.write();
   } finally {
     await stopKafkaCluster(dir).catch((err: unknown) => console.error('stopping Kafka:', err));

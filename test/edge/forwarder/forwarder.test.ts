@@ -3,7 +3,8 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { Forwarder, ForwarderOptionsSchema } from '../../../edge/forwarder/index.js';
 import { createLogger } from '../../../shared/logging/index.js';
-import { simulatedLog } from '../log/support/log.js';
+import { partitionForKey } from '../../../shared/partitioner/index.js';
+import { SMALL, simulatedLog } from '../log/support/log.js';
 
 /** The forwarder against a stand-in producer (fault injection); the real broker is in test/integration/edge. */
 const logger = createLogger({ level: 'silent' });
@@ -136,4 +137,82 @@ describe('Forwarder (stand-in producer)', () => {
     expect(fresh.sent.flatMap((r) => r.messages).length).toBe(20);
     await log.close();
   });
+
+  it('moves the cursor only over the contiguous acknowledged prefix when acks come back out of order', async () => {
+    const { log } = await simulatedLog({ ...SMALL, partitions: 1 });
+    // Three vehicles in three Kafka partitions: one record per batch, three batches, three requests in flight at once.
+    const keys = keysInDistinctPartitions(3, topics.telemetry.partitions);
+    for (const key of keys) await log.append({ key, value: `from ${key}` });
+    const held = new Map<string, () => void>();
+    const producer = {
+      connect: async () => undefined,
+      send: (r: ProducerRecord) =>
+        new Promise((resolve) => {
+          const key = String(r.messages[0]!.key);
+          held.set(key, () => resolve([{ topicName: r.topic, partition: r.messages[0]!.partition!, errorCode: 0, baseOffset: '0' }]));
+        }),
+    } as unknown as Producer;
+    const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options: ForwarderOptionsSchema.parse({ ...options, maxBatchRecords: 1 }), logger, registry: new Registry() });
+    await f.start();
+    await until(() => held.size === 3);
+    expect((await f.status()).inFlight).toMatchObject({ batches: 3, requests: 3, records: 3 });
+    const waiting = async () => (await log.backlog('forwarder')).reduce((n, p) => n + p.records, 0);
+    // The last batch, then the second, acknowledged first: the cursor must wait for the first.
+    held.get(keys[2]!)!();
+    held.get(keys[1]!)!();
+    await until(() => f.forwardedRecords === 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await waiting()).toBe(3);
+    held.get(keys[0]!)!();
+    await until(async () => (await waiting()) === 0);
+    const status = await f.status();
+    expect(status.inFlight).toMatchObject({ batches: 0, requests: 0, records: 0 });
+    expect(status.latency.count).toBe(3);
+    await f.stop();
+    await log.close();
+  });
+
+  it('sends a partition\'s records one request at a time, in log order, and a failed request again before what follows it', async () => {
+    const { log } = await simulatedLog({ ...SMALL, partitions: 1 });
+    const [key] = keysInDistinctPartitions(1, topics.telemetry.partitions);
+    for (let i = 0; i < 30; i++) await log.append({ key: key!, value: `v${i}` });
+    const requests: string[][] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let failNext = 2;
+    const producer = {
+      connect: async () => undefined,
+      send: async (r: ProducerRecord) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((res) => setTimeout(res, 5));
+        inFlight--;
+        requests.push(r.messages.map((m) => String(m.value)));
+        if (requests.length === 2 && failNext-- > 0) throw Object.assign(new Error('connection reset'), { name: 'KafkaJSConnectionError' });
+        return [{ topicName: r.topic, partition: r.messages[0]!.partition!, errorCode: 0, baseOffset: '0' }];
+      },
+    } as unknown as Producer;
+    const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options: ForwarderOptionsSchema.parse({ ...options, maxBatchRecords: 4 }), logger, registry: new Registry() });
+    await f.start();
+    await until(() => f.forwardedRecords === 30);
+    await f.stop();
+    await log.close();
+    expect(maxInFlight).toBe(1);
+    // The failed request went again with the same records; the acknowledged ones, in order, are every record once.
+    const failed = requests[1]!;
+    expect(requests[2]).toEqual(failed);
+    const acknowledged = requests.filter((_, i) => i !== 1).flat();
+    expect(acknowledged).toEqual(Array.from({ length: 30 }, (_, i) => `v${i}`));
+  });
 });
+
+/** n keys whose Kafka partitions (murmur2, as the forwarder computes them) all differ. */
+function keysInDistinctPartitions(n: number, partitions: number): string[] {
+  const byPartition = new Map<number, string>();
+  for (let i = 0; byPartition.size < n; i++) {
+    const key = `veh-${i}`;
+    const p = partitionForKey(key, partitions);
+    if (!byPartition.has(p)) byPartition.set(p, key);
+  }
+  return [...byPartition.values()];
+}

@@ -75,11 +75,17 @@ describe('edge agent with a forwarder (built CLI, real Kafka)', () => {
       expect(status.stdout).toMatch(/^forwarder\s+running$/m);
       expect(status.stdout).toMatch(/^kafka\s+connected/m);
       expect(status.stdout).toMatch(/^backlog\s+0 records, 0 bytes/m);
+      expect(status.stdout).toMatch(/^in flight\s+0 batches, 0 requests, 0 records$/m);
+      expect(status.stdout).toMatch(/^latency\s+PUBACK → Kafka ack, 1000 records since start: p50 ≤ \d+(\.\d+)? m?s, p99 ≤ /m);
       const json = await runCli(['edge', 'status', '--url', agent.httpUrl, '--json'], { env });
       expect(JSON.parse(json.stdout)).toMatchObject({ gatewayId: 'gw-af', forwarder: 'running', forwardedRecords: vehicles * perVehicle });
       const metrics = await (await fetch(`${agent.httpUrl}/metrics`)).text();
       expect(metrics).toMatch(/roadlog_edge_forwarded_records_total\{lane="normal",gateway="gw-af"\} 1000/);
       expect(metrics).toMatch(/roadlog_edge_forwarder_drain_records_per_second\{gateway="gw-af"\} \d/);
+      expect(metrics).toMatch(/roadlog_edge_forward_latency_seconds_count\{gateway="gw-af"\} 1000/);
+      expect(metrics).toMatch(/roadlog_edge_forward_latency_seconds_bucket\{le="\+Inf",gateway="gw-af"\} 1000/);
+      expect(metrics).toMatch(/roadlog_edge_forwarder_inflight_batches\{gateway="gw-af"\} 0/);
+      expect(metrics).toMatch(/roadlog_edge_forwarder_inflight_requests\{gateway="gw-af"\} 0/);
 
       // Heartbeats: compacted topic, key = gateway id, value = the same status.
       const beats = await consume(`${prefix}.gateway-status.v1`, (got) => got.some((m) => (JSON.parse(m.value!.toString()) as { forwardedRecords: number }).forwardedRecords === 1000));

@@ -129,7 +129,8 @@ describe('forwarder', () => {
       producer: flaky,
       topics: t,
       gatewayId: 'gw-test',
-      options: ForwarderOptionsSchema.parse({ maxBatchRecords: 300, retry: { initialMs: 5, maxMs: 50 } }),
+      // Small requests, so there are many to fail: a partition's records wait together while its request is out.
+      options: ForwarderOptionsSchema.parse({ maxBatchRecords: 300, maxRequestBytes: 4096, retry: { initialMs: 5, maxMs: 50 } }),
       logger,
       registry: new Registry(),
     });
