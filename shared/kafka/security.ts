@@ -94,7 +94,7 @@ export function tlsSniffingSocketFactory(inner: ISocketFactory = defaultSocketFa
         socket.destroy(err);
       }
     };
-    socket.prependOnceListener('data', first);
+    socket.once('data', first);
     return socket;
   };
 }
