@@ -113,7 +113,7 @@ describe('roadlog kafka start --secure', () => {
     expect(sha256.stdout).toContain(telemetryTopic);
   });
 
-  it('refuses PLAIN without TLS before connecting, naming kafka.sasl.mechanism', async () => {
+  it('edge check-config refuses PLAIN without TLS naming kafka.sasl.mechanism, and a missing CA file naming kafka.tls.caFile', async () => {
     const d = await tempDir();
     const file = join(d, 'edge.yaml');
     await writeFile(file, JSON.stringify({ kafka: { brokers: [secure.bootstrapServers], sasl: { mechanism: 'plain', username: 'roadlog', password: 'clear-text-secret' } }, edge: { dataDir: d, mqtt: { allowAnonymous: true } } }));
@@ -121,6 +121,11 @@ describe('roadlog kafka start --secure', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/ROADLOG_ERR_CONFIG_INVALID config invalid: kafka\.sasl\.mechanism \(in .*edge\.yaml\): plain sends the password in clear text/);
     expectNoSecret(r.stderr, 'check-config', ['clear-text-secret']);
+    // check-config reads the TLS and password files as the forwarder will.
+    await writeFile(file, JSON.stringify({ kafka: { brokers: [secure.bootstrapServers], tls: { caFile: join(d, 'missing-ca.pem') } }, edge: { dataDir: d, mqtt: { allowAnonymous: true } } }));
+    const missing = await runCli(['edge', 'check-config', file], { env });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`roadlog: ROADLOG_ERR_FILE_NOT_FOUND kafka.tls.caFile ${join(d, 'missing-ca.pem')}: no such file or directory (ENOENT)`);
   });
 });
 
