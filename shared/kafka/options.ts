@@ -64,8 +64,3 @@ export const KafkaClientOptionsSchema = z
   });
 
 export type KafkaClientOptions = z.output<typeof KafkaClientOptionsSchema>;
-
-/** Whether a client with these options speaks TLS. */
-export function usesTls(o: Pick<KafkaClientOptions, 'ssl' | 'tls'>): boolean {
-  return o.ssl || o.tls !== undefined;
-}
