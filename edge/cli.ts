@@ -86,6 +86,9 @@ export function registerEdgeCommands(program: Command): void {
     .action(async (file: string, _opts: unknown, cmd: Command) => {
       const config = edgeConfig(cmd, {}, file);
       const e = config.edge as DeepReadonly<EdgeAgentOptions>;
+      // The Kafka TLS files and password file, read as the forwarder will read them.
+      const { kafkaSecurity } = await import('../shared/kafka/security.js');
+      kafkaSecurity(config.kafka as KafkaClientOptions);
       if (e.mqtt.credentialsFile !== undefined) {
         const { loadCredentials } = await import('../shared/credentials/index.js');
         const creds = await loadCredentials(e.mqtt.credentialsFile);

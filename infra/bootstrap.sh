@@ -78,7 +78,7 @@ else
 fi
 
 # --- 2. Debian packages --------------------------------------------------------------------
-packages=(mosquitto mosquitto-clients influxdb chromium chromium-driver kcat iproute2 default-jre-headless maven)
+packages=(mosquitto mosquitto-clients influxdb chromium chromium-driver kcat iproute2 default-jre-headless maven openssl)
 missing=()
 for p in "${packages[@]}"; do
   # java and mvn may come from elsewhere (sdkman, a tarball): only ask apt when absent.

@@ -81,16 +81,23 @@ function registerKafka(program: Command): void {
     .option('--dir <dir>', dirHelp)
     .option('--port <port>', 'first broker port: brokers use port..port+n-1, controllers port+n..port+2n-1 (default: free ports)', parsePort)
     .option('--heap-mb <mb>', 'JVM heap per node in MiB', parseHeapMb, 512)
-    .action(async (opts: { nodes: 1 | 3; dir?: string; port?: number; heapMb: number }) => {
+    .option('--secure', 'also a SASL_SSL listener per node: a generated CA and broker certificate, user `roadlog` (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN) with a random password; prints its bootstrap servers (see infra/kafka/README.md)')
+    .action(async (opts: { nodes: 1 | 3; dir?: string; port?: number; heapMb: number; secure?: boolean }) => {
       const { startKafkaCluster } = await import('./kafka/cluster.js');
       const { recordLastCluster } = await import('../shared/home/index.js');
       const t0 = Date.now();
-      const startOpts: import('./kafka/cluster.js').StartKafkaOptions = { nodes: opts.nodes, dir: await dirOf(opts.dir), heapMb: opts.heapMb };
+      const startOpts: import('./kafka/cluster.js').StartKafkaOptions = { nodes: opts.nodes, dir: await dirOf(opts.dir), heapMb: opts.heapMb, secure: opts.secure === true };
       if (opts.port !== undefined) startOpts.port = opts.port;
       const info = await startKafkaCluster(startOpts);
       await recordLastCluster(info);
       note(`kafka: ${info.nodes} node${info.nodes > 1 ? 's' : ''} ready in ${seconds(t0)} (cluster ${info.clusterId}, dir ${info.dir})`);
-      out(info.bootstrapServers);
+      if (info.secure !== undefined) {
+        // stdout: the SASL_SSL bootstrap servers, what clients use; the rest is for people.
+        note(`kafka: SASL_SSL ${info.secure.bootstrapServers}  CA ${info.secure.caFile}  user ${info.secure.username}  password in ${info.secure.passwordFile}  (PLAINTEXT, loopback: ${info.bootstrapServers})`);
+        out(info.secure.bootstrapServers);
+      } else {
+        out(info.bootstrapServers);
+      }
     });
 
   kafka
@@ -121,9 +128,11 @@ function registerKafka(program: Command): void {
       const dir = await dirOf(opts.dir);
       const status = await kafkaClusterStatus(dir);
       if (status.info) out(`cluster ${status.info.clusterId}  bootstrap ${status.info.bootstrapServers}  dir ${dir}`);
+      const secure = status.info?.secure;
+      if (secure !== undefined) out(`secure ${secure.bootstrapServers}  SASL_SSL ${secure.mechanisms.join(',')}  user ${secure.username}  CA ${secure.caFile}  password in ${secure.passwordFile}`);
       for (const b of status.brokers) {
         const broker = status.info?.brokers.find((x) => x.nodeId === b.nodeId);
-        const ports = broker ? `port ${broker.port}  controller ${broker.controllerPort}  log ${broker.logFile}` : '';
+        const ports = broker ? `port ${broker.port}  controller ${broker.controllerPort}${broker.securePort === undefined ? '' : `  secure ${broker.securePort}`}  log ${broker.logFile}` : '';
         out(`node ${b.nodeId}  ${b.alive ? 'running' : 'stopped'}  pid ${b.pid || '-'}  ${ports}`.trimEnd());
       }
       if (!status.brokers.some((b) => b.alive)) {

@@ -8,26 +8,49 @@
  *   node-<id>/data/              log.dirs (formatted once with kafka.tools.StorageTool)
  *   node-<id>/logs/server.log    broker log; logs/stdout.log: JVM stdout/stderr
  *   node-<id>/kafka.pid
+ *   secure/                      CA, broker keystore, client password (`secure: true`; infra/kafka/certs.ts)
  *
  * Starting again from a stopped directory with the same node count keeps the data, the
  * cluster id and (unless a port is given) the ports.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RoadlogError } from '../../shared/errors/index.js';
 import {
   LOOPBACK, assertPortsFree, freePorts, isServiceProcess, livePid, readPidFile, signal, spawnDetached, tcpReady, terminate,
   waitForExit, waitUntilReady, writePidFile,
 } from '../service/index.js';
-import { jvmArgs, nodeDirOf, nodePaths, renderLog4j2Properties, renderServerProperties, type NodePlan } from './config.js';
+import { SASL_MECHANISMS, jvmArgs, nodeDirOf, nodePaths, renderLog4j2Properties, renderServerProperties, type NodePlan } from './config.js';
+import { ensureSecureFiles, type SecureFiles } from './certs.js';
 import { KAFKA_MAIN, formatStorage, javaBin, kafkaClasspath, newClusterId } from './jvm.js';
 import { describeCluster } from './probe.js';
 
 export { kafkaClasspath, runKafkaTool } from './jvm.js';
 
-export interface KafkaBroker { nodeId: number; host: string; port: number; controllerPort: number; pid: number; logFile: string; dataDir: string }
-export interface KafkaClusterInfo { dir: string; nodes: number; clusterId: string; bootstrapServers: string; brokers: KafkaBroker[]; startedAt: string }
+export interface KafkaBroker { nodeId: number; host: string; port: number; controllerPort: number; securePort?: number; pid: number; logFile: string; dataDir: string }
+/** What a client needs for the SASL_SSL listener of a `secure` cluster. */
+export interface KafkaSecureListener {
+  /** `host:port,...` of the SASL_SSL listeners. */
+  bootstrapServers: string;
+  /** The cluster's CA certificate (PEM). */
+  caFile: string;
+  username: string;
+  /** The user's password, in a 0600 file. */
+  passwordFile: string;
+  mechanisms: string[];
+}
+export interface KafkaClusterInfo {
+  dir: string;
+  nodes: number;
+  clusterId: string;
+  /** The PLAINTEXT listeners (loopback only). */
+  bootstrapServers: string;
+  /** Set when started with `secure: true`. */
+  secure?: KafkaSecureListener;
+  brokers: KafkaBroker[];
+  startedAt: string;
+}
 export interface StartKafkaOptions {
   nodes?: 1 | 3;
   dir: string;
@@ -37,6 +60,11 @@ export interface StartKafkaOptions {
   startTimeoutMs?: number;
   /** Default 512. */
   heapMb?: number;
+  /**
+   * Also a SASL_SSL listener per node (ports after the controllers' ones), with a generated CA
+   * and broker certificate and a SCRAM-SHA-512/SCRAM-SHA-256/PLAIN user (`info.secure`).
+   */
+  secure?: boolean;
 }
 
 const CLUSTER_FILE = 'cluster.json';
@@ -81,9 +109,10 @@ function bootstrapOf(plans: { port: number }[]): string[] {
   return plans.map((p) => `${LOOPBACK}:${p.port}`);
 }
 
-/** Ready when describeCluster (through any listed broker) shows every node in `nodeIds`. */
-function clusterProbe(bootstrap: string[], nodeIds: number[]): () => Promise<boolean> {
+/** Ready when describeCluster (through any listed broker) shows every node in `nodeIds`, and every secure listener accepts connections. */
+function clusterProbe(bootstrap: string[], nodeIds: number[], securePorts: number[] = []): () => Promise<boolean> {
   return async () => {
+    for (const port of securePorts) if (!(await tcpReady(port))) return false;
     const view = await describeCluster(bootstrap);
     const seen = new Set(view.brokers.map((b) => b.nodeId));
     return nodeIds.every((id) => seen.has(id));
@@ -95,6 +124,7 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
   const n = opts.nodes ?? 1;
   if (n !== 1 && n !== 3) throw new RoadlogError('ROADLOG_ERR_USAGE', `nodes: expected 1 or 3, got ${String(n)}`);
   const heapMb = opts.heapMb ?? 512;
+  const secure = opts.secure === true;
   const timeoutMs = opts.startTimeoutMs ?? 90_000;
   await mkdir(dir, { recursive: true });
 
@@ -107,36 +137,42 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
   }
   const classpath = kafkaClasspath();
 
-  // Reuse a stopped cluster of the same size; otherwise start from empty node directories.
-  const reuse = previous !== undefined && previous.nodes === n;
+  // Reuse a stopped cluster of the same size and kind; otherwise start from empty node
+  // directories (a plain cluster's metadata has no SCRAM users to add a secure listener to).
+  const reuse = previous !== undefined && previous.nodes === n && (previous.secure !== undefined) === secure;
   if (!reuse) {
     for (const id of await knownNodeIds(dir, previous)) await rm(nodeDirOf(dir, id), { recursive: true, force: true });
   }
   const clusterId = reuse ? previous.clusterId : newClusterId();
+  const count = (secure ? 3 : 2) * n;
   let ports: number[];
   if (opts.port !== undefined && opts.port !== 0) {
-    if (opts.port + 2 * n - 1 > 65535) throw new RoadlogError('ROADLOG_ERR_USAGE', `port: ${opts.port} leaves no room for ${2 * n} ports`);
-    ports = Array.from({ length: 2 * n }, (_, i) => (opts.port as number) + i);
+    if (opts.port + count - 1 > 65535) throw new RoadlogError('ROADLOG_ERR_USAGE', `port: ${opts.port} leaves no room for ${count} ports`);
+    ports = Array.from({ length: count }, (_, i) => (opts.port as number) + i);
   } else if (reuse) {
-    ports = [...previous.brokers.map((b) => b.port), ...previous.brokers.map((b) => b.controllerPort)];
+    ports = [...previous.brokers.map((b) => b.port), ...previous.brokers.map((b) => b.controllerPort), ...(secure ? previous.brokers.map((b) => b.securePort ?? 0) : [])];
   } else {
-    ports = await freePorts(2 * n);
+    ports = await freePorts(count);
   }
   const plans: NodePlan[] = Array.from({ length: n }, (_, i) => ({
     nodeId: i + 1,
     port: ports[i] as number,
     controllerPort: ports[n + i] as number,
+    ...(secure ? { securePort: ports[2 * n + i] as number } : {}),
     nodeDir: nodeDirOf(dir, i + 1),
   }));
+  const files: SecureFiles | undefined = secure ? await ensureSecureFiles(dir) : undefined;
 
   await assertPortsFree('Kafka', ports);
   await Promise.all(plans.map(async (plan) => {
     const paths = nodePaths(plan.nodeDir);
     await mkdir(join(plan.nodeDir, 'logs'), { recursive: true });
-    await writeFile(paths.serverProperties, renderServerProperties(plan, plans));
+    // A secure node's properties hold the keystore and PLAIN passwords: owner only.
+    await writeFile(paths.serverProperties, renderServerProperties(plan, plans, files), { mode: 0o600 });
+    await chmod(paths.serverProperties, 0o600);
     await writeFile(paths.log4jProperties, renderLog4j2Properties(paths.logFile));
     await writeFile(heapFileOf(plan.nodeDir), `${heapMb}\n`);
-    if (!existsSync(join(paths.dataDir, 'meta.properties'))) await formatStorage(clusterId, paths.serverProperties);
+    if (!existsSync(join(paths.dataDir, 'meta.properties'))) await formatStorage(clusterId, paths.serverProperties, files && { name: files.username, password: files.password });
   }));
 
   const pids: number[] = [];
@@ -145,7 +181,7 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     const logOf = new Map(plans.map((p, i) => [pids[i] as number, nodePaths(p.nodeDir).logFile]));
     await waitUntilReady({
       name: `Kafka (${n} node${n > 1 ? 's' : ''})`,
-      probe: clusterProbe(bootstrapOf(plans), plans.map((p) => p.nodeId)),
+      probe: clusterProbe(bootstrapOf(plans), plans.map((p) => p.nodeId), plans.flatMap((p) => p.securePort ?? [])),
       pids,
       logFile: nodePaths(plans[0]!.nodeDir).logFile,
       logFileOf: (pid) => logOf.get(pid),
@@ -163,9 +199,21 @@ export async function startKafkaCluster(opts: StartKafkaOptions): Promise<KafkaC
     nodes: n,
     clusterId,
     bootstrapServers: bootstrapOf(plans).join(','),
+    ...(files === undefined ? {} : {
+      secure: {
+        bootstrapServers: plans.map((p) => `${LOOPBACK}:${p.securePort}`).join(','),
+        caFile: files.caFile,
+        username: files.username,
+        passwordFile: files.passwordFile,
+        mechanisms: [...SASL_MECHANISMS],
+      },
+    }),
     brokers: plans.map((p, i) => {
       const paths = nodePaths(p.nodeDir);
-      return { nodeId: p.nodeId, host: LOOPBACK, port: p.port, controllerPort: p.controllerPort, pid: pids[i] as number, logFile: paths.logFile, dataDir: paths.dataDir };
+      return {
+        nodeId: p.nodeId, host: LOOPBACK, port: p.port, controllerPort: p.controllerPort, ...(p.securePort === undefined ? {} : { securePort: p.securePort }),
+        pid: pids[i] as number, logFile: paths.logFile, dataDir: paths.dataDir,
+      };
     }),
     startedAt: new Date().toISOString(),
   };
@@ -226,7 +274,7 @@ export async function restartBroker(dir: string, nodeId: number, opts: { timeout
   }
   const plan: NodePlan = { nodeId, port: broker.port, controllerPort: broker.controllerPort, nodeDir: nodeDirOf(abs, nodeId) };
   const paths = nodePaths(plan.nodeDir);
-  await assertPortsFree(`Kafka node ${nodeId}`, [plan.port, plan.controllerPort]);
+  await assertPortsFree(`Kafka node ${nodeId}`, [plan.port, plan.controllerPort, ...(broker.securePort === undefined ? [] : [broker.securePort])]);
   const heapMb = opts.heapMb ?? heapMbOf(await readFile(heapFileOf(plan.nodeDir), 'utf8').catch(() => ''));
   const pid = await spawnNode(plan, heapMb, kafkaClasspath());
   try {

@@ -3,7 +3,8 @@
  *
  * Every node is a combined controller+broker on 127.0.0.1. One node: all replication
  * factors 1. Three nodes: a 3-voter quorum, replication factor 3 and min ISR 2 for data
- * topics and Kafka's internal topics.
+ * topics and Kafka's internal topics. A `--secure` cluster adds a SASL_SSL listener for clients
+ * on every node; inter-broker and controller traffic stays PLAINTEXT on loopback.
  */
 import { join } from 'node:path';
 
@@ -11,6 +12,8 @@ export interface NodePlan {
   nodeId: number;
   port: number;
   controllerPort: number;
+  /** The SASL_SSL client listener of a `--secure` cluster. */
+  securePort?: number;
   /** `<clusterDir>/node-<id>` */
   nodeDir: string;
 }
@@ -50,8 +53,40 @@ export function quorumVoters(nodes: NodePlan[]): string {
   return nodes.map((n) => `${n.nodeId}@${HOST}:${n.controllerPort}`).join(',');
 }
 
-export function renderServerProperties(node: NodePlan, all: NodePlan[]): string {
+/** What a node's SASL_SSL listener needs (infra/kafka/certs.ts makes it). */
+export interface SecureListenerConfig {
+  keystoreFile: string;
+  keystorePassword: string;
+  username: string;
+  password: string;
+}
+
+/** SCRAM for the users StorageTool created; PLAIN (only ever over TLS here) for the one user. */
+export const SASL_MECHANISMS = ['SCRAM-SHA-512', 'SCRAM-SHA-256', 'PLAIN'] as const;
+
+/**
+ * The SASL_SSL listener's settings. The PLAIN user's password sits in its JAAS line, which is
+ * why a secure node's server.properties is written with mode 0600.
+ */
+function secureProperties(secure: SecureListenerConfig): [string, string | number][] {
+  const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+  return [
+    ['sasl.enabled.mechanisms', SASL_MECHANISMS.join(',')],
+    ['listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config', scram],
+    ['listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config', scram],
+    ['listener.name.sasl_ssl.plain.sasl.jaas.config', `org.apache.kafka.common.security.plain.PlainLoginModule required user_${secure.username}="${secure.password}";`],
+    ['listener.name.sasl_ssl.ssl.keystore.type', 'PKCS12'],
+    ['listener.name.sasl_ssl.ssl.keystore.location', secure.keystoreFile],
+    ['listener.name.sasl_ssl.ssl.keystore.password', secure.keystorePassword],
+    ['listener.name.sasl_ssl.ssl.key.password', secure.keystorePassword],
+    ['listener.name.sasl_ssl.ssl.client.auth', 'none'],
+  ];
+}
+
+export function renderServerProperties(node: NodePlan, all: NodePlan[], secure?: SecureListenerConfig): string {
   const paths = nodePaths(node.nodeDir);
+  const secured = secure !== undefined && node.securePort !== undefined;
+  const listeners = [`PLAINTEXT://${HOST}:${node.port}`, ...(secured ? [`SASL_SSL://${HOST}:${node.securePort}`] : [])];
   const replicated = all.length >= 3;
   const rf = replicated ? 3 : 1;
   const minIsr = replicated ? 2 : 1;
@@ -59,9 +94,9 @@ export function renderServerProperties(node: NodePlan, all: NodePlan[]): string 
     ['process.roles', 'broker,controller'],
     ['node.id', node.nodeId],
     ['controller.quorum.voters', quorumVoters(all)],
-    ['listeners', `PLAINTEXT://${HOST}:${node.port},CONTROLLER://${HOST}:${node.controllerPort}`],
-    ['advertised.listeners', `PLAINTEXT://${HOST}:${node.port}`],
-    ['listener.security.protocol.map', 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT'],
+    ['listeners', [...listeners, `CONTROLLER://${HOST}:${node.controllerPort}`].join(',')],
+    ['advertised.listeners', listeners.join(',')],
+    ['listener.security.protocol.map', `PLAINTEXT:PLAINTEXT,${secured ? 'SASL_SSL:SASL_SSL,' : ''}CONTROLLER:PLAINTEXT`],
     ['controller.listener.names', 'CONTROLLER'],
     ['inter.broker.listener.name', 'PLAINTEXT'],
     ['log.dirs', paths.dataDir],
@@ -81,6 +116,7 @@ export function renderServerProperties(node: NodePlan, all: NodePlan[]): string 
     ['auto.create.topics.enable', 'false'],
     ['num.recovery.threads.per.data.dir', 1],
     ['log.retention.check.interval.ms', 300000],
+    ...(secured ? secureProperties(secure) : []),
   ];
   return `# Written by roadlog (infra/kafka/config.ts); rewritten at every start.\n${props.map(([k, v]) => `${k}=${v}`).join('\n')}\n`;
 }

@@ -123,14 +123,22 @@ export function newClusterId(): string {
   }
 }
 
-/** `kafka.tools.StorageTool format`: writes meta.properties and the bootstrap checkpoint. */
-export async function formatStorage(clusterId: string, serverProperties: string): Promise<void> {
-  const res = await runKafkaTool(STORAGE_TOOL_MAIN, ['format', '-t', clusterId, '-c', serverProperties], {
+/**
+ * `kafka.tools.StorageTool format`: writes meta.properties and the bootstrap checkpoint; with
+ * `scramUser`, that user's SCRAM-SHA-512 and SCRAM-SHA-256 credentials go into the bootstrap
+ * metadata (`--add-scram`), the KRaft way to have a user before the first start.
+ */
+export async function formatStorage(clusterId: string, serverProperties: string, scramUser?: { name: string; password: string }): Promise<void> {
+  const scram = scramUser === undefined ? [] : ['SCRAM-SHA-512', 'SCRAM-SHA-256'].flatMap((m) => ['--add-scram', `${m}=[name=${scramUser.name},password=${scramUser.password}]`]);
+  const res = await runKafkaTool(STORAGE_TOOL_MAIN, ['format', '-t', clusterId, '-c', serverProperties, ...scram], {
     timeoutMs: 60_000,
     // A short-lived JVM: the C1 compiler alone starts it about a third faster.
     jvmArgs: ['-XX:TieredStopAtLevel=1'],
   });
   if (res.code !== 0) {
-    throw new RoadlogError('ROADLOG_ERR_SERVICE_START_FAILED', `${STORAGE_TOOL_MAIN} format failed (exit ${res.code}) for ${serverProperties}:\n${(res.stderr || res.stdout).trim()}`);
+    const output = (res.stderr || res.stdout).trim();
+    // The tool may echo its arguments: the password stays out of the message.
+    const shown = scramUser === undefined ? output : output.split(scramUser.password).join('***');
+    throw new RoadlogError('ROADLOG_ERR_SERVICE_START_FAILED', `${STORAGE_TOOL_MAIN} format failed (exit ${res.code}) for ${serverProperties}:\n${shown}`);
   }
 }

@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   ROADLOG_ERR_KAFKA_TOPIC_NOT_FOUND: { retriable: false, exitCode: 1, summary: 'The named Kafka topic does not exist.' },
   ROADLOG_ERR_KAFKA_REQUEST: { retriable: true, exitCode: 1, summary: 'The Kafka cluster rejected or failed a request (the broker\'s error name is in the message).' },
   ROADLOG_ERR_KAFKA_UNACKNOWLEDGED: { retriable: true, exitCode: 1, summary: 'A produce call returned without an acknowledgment for every partition it was given; none of its records may be counted as delivered (send them again).' },
+  ROADLOG_ERR_KAFKA_AUTH: { retriable: false, exitCode: 1, summary: 'The Kafka broker refused the SASL login (wrong password, unknown user, or a mechanism the listener does not enable): check `kafka.sasl`.' },
+  ROADLOG_ERR_KAFKA_TLS: { retriable: false, exitCode: 1, summary: 'TLS to a Kafka broker failed: its certificate is not signed by a trusted CA (`kafka.tls.caFile`) or does not name the host (`kafka.tls.servername`), or client and listener disagree on TLS (a plaintext client on a TLS port, or the reverse).' },
   ROADLOG_ERR_KAFKA_NO_CLUSTER: { retriable: false, exitCode: 1, summary: 'No --brokers given, ROADLOG_KAFKA_BROKERS unset, and no cluster started by `roadlog kafka start` is recorded.' },
   ROADLOG_ERR_LOG_FULL: { retriable: true, exitCode: 1, summary: 'The edge log reached its disk quota or the disk is full, and its policy is `reject`: the append was refused and nothing of it became visible.' },
   ROADLOG_ERR_LOG_LOCKED: { retriable: false, exitCode: 1, summary: 'Another live process holds the edge log\'s lock file (an agent is running on this data directory).' },

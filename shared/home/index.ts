@@ -1,2 +1,2 @@
 export { roadlogHome } from './home.js';
-export { recordLastCluster, readLastCluster, type LastCluster } from './last-cluster.js';
+export { recordLastCluster, readLastCluster, type LastCluster, type LastClusterSecure } from './last-cluster.js';

@@ -1,7 +1,8 @@
-import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from '../logging/index.js';
 import type { KafkaClientOptions } from './options.js';
 import { RoadlogError } from '../errors/index.js';
+import { kafkaSecurity, tlsSniffingSocketFactory, TLS_EXPECTED } from './security.js';
 
 /**
  * One place that turns roadlog's Kafka options into a kafkajs client: brokers, timeouts,
@@ -13,17 +14,22 @@ export function createKafka(options: KafkaClientOptions, logger?: Logger, overri
   if (options.brokers.length === 0) {
     throw new RoadlogError('ROADLOG_ERR_KAFKA_NO_CLUSTER', 'no Kafka brokers: pass --brokers host:port, set ROADLOG_KAFKA_BROKERS, or run `roadlog kafka start`');
   }
+  const { ssl, sasl } = kafkaSecurity(options);
+  if (options.tls?.rejectUnauthorized === false) logger?.warn({ setting: 'kafka.tls.rejectUnauthorized' }, 'kafka.tls.rejectUnauthorized is false: the brokers\' certificates are not checked');
+  const { socketFactory, ...rest } = overrides;
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
     connectionTimeout: options.connectionTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
-    ssl: options.ssl,
-    ...(options.sasl === undefined ? {} : { sasl: { ...options.sasl } as SASLOptions }),
+    ssl,
+    ...(sasl === undefined ? {} : { sasl }),
     retry: { initialRetryTime: 200, maxRetryTime: 2_000, retries: 3, factor: 0.2, multiplier: 2 },
     logLevel: logLevel.INFO,
     logCreator: () => (entry: LogEntry) => routeLog(logger, entry),
-    ...overrides,
+    // A plaintext client on a TLS listener fails saying so, not as "Closed connection".
+    socketFactory: tlsSniffingSocketFactory(socketFactory),
+    ...rest,
   });
 }
 
@@ -54,12 +60,42 @@ export function toRoadlogError(err: unknown, what: string): RoadlogError {
   if (type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'UNKNOWN_TOPIC_ID') {
     return new RoadlogError('ROADLOG_ERR_KAFKA_TOPIC_NOT_FOUND', `${what}: topic does not exist`, { cause: err });
   }
+  if (chain.some((e) => e.name === 'KafkaJSSASLAuthenticationError')) {
+    return new RoadlogError('ROADLOG_ERR_KAFKA_AUTH', `${what}: SASL authentication failed (${lastMessage(chain)}): check kafka.sasl (mechanism, username, password)`, { cause: err });
+  }
+  const tls = chain.find((e) => isTlsFailure(e));
+  if (tls !== undefined) {
+    return new RoadlogError('ROADLOG_ERR_KAFKA_TLS', `${what}: TLS failed: ${tls.message.replace(/^Connection error: /, '')}${tlsHint((tls as { code?: string }).code)}`, { cause: err, details: { tlsCode: (tls as { code?: string }).code } });
+  }
   const unavailable = chain.some((e) => UNAVAILABLE_NAMES.has(e.name) || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET/.test(e.message));
   if (unavailable) {
-    return new RoadlogError('ROADLOG_ERR_KAFKA_UNAVAILABLE', `${what}: no Kafka broker answered (${lastMessage(chain)})`, { cause: err });
+    // A broker that requires SASL closes a client that does not log in: no error of its own.
+    const closed = chain.some((e) => e.name === 'KafkaJSConnectionClosedError') ? '; a listener that requires SASL closes clients that do not log in (kafka.sasl)' : '';
+    return new RoadlogError('ROADLOG_ERR_KAFKA_UNAVAILABLE', `${what}: no Kafka broker answered (${lastMessage(chain)}${closed})`, { cause: err });
   }
   const detail = type ?? lastMessage(chain);
   return new RoadlogError('ROADLOG_ERR_KAFKA_REQUEST', `${what}: ${detail}`, { cause: err });
+}
+
+/** Node's (OpenSSL's) certificate verification failures, by `err.code`. */
+const CERTIFICATE_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'CERT_REVOKED', 'INVALID_CA', 'INVALID_PURPOSE', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+function isTlsFailure(e: Error): boolean {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && (CERTIFICATE_CODES.has(code) || code === TLS_EXPECTED || /^ERR_(SSL|TLS)_/.test(code))) return true;
+  // A TLS client on a plaintext listener: the broker drops the handshake it cannot read.
+  return /before secure TLS connection was established/.test(e.message);
+}
+
+function tlsHint(code: string | undefined): string {
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return ' (the certificate does not name this host: connect by a name it has, or set kafka.tls.servername)';
+  if (code !== undefined && CERTIFICATE_CODES.has(code)) return ' (the broker\'s certificate is not signed by a CA this client trusts: set kafka.tls.caFile to the cluster\'s CA)';
+  if (code === TLS_EXPECTED) return '';
+  return ' (is this a TLS listener? a plaintext one drops a TLS client\'s handshake)';
 }
 
 /** The Kafka protocol error type of a kafkajs error (`OUT_OF_ORDER_SEQUENCE_NUMBER`, ...), also when it is wrapped as a cause. */

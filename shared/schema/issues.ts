@@ -18,9 +18,18 @@ export function toFieldIssues(error: z.ZodError, input: unknown): FieldIssue[] {
       // One issue per unknown key, named by its own path: `speedKmh: unknown key`.
       return issue.keys.map((key) => ({ path: pathOf([...issue.path, key]), message: 'unknown key (not in the schema; check the spelling and units)' }));
     }
-    return [{ path: pathOf(issue.path), message: issueMessage(issue, valueAt(input, issue.path)) }];
+    const got = valueAt(input, issue.path);
+    return [{ path: pathOf(issue.path), message: issueMessage(issue, got !== undefined && isSecretKey(issue.path.at(-1)) ? SECRET : got) }];
   });
 }
+
+/** Keys whose values never appear in a message (`kafka.sasl.password: expected a string, got a secret`). */
+function isSecretKey(key: PropertyKey | undefined): boolean {
+  return typeof key === 'string' && /^(password|secret|token)$/i.test(key);
+}
+
+/** Stands in for a secret value: `describe` renders it without the value. */
+const SECRET: unique symbol = Symbol('secret');
 
 function pathOf(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(root)' : path.map(String).join('.');
@@ -62,11 +71,13 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 function lengthOf(value: unknown): string {
+  if (value === SECRET) return describe(value);
   return Array.isArray(value) || typeof value === 'string' ? `${value.length}` : describe(value);
 }
 
 /** A short, safe rendering of a bad value for an error message. */
 export function describe(value: unknown): string {
+  if (value === SECRET) return 'a secret (not shown)';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);

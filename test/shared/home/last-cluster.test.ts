@@ -24,6 +24,12 @@ describe('the last-cluster file', () => {
     await recordLastCluster(started);
     expect(await readLastCluster()).toEqual({ dir: '/k', bootstrapServers: '127.0.0.1:9092' });
     expect(await readdir(home)).toEqual(['kafka-last.json']);
+    const secure = { bootstrapServers: '127.0.0.1:9094', caFile: '/k/secure/ca.pem', username: 'roadlog', passwordFile: '/k/secure/client.password', mechanisms: ['SCRAM-SHA-512'] };
+    await recordLastCluster({ ...started, secure } as Parameters<typeof recordLastCluster>[0]);
+    const { mechanisms: _m, ...needed } = secure;
+    expect(await readLastCluster()).toEqual({ dir: '/k', bootstrapServers: '127.0.0.1:9092', secure: needed });
+    await writeFile(join(home, 'kafka-last.json'), JSON.stringify({ ...started, secure: { caFile: 1 } }));
+    expect(await readLastCluster()).toEqual({ dir: '/k', bootstrapServers: '127.0.0.1:9092' }); // a malformed secure part: as if plain
     for (const bad of ['{', 'null', '{"dir":"/k"}']) {
       await writeFile(join(home, 'kafka-last.json'), bad);
       expect(await readLastCluster(), bad).toBeUndefined();
