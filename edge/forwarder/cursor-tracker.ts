@@ -55,40 +55,63 @@ export class AckTracker {
 }
 
 /**
- * Saves cursor positions with at most one save in flight: a request made while one is
- * being saved waits, and only the newest waiting one is saved next (positions only move
- * forward, so the newest includes every older one). A failed save is reported and the next
- * request tries again: the records stay in the log and are re-sent after a restart, never lost.
+ * Saves cursor positions with at most one save in flight, and at most one save started per
+ * `intervalMs`: a request made meanwhile waits, and only the newest waiting one is saved next
+ * (positions only move forward, so the newest includes every older one). Each save is a file
+ * write, two fsyncs and a rename: without the interval a light stream of small rounds would
+ * cost hundreds a second. A failed save is reported and the next request tries again: the
+ * records stay in the log and are re-sent after a restart, never lost. `flush()` saves what
+ * waits at once.
  */
 export class CoalescedCommit {
   private wanted: CursorPositions | undefined;
   private saving: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastStart = -Infinity;
 
   constructor(
     private readonly save: (positions: CursorPositions) => Promise<void>,
     private readonly onError: (err: unknown) => void,
+    private readonly intervalMs = 0,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   request(positions: CursorPositions): void {
     this.wanted = positions;
-    if (this.saving === undefined) this.saving = this.run();
+    this.kick();
   }
 
-  /** Waits until what was requested so far is saved (or failed). */
+  /** Saves what was requested so far, now, and waits for it (or its failure). */
   async flush(): Promise<void> {
-    while (this.saving !== undefined) await this.saving;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.saving !== undefined || this.wanted !== undefined) await (this.saving ??= this.saveNewest());
   }
 
-  private async run(): Promise<void> {
-    while (this.wanted !== undefined) {
-      const next = this.wanted;
-      this.wanted = undefined;
-      try {
-        await this.save(next);
-      } catch (err) {
-        this.onError(err);
-      }
+  private kick(): void {
+    if (this.saving !== undefined || this.timer !== undefined || this.wanted === undefined) return;
+    const wait = this.lastStart + this.intervalMs - this.now();
+    if (wait > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, wait);
+      return;
     }
-    this.saving = undefined;
+    this.saving = this.saveNewest();
+  }
+
+  private async saveNewest(): Promise<void> {
+    const next = this.wanted!;
+    this.wanted = undefined;
+    this.lastStart = this.now();
+    try {
+      await this.save(next);
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      this.saving = undefined;
+      this.kick();
+    }
   }
 }

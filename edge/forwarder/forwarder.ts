@@ -173,6 +173,7 @@ export class Forwarder {
   private async loop(): Promise<void> {
     const o = this.deps.options;
     let caughtUp = false;
+    let lastRead = -Infinity;
     while (!this.stopped) {
       if (this.topics === undefined) {
         try {
@@ -194,14 +195,17 @@ export class Forwarder {
         continue;
       }
       if (caughtUp) {
-        // Nothing left to read: sleep until the log makes an append durable, then linger so that
-        // the appends of other partitions join the same read.
+        // Nothing left to read: sleep until the log makes an append durable. Reads start at
+        // most one per lingerMs: a record after a quiet spell is read at once, a steady stream
+        // in batches of lingerMs (a round trip and a cursor save per batch, not per record).
         if (!this.appended) await this.sleep(o.pollMs, 'append');
         if (this.stopped) return;
-        if (this.appended && o.lingerMs > 0) await this.sleep(o.lingerMs, 'time');
+        const linger = lastRead + o.lingerMs - this.now();
+        if (this.appended && linger > 0) await this.sleep(linger, 'time');
       }
       this.appended = false;
       const started = this.now();
+      lastRead = started;
       const before = this.reader!.readPositions();
       let batch: ReadBatch;
       try {

@@ -123,7 +123,7 @@ export function createForwarderMetrics(registry: Registry, source: ForwarderGaug
     }),
     inFlightRequests: new Gauge({
       name: 'roadlog_edge_forwarder_inflight_requests',
-      help: 'Produce requests sent and not yet answered (at most one per Kafka partition)',
+      help: 'Requests to Kafka partitions sent and not yet answered (one per partition at most; sent together, one round per broker)',
       registers,
       collect() {
         this.set(source.inFlight().requests);

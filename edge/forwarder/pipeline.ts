@@ -1,5 +1,5 @@
 import { CompressionTypes, type Producer } from 'kafkajs';
-import { sendChunk } from '../../shared/kafka/index.js';
+import { sendRound } from '../../shared/kafka/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';
 import type { CursorPositions, ReadBatch } from '../log/index.js';
@@ -32,11 +32,19 @@ export interface KafkaTopic {
   partitions: number;
 }
 
+/** Rounds in flight at most: the next is built (and encoded) while the broker answers the last. */
+const MAX_ROUNDS = 2;
+/** Bytes of one round, at most (estimated; every ready partition gets a request's worth until then). */
+const MAX_ROUND_BYTES = 8 * 1024 * 1024;
+
 /**
- * The forwarder's send side: records read from the edge log wait in the queue of their Kafka
- * partition (PartitionQueue: one request in flight each, all partitions at once); acks, in any
- * order, move the cursor over the contiguous prefix of wholly acknowledged batches (AckTracker),
- * saved with one fsync in flight at most (CoalescedCommit).
+ * The forwarder's send side. Records read from the edge log wait in the queue of their Kafka
+ * partition (PartitionQueue: one request's worth in flight each). A round takes every ready
+ * partition's next chunk and sends them together (`sendRound`: one request per broker, each
+ * partition's ack checked), so a few records for twelve partitions cost one round trip, not
+ * twelve; a partition in flight sits out the next round, which keeps its order. Acks, in any
+ * order, move the cursor over the contiguous prefix of wholly acknowledged batches
+ * (AckTracker), saved with one fsync in flight at most (CoalescedCommit).
  */
 export class SendPipeline {
   private readonly tracker = new AckTracker();
@@ -47,6 +55,7 @@ export class SendPipeline {
   private records = 0;
   private valueBytes = 0;
   private requestsInFlight = 0;
+  private rounds = 0;
   private idleWaiters: (() => void)[] = [];
   private retryTimer: { at: number; timer: NodeJS.Timeout } | undefined;
   private stopped = false;
@@ -55,6 +64,7 @@ export class SendPipeline {
     this.commits = new CoalescedCommit(
       (positions) => host.commit(positions),
       (err) => host.commitFailed(err),
+      host.options.cursorSaveIntervalMs,
     );
   }
 
@@ -77,15 +87,17 @@ export class SendPipeline {
     this.pump();
   }
 
-  /** Sends what is ready: one request per Kafka partition with records waiting and none in flight. */
+  /** Sends a round of what is ready: the next chunk of every Kafka partition with records waiting and none in flight. */
   pump(): void {
-    if (this.stopped || !this.host.canSend()) return;
+    if (this.stopped || this.rounds >= MAX_ROUNDS || !this.host.canSend()) return;
     const now = this.host.now();
     let retryAt = Infinity;
+    const ready: PartitionQueue[] = [];
     for (const q of this.queues.values()) {
-      if (q.ready(now)) this.send(q);
+      if (q.ready(now)) ready.push(q);
       else if (!q.inFlight && q.size > 0) retryAt = Math.min(retryAt, q.notBefore);
     }
+    if (ready.length > 0) this.send(ready);
     if (retryAt < Infinity && (this.retryTimer === undefined || retryAt < this.retryTimer.at)) {
       if (this.retryTimer !== undefined) clearTimeout(this.retryTimer.timer);
       const timer = setTimeout(() => ((this.retryTimer = undefined), this.pump()), Math.max(0, retryAt - now));
@@ -135,27 +147,36 @@ export class SendPipeline {
     return p;
   }
 
-  private send(q: PartitionQueue): void {
+  private send(ready: PartitionQueue[]): void {
     const o = this.host.options;
-    const items = q.take(o.maxRequestBytes, 50_000);
-    this.requestsInFlight++;
-    sendChunk(this.host.producer(), {
-      topic: q.topic,
-      partition: q.partition,
-      records: items.map((i) => i.record),
-      acks: -1,
-      timeoutMs: o.ackTimeoutMs,
-      ...(o.compression === 'gzip' ? { compression: CompressionTypes.GZIP } : {}),
-    })
-      .then(
-        () => this.acked(q, items),
-        (err: unknown) => {
-          q.failed(this.host.now() + backoffDelay(q.attempt, o.retry));
-          this.host.failed(err);
-        },
-      )
+    const round: { q: PartitionQueue; items: QueuedRecord[] }[] = [];
+    let bytes = 0;
+    for (const q of ready) {
+      if (bytes >= MAX_ROUND_BYTES) break;
+      const items = q.take(o.maxRequestBytes, 50_000);
+      round.push({ q, items });
+      for (const i of items) bytes += i.valueBytes;
+    }
+    this.rounds++;
+    this.requestsInFlight += round.length;
+    const chunks = round.map(({ q, items }) => ({ topic: q.topic, partition: q.partition, records: items.map((i) => i.record) }));
+    void sendRound(this.host.producer(), chunks, { acks: -1, timeoutMs: o.ackTimeoutMs, ...(o.compression === 'gzip' ? { compression: CompressionTypes.GZIP } : {}) })
+      .then((results) => {
+        let failure: unknown;
+        results.forEach((r, i) => {
+          const { q, items } = round[i]!;
+          if (r.ok) this.acked(q, items);
+          else {
+            q.failed(this.host.now() + backoffDelay(q.attempt, o.retry));
+            failure ??= r.error;
+          }
+        });
+        if (failure !== undefined) this.host.failed(failure);
+      })
+      .catch((err: unknown) => this.host.failed(err)) // a bug of ours: reported, and the loop goes on
       .finally(() => {
-        this.requestsInFlight--;
+        this.rounds--;
+        this.requestsInFlight -= round.length;
         if (this.requestsInFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
         this.pump();
       });

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaConfig, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type ISocketFactory, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from '../logging/index.js';
 import type { KafkaClientOptions } from './options.js';
 import { RoadlogError } from '../errors/index.js';
@@ -28,9 +28,23 @@ export function createKafka(options: KafkaClientOptions, logger?: Logger, overri
     logLevel: logLevel.INFO,
     logCreator: () => (entry: LogEntry) => routeLog(logger, entry),
     // A plaintext client on a TLS listener fails saying so, not as "Closed connection".
-    socketFactory: tlsSniffingSocketFactory(socketFactory),
+    socketFactory: withoutNagle(tlsSniffingSocketFactory(socketFactory)),
     ...rest,
   });
+}
+
+/**
+ * TCP_NODELAY on every broker connection. kafkajs leaves Nagle's algorithm on: a request
+ * written while an earlier one is unacknowledged waits for the broker's delayed ACK (40 ms on
+ * Linux). Measured with the forwarder at 1,000 msg/s: append → Kafka ack p50 ≤ 50 ms with it,
+ * see test/bench/results/drain.md for today's figure without it.
+ */
+function withoutNagle(inner: ISocketFactory): ISocketFactory {
+  return (args) => {
+    const socket = inner(args);
+    socket.setNoDelay(true);
+    return socket;
+  };
 }
 
 function routeLog(logger: Logger | undefined, { level, log }: LogEntry): void {

@@ -1,4 +1,4 @@
-import type { Producer, ProducerRecord } from 'kafkajs';
+import type { Producer, ProducerBatch, ProducerRecord, RecordMetadata } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { Forwarder, ForwarderOptionsSchema } from '../../../edge/forwarder/index.js';
@@ -11,7 +11,7 @@ const logger = createLogger({ level: 'silent' });
 
 function fakeProducer(limitBytes = 1024 * 1024) {
   const sent: ProducerRecord[] = [];
-  const producer = {
+  const producer = withBatches({
     connect: async () => undefined,
     send: async (r: ProducerRecord) => {
       const bytes = r.messages.reduce((n, m) => n + (m.value as Buffer).length, 0);
@@ -19,8 +19,26 @@ function fakeProducer(limitBytes = 1024 * 1024) {
       sent.push(r);
       return [{ topicName: r.topic, partition: r.messages[0]!.partition!, errorCode: 0, baseOffset: '0' }];
     },
-  } as unknown as Producer;
+  });
   return { producer, sent };
+}
+
+/**
+ * A stand-in producer from a stand-in `send`: `sendBatch` (the forwarder's rounds) calls it
+ * once per topic and partition, one after another; a throw fails the whole batch, as a failed
+ * request would.
+ */
+function withBatches(p: { send: (r: ProducerRecord) => Promise<RecordMetadata[]>; connect: () => Promise<void>; disconnect?: () => Promise<void> }): Producer {
+  const sendBatch = async (b: ProducerBatch): Promise<RecordMetadata[]> => {
+    const out: RecordMetadata[] = [];
+    for (const { topic, messages } of b.topicMessages ?? []) {
+      const byPartition = new Map<number, typeof messages>();
+      for (const m of messages) byPartition.set(m.partition!, [...(byPartition.get(m.partition!) ?? []), m]);
+      for (const [, ms] of byPartition) out.push(...(await p.send({ topic, messages: ms, acks: b.acks, timeout: b.timeout })));
+    }
+    return out;
+  };
+  return { disconnect: async () => undefined, ...p, sendBatch } as unknown as Producer;
 }
 
 const topics = { telemetry: { name: 'tele', partitions: 3 }, deadLetters: { name: 'dlq', partitions: 1 } };
@@ -67,7 +85,7 @@ describe('Forwarder (stand-in producer)', () => {
   it('reports a Kafka failure with its roadlog code, not the socket errno', async () => {
     const { log } = await simulatedLog();
     const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' });
-    const producer = { connect: async () => Promise.reject(refused), send: async () => [] } as unknown as Producer;
+    const producer = withBatches({ connect: async () => Promise.reject(refused), send: async () => [] });
     const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options, logger, registry: new Registry() });
     await f.start();
     await until(async () => (await f.status()).lastError !== undefined);
@@ -99,14 +117,14 @@ describe('Forwarder (stand-in producer)', () => {
     for (let i = 0; i < 40; i++) await log.append({ key: 'veh-1', value: `${i}:${'x'.repeat(60_000)}` }); // about 2.4 MB: three requests
     const sent: ProducerRecord[] = [];
     let calls = 0;
-    const producer = {
+    const producer = withBatches({
       connect: async () => undefined,
       send: async (r: ProducerRecord) => {
         if (++calls === 2) throw new Error('request timed out');
         sent.push(r);
         return [{ topicName: r.topic, partition: r.messages[0]!.partition!, errorCode: 0, baseOffset: '0' }];
       },
-    } as unknown as Producer;
+    });
     const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options, logger, registry: new Registry() });
     await f.start();
     await until(async () => (await log.backlog('forwarder')).length === 0);
@@ -119,13 +137,13 @@ describe('Forwarder (stand-in producer)', () => {
   it('replaces a producer whose state the broker rejects (OUT_OF_ORDER_SEQUENCE_NUMBER) instead of retrying it for ever', async () => {
     const { log } = await simulatedLog();
     for (let i = 0; i < 20; i++) await log.append({ key: `veh-${i % 4}`, value: `v${i}` });
-    const wedged = {
+    const wedged = withBatches({
       connect: async () => undefined,
       disconnect: async () => undefined,
       send: async () => {
         throw Object.assign(new Error('The broker received an out of order sequence number'), { type: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
       },
-    } as unknown as Producer;
+    });
     const fresh = fakeProducer();
     let made = 0;
     const f = new Forwarder({ log, producer: wedged, newProducer: () => (made++, fresh.producer), topics, gatewayId: 'gw', options, logger, registry: new Registry() });
@@ -140,26 +158,28 @@ describe('Forwarder (stand-in producer)', () => {
 
   it('moves the cursor only over the contiguous acknowledged prefix when acks come back out of order', async () => {
     const { log } = await simulatedLog({ ...SMALL, partitions: 1 });
-    // Three vehicles in three Kafka partitions: one record per batch, three batches, three requests in flight at once.
+    // Three vehicles in three Kafka partitions: one record per batch, three batches.
     const keys = keysInDistinctPartitions(3, topics.telemetry.partitions);
     for (const key of keys) await log.append({ key, value: `from ${key}` });
     const held = new Map<string, () => void>();
-    const producer = {
+    const producer = withBatches({
       connect: async () => undefined,
       send: (r: ProducerRecord) =>
         new Promise((resolve) => {
           const key = String(r.messages[0]!.key);
           held.set(key, () => resolve([{ topicName: r.topic, partition: r.messages[0]!.partition!, errorCode: 0, baseOffset: '0' }]));
         }),
-    } as unknown as Producer;
+    });
     const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options: ForwarderOptionsSchema.parse({ ...options, maxBatchRecords: 1 }), logger, registry: new Registry() });
     await f.start();
-    await until(() => held.size === 3);
-    expect((await f.status()).inFlight).toMatchObject({ batches: 3, requests: 3, records: 3 });
+    // Two rounds in flight at most: the first two batches go out, the third waits for a round to end.
+    await until(() => held.size === 2);
+    expect((await f.status()).inFlight).toMatchObject({ batches: 3, requests: 2, records: 3 });
     const waiting = async () => (await log.backlog('forwarder')).reduce((n, p) => n + p.records, 0);
-    // The last batch, then the second, acknowledged first: the cursor must wait for the first.
-    held.get(keys[2]!)!();
+    // The second batch, then the third, acknowledged before the first: the cursor must wait for the first.
     held.get(keys[1]!)!();
+    await until(() => held.size === 3);
+    held.get(keys[2]!)!();
     await until(() => f.forwardedRecords === 2);
     await new Promise((r) => setTimeout(r, 50));
     expect(await waiting()).toBe(3);
@@ -180,7 +200,7 @@ describe('Forwarder (stand-in producer)', () => {
     let inFlight = 0;
     let maxInFlight = 0;
     let failNext = 2;
-    const producer = {
+    const producer = withBatches({
       connect: async () => undefined,
       send: async (r: ProducerRecord) => {
         inFlight++;
@@ -191,7 +211,7 @@ describe('Forwarder (stand-in producer)', () => {
         if (requests.length === 2 && failNext-- > 0) throw Object.assign(new Error('connection reset'), { name: 'KafkaJSConnectionError' });
         return [{ topicName: r.topic, partition: r.messages[0]!.partition!, errorCode: 0, baseOffset: '0' }];
       },
-    } as unknown as Producer;
+    });
     const f = new Forwarder({ log, producer, topics, gatewayId: 'gw', options: ForwarderOptionsSchema.parse({ ...options, maxBatchRecords: 4 }), logger, registry: new Registry() });
     await f.start();
     await until(() => f.forwardedRecords === 30);

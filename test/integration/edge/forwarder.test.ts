@@ -108,20 +108,28 @@ describe('forwarder', () => {
     const t = await topics();
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    // Fault injection: 15 % of sends fail (seeded), after others of the same batch went through.
+    // Fault injection (seeded): 15 % of sends fail before reaching Kafka, 5 % after Kafka wrote them (the ack is lost).
     let calls = 0;
     let failures = 0;
     let seed = 42;
     const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const reset = () => Object.assign(new Error('injected: connection reset'), { code: 'ECONNRESET' });
     const flaky = {
       connect: () => producer.connect(),
-      send: async (record: Parameters<Producer['send']>[0]) => {
+      send: (record: Parameters<Producer['send']>[0]) => producer.send(record),
+      sendBatch: async (batch: Parameters<Producer['sendBatch']>[0]) => {
         calls += 1;
-        if (random() < 0.15) {
+        const dice = random();
+        if (dice < 0.15) {
           failures += 1;
-          throw Object.assign(new Error('injected: connection reset'), { code: 'ECONNRESET' });
+          throw reset();
         }
-        return producer.send(record);
+        const result = await producer.sendBatch(batch);
+        if (dice < 0.2) {
+          failures += 1;
+          throw reset();
+        }
+        return result;
       },
     } as unknown as Producer;
     const forwarder = new Forwarder({
