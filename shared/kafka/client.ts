@@ -34,10 +34,9 @@ export function createKafka(options: KafkaClientOptions, logger?: Logger, overri
 }
 
 /**
- * TCP_NODELAY on every broker connection. kafkajs leaves Nagle's algorithm on: a request
- * written while an earlier one is unacknowledged waits for the broker's delayed ACK (40 ms on
- * Linux). Measured with the forwarder at 1,000 msg/s: append → Kafka ack p50 ≤ 50 ms with it,
- * see test/bench/results/drain.md for today's figure without it.
+ * TCP_NODELAY on every broker connection, as Kafka's Java client sets it. kafkajs leaves
+ * Nagle's algorithm on, so a small request written while an earlier one on the same connection
+ * is unacknowledged could wait for the broker's delayed ACK (up to 40 ms on Linux).
  */
 function withoutNagle(inner: ISocketFactory): ISocketFactory {
   return (args) => {
