@@ -118,12 +118,18 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startTarget(name: string, dir: string, credentialsFile?: string, quota = { messagesPerSecond: 1_000_000, burst: 1_000_000 }): Promise<Target> {
+/**
+ * Starts a broker. `agent-kafka` is the agent with its forwarder sending to `kafka` (a
+ * gateway's real work: store, acknowledge, forward); `agent` and `agent-b` keep records in
+ * their log.
+ */
+export async function startTarget(name: string, dir: string, credentialsFile?: string, quota = { messagesPerSecond: 1_000_000, burst: 1_000_000 }, kafka?: { brokers: string; prefix: string }): Promise<Target> {
   await mkdir(dir, { recursive: true });
   let child: ChildProcess;
-  if (name === 'agent' || name === 'agent-b') {
+  if (name === 'agent-kafka' && kafka === undefined) throw new Error('agent-kafka needs a Kafka cluster');
+  if (name === 'agent' || name === 'agent-b' || name === 'agent-kafka') {
     // agent-b: another build of the CLI (ROADLOG_BENCH_CLI_B), measured in the same run (A/B).
-    const cli = name === 'agent' ? CLI : process.env.ROADLOG_BENCH_CLI_B;
+    const cli = name === 'agent-b' ? process.env.ROADLOG_BENCH_CLI_B : CLI;
     if (cli === undefined || !existsSync(cli)) throw new Error(`${cli ?? 'ROADLOG_BENCH_CLI_B'} is missing: run \`npm run build\` first`);
     const config = join(dir, 'agent.yaml');
     await writeFile(
@@ -140,6 +146,7 @@ export async function startTarget(name: string, dir: string, credentialsFile?: s
         `    rateLimit: { messagesPerSecond: ${quota.messagesPerSecond}, burst: ${quota.burst} }`,
         '  http: { host: 127.0.0.1, port: 0 }',
         'log: { level: warn, format: json }',
+        ...(name === 'agent-kafka' ? [`kafka: { brokers: ["${kafka!.brokers}"] }`, `topics: { prefix: ${kafka!.prefix} }`] : []),
         '',
       ].join('\n'),
     );

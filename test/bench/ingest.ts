@@ -8,7 +8,9 @@
  *  - agent:     `roadlog edge start` from dist/ (aedes + validation + the edge log: PUBACK only
  *               after fdatasync), anonymous mode so logins cost no scrypt, quota lifted;
  *  - aedes:     raw aedes (plain JavaScript, `node -e`): no hooks, no storage, TCP_NODELAY;
- *  - mosquitto: Debian's /usr/sbin/mosquitto, persistence off, set_tcp_nodelay, a free port.
+ *  - mosquitto: Debian's /usr/sbin/mosquitto, persistence off, set_tcp_nodelay, a free port;
+ *  - agent-kafka (when listed): the agent with its forwarder sending everything on to a 1-node
+ *               Kafka this run starts on loopback (12 partitions): a gateway's whole job.
  * Phases:
  *  - closed: CLIENTS vehicles, each keeping 64 QoS 1 publishes in flight (a PUBACK frees a slot);
  *  - open:   RATE msg/s offered on a fixed schedule across the same CLIENTS, whatever the
@@ -30,7 +32,7 @@
  * ROADLOG_BENCH_FLEET_SECONDS (12), ROADLOG_BENCH_CLIENTS (16), ROADLOG_BENCH_RATE (5000),
  * ROADLOG_BENCH_VEHICLES (1000), ROADLOG_BENCH_STORM (200; 0 skips the login storm),
  * ROADLOG_BENCH_QUOTA_ROUNDS (as ROUNDS; 0 skips the quota phase),
- * ROADLOG_BENCH_TARGETS (aedes,agent,mosquitto),
+ * ROADLOG_BENCH_TARGETS (aedes,agent,agent-kafka,mosquitto),
  * ROADLOG_BENCH_CLI (the roadlog CLI to run as the agent; default dist/shared/cli/main.js),
  * ROADLOG_BENCH_CLI_B (a second build, benchmarked as the target `agent-b` in the same run).
  */
@@ -40,6 +42,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { BenchResult, machineLine } from './results.js';
 import { ioFullStallUs, procRssMb, sampled } from './proc.js';
 import { flushBuckets, flushStats, killAll, MOSQUITTO, REPO, startTarget, track, type FlushStats, type Target } from './brokers.js';
+import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.js';
+import { createKafka, KafkaClientOptionsSchema } from '../../shared/kafka/index.js';
 import { IN_FLIGHT, loadgen, vehicleIdOf, type PhaseResult, type PhaseSpec } from './mqtt-loadgen.js';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +108,16 @@ function machine(): string[] {
   ];
 }
 
+/** A 1-node Kafka for `agent-kafka`, with the topics its forwarder sends to (prefix `bench`). */
+async function benchKafka(dir: string): Promise<{ brokers: string; prefix: string }> {
+  const cluster = await startKafkaCluster({ nodes: 1, dir, heapMb: 512 });
+  const admin = createKafka(KafkaClientOptionsSchema.parse({ brokers: [cluster.bootstrapServers] })).admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'bench.telemetry.v1', numPartitions: 12 }, { topic: 'bench.dead-letters.v1', numPartitions: 1 }, { topic: 'bench.gateway-status.v1', numPartitions: 1 }] });
+  await admin.disconnect();
+  return { brokers: cluster.bootstrapServers, prefix: 'bench' };
+}
+
 const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -120,7 +134,7 @@ async function main(): Promise<void> {
   const vehicles = Number(process.env.ROADLOG_BENCH_VEHICLES ?? 1000);
   const storm = Number(process.env.ROADLOG_BENCH_STORM ?? 200);
   const quotaRounds = Number(process.env.ROADLOG_BENCH_QUOTA_ROUNDS ?? rounds);
-  const targets = (process.env.ROADLOG_BENCH_TARGETS ?? 'aedes,agent,mosquitto').split(',');
+  const targets = (process.env.ROADLOG_BENCH_TARGETS ?? 'aedes,agent,agent-kafka,mosquitto').split(',');
   const started = Date.now();
   const result = new BenchResult('ingest', 'Edge agent MQTT ingest', 'npm run bench:ingest');
   for (const line of machine()) console.log(line);
@@ -159,11 +173,13 @@ async function main(): Promise<void> {
     const ioFullStallMs = io0 === undefined || io1 === undefined ? undefined : (io1 - io0) / 1000;
     record(target.name, phase, { r: s.result, cpuPct: s.cpuPct, rssMaxMb: s.rssMaxMb, rssEndMb: s.rssEndMb, ...(flush === undefined ? {} : { flush }), ...(ioFullStallMs === undefined ? {} : { ioFullStallMs }) });
   };
+  let kafka: { brokers: string; prefix: string } | undefined;
   try {
+    if (targets.includes('agent-kafka')) kafka = await benchKafka(join(dir, 'kafka'));
     // Closed and open loop: all brokers up at once (idle ones cost nothing), rounds interleaved
     // and the order rotated, so a burst of other work on the machine hits every broker alike.
     const up: Target[] = [];
-    for (const name of targets) up.push(await startTarget(name, join(dir, name)));
+    for (const name of targets) up.push(await startTarget(name, join(dir, name), undefined, undefined, kafka));
     const phases: [string, Omit<PhaseSpec, 'url' | 'seqBase'>][] = [
       ['closed', { mode: 'closed', clients, seconds, warmupSeconds: 1 }],
       [`open ${rate}/s`, { mode: 'open', clients, rate, seconds, warmupSeconds: 1 }],
@@ -177,7 +193,7 @@ async function main(): Promise<void> {
     // Fleet: a fresh process each, so the RSS is that of a gateway with its vehicles, not what
     // the bursts above left in the heap.
     for (const name of targets) {
-      const target = await startTarget(name, join(dir, `${name}-fleet`));
+      const target = await startTarget(name, join(dir, `${name}-fleet`), undefined, undefined, kafka);
       console.log(`${name.padEnd(9)} idle RSS ${f(procRssMb(target.pid).rss)} MB`);
       await runPhase(target, `fleet ${vehicles}`, { mode: 'open', clients: vehicles, rate: vehicles, seconds: fleetSeconds, warmupSeconds: 2 });
       await target.stop();
@@ -217,6 +233,7 @@ async function main(): Promise<void> {
     }
   } finally {
     killAll();
+    if (kafka !== undefined) await stopKafkaCluster(join(dir, 'kafka')).catch((err: unknown) => console.error('stopping Kafka:', err));
     await rm(dir, { recursive: true, force: true });
   }
   const sizes = rows[0]?.runs[0]?.r.payloadBytes;
@@ -263,6 +280,21 @@ async function main(): Promise<void> {
     console.log(`  PUBACK p99 <= 10 ms at ${rate} msg/s:    ${f(agentOpen.p99, 2)} ms (worst round ${f(agentOpen.p99Worst, 1)} ms)  ${ok ? 'MET' : 'MISSED'}`);
     result.figure(`PUBACK p99 at ${rate} msg/s offered (median of rounds)`, `${f(agentOpen.p99, 2)} ms (worst round ${f(agentOpen.p99Worst, 1)} ms)`, '≤ 10 ms, none lost', ok);
     result.figure(`agent CPU at ${rate} msg/s (% of one core)`, `${f(agentOpen.cpu, 0)} %`);
+  }
+  const aedesFleet = get('aedes', 'fleet');
+  const kafkaFleet = get('agent-kafka', 'fleet');
+  const mosquittoFleet = get('mosquitto', 'fleet');
+  if (kafkaFleet && aedesFleet) {
+    // CPU ms per 1,000 messages: (cpu % / 100 × 1,000 ms a second) / (msg/s / 1,000).
+    const perK = (row: typeof aedesFleet) => `${f((row.cpu * 10_000) / row.msgPerSec, 0)} ms`;
+    const ratio = kafkaFleet.cpu / aedesFleet.cpu;
+    console.log(`  gateway CPU <= 1.5x raw aedes (${vehicles} vehicles, forwarding): ${f(ratio, 2)}x (${f(kafkaFleet.cpu, 0)} % / ${f(aedesFleet.cpu, 0)} %)  ${ratio <= 1.5 ? 'MET' : 'MISSED'}`);
+    result.figure(`agent forwarding to Kafka vs raw aedes, CPU with ${vehicles} vehicles at 1 Hz`, `${f(ratio, 2)}× (${f(kafkaFleet.cpu, 0)} % / ${f(aedesFleet.cpu, 0)} % of a core)`, '≤ 1.5×', ratio <= 1.5);
+    result.figure(`the same, PUBACK p99`, `${f(kafkaFleet.p99, 2)} ms`, '≤ 10 ms', kafkaFleet.p99 <= 10);
+    result.figure(
+      'CPU per 1,000 messages at that load',
+      [['agent forwarding', kafkaFleet], ['agent, log only', agentFleet], ['raw aedes', aedesFleet], ['mosquitto', mosquittoFleet]].flatMap(([name, row]) => (row === undefined ? [] : [`${name as string} ${perK(row as typeof aedesFleet)}`])).join('; '),
+    );
   }
   if (agentFleet) {
     const ok = agentFleet.rssMax <= 100;
