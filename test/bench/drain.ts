@@ -9,9 +9,10 @@
  *  - drain: an edge log holding N records of 300-byte values over 1,000 vehicles (filled first,
  *    not timed), drained by the forwarder (kafkajs, idempotent, acks=all, no compression) to a
  *    topic of 12 partitions, from start until its cursor is at the end of the log;
- *  - latency: `roadlog edge start` from dist/ with its forwarder, MQTT clients publishing
- *    each rate of RATES QoS 1 (each message's `ts` is its send time), and a Kafka consumer here:
- *    PUBACK → record readable in Kafka, p50/p99 over LATENCY_SECONDS (first second skipped).
+ *  - latency: `roadlog edge start` from dist/ with its forwarder; the ingest benchmark's load
+ *    generator as its own process, 50 MQTT clients offering each rate of RATES QoS 1 (each
+ *    message's `ts` is its send time); a Kafka consumer here: send → record read from Kafka,
+ *    p50/p99 over LATENCY_SECONDS after a 3 s warm-up (a fresh agent's JIT).
  *  - the same drain on @platformatic/kafka: a forwarder-like loop (bench only, to choose a
  *    client on figures) with the forwarder's own encoder, in-order cursor and coalesced commits,
  *    PLT_REQUEST records per send and up to PLT_DEPTH sends in flight (its best measured shape).
@@ -21,7 +22,8 @@
  * includes its JVM's start (sampled from /proc every 100 ms until it exits).
  *
  * Environment: ROADLOG_BENCH_DRAIN_RECORDS (1000000), ROADLOG_BENCH_RATES (latency phases,
- * msg/s: 1000,5000), ROADLOG_BENCH_LATENCY_SECONDS (10), ROADLOG_BENCH_PHASES (ref,drain,plt,
+ * msg/s: 1000,5000), ROADLOG_BENCH_LATENCY_SECONDS (10), ROADLOG_BENCH_LINGER (the agent's
+ * lingerMs in the latency phases; default its default), ROADLOG_BENCH_PHASES (ref,drain,plt,
  * latency: a subset runs only those and writes no results file).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -29,7 +31,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import mqtt, { type MqttClient } from 'mqtt';
+import { spawn } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { Producer as PltProducer } from '@platformatic/kafka';
 import { Forwarder, ForwarderOptionsSchema, KafkaRecordEncoder } from '../../edge/forwarder/index.js';
@@ -39,14 +41,17 @@ import { partitionForKey } from '../../shared/partitioner/index.js';
 import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.js';
 import { PRODUCER_PERFORMANCE_MAIN, runKafkaTool } from '../../infra/kafka/jvm.js';
 import { createLogger } from '../../shared/logging/index.js';
-import { exampleTelemetry } from '../../shared/schema/index.js';
 import { startCli } from '../support/cli.js';
-import { procCpuSeconds } from './proc.js';
+import type { PhaseResult, PhaseSpec } from './mqtt-loadgen.js';
+import { ioFullStallUs, procCpuSeconds } from './proc.js';
 import { BenchResult } from './results.js';
 
 const N = Number(process.env.ROADLOG_BENCH_DRAIN_RECORDS ?? 1_000_000);
 const RATES = (process.env.ROADLOG_BENCH_RATES ?? '1000,5000').split(',').map(Number);
 const LATENCY_SECONDS = Number(process.env.ROADLOG_BENCH_LATENCY_SECONDS ?? 10);
+const LATENCY_WARMUP_SECONDS = 3;
+/** The agent's edge.forwarder.lingerMs in the latency phase (default: the agent's default). */
+const LINGER = process.env.ROADLOG_BENCH_LINGER === undefined ? undefined : Number(process.env.ROADLOG_BENCH_LINGER);
 const PHASES = new Set((process.env.ROADLOG_BENCH_PHASES ?? 'ref,drain,plt,latency').split(','));
 const PLT_REQUEST = 200;
 const PLT_DEPTH = 16;
@@ -106,6 +111,20 @@ async function withBrokerCpu<T extends Phase>(brokerPid: number, phase: () => Pr
 function cpuSince(start: NodeJS.CpuUsage): number {
   const u = process.cpuUsage(start);
   return (u.user + u.system) / 1e6;
+}
+
+/** The MQTT load generator of the ingest benchmark, as its own process (so this one only consumes). */
+function runLoadgen(spec: PhaseSpec): Promise<PhaseResult> {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./ingest.ts', import.meta.url)), 'loadgen', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code, signal) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as PhaseResult);
+      else reject(new Error(`loadgen exited with ${code ?? signal}: ${out.slice(-2000)}`));
+    });
+  });
 }
 
 /** An edge log with N records of 300-byte values over 1,000 vehicles (filled before a drain, not timed). */
@@ -215,11 +234,11 @@ async function drainPlatformatic(bootstrap: string, topic: string): Promise<Phas
 const latencyPrefix = (rate: number) => `lat${rate}`;
 const latencyTopics = (rate: number) => ['telemetry', 'dead-letters', 'gateway-status'].map((t) => `${latencyPrefix(rate)}.${t}.v1`);
 
-async function latency(bootstrap: string, kafka: Kafka, rate: number): Promise<{ p50: number; p99: number; n: number; acked: number; agentCpu: number; agentLatency: { p50Ms: number; p99Ms: number } | undefined }> {
+async function latency(bootstrap: string, kafka: Kafka, rate: number): Promise<{ p50: number; p99: number; n: number; acked: number; agentCpu: number; agentLatency: { p50Ms: number; p99Ms: number } | undefined; ioStallMs: number | undefined }> {
   const dir = await mkdtemp(join(tmpdir(), 'roadlog-drain-lat-'));
   const prefix = latencyPrefix(rate);
   const file = join(dir, 'roadlog.yaml');
-  await writeFile(file, JSON.stringify({ log: { level: 'error' }, kafka: { brokers: [bootstrap] }, topics: { prefix }, edge: { gatewayId: 'bench', dataDir: join(dir, 'data'), mqtt: { host: '127.0.0.1', port: 0, allowAnonymous: true, rateLimit: { messagesPerSecond: 100_000, burst: 100_000 } }, http: { port: 0 } } }));
+  await writeFile(file, JSON.stringify({ log: { level: 'error' }, kafka: { brokers: [bootstrap] }, topics: { prefix }, edge: { gatewayId: 'bench', dataDir: join(dir, 'data'), ...(LINGER === undefined ? {} : { forwarder: { lingerMs: LINGER } }), mqtt: { host: '127.0.0.1', port: 0, allowAnonymous: true, rateLimit: { messagesPerSecond: 100_000, burst: 100_000 } }, http: { port: 0 } } }));
   const agent = startCli(['edge', 'start', '--config', file]);
   try {
     let port: number | undefined;
@@ -232,53 +251,36 @@ async function latency(bootstrap: string, kafka: Kafka, rate: number): Promise<{
     const consumer = kafka.consumer({ groupId: `${prefix}-lat`, maxWaitTimeInMs: 20 });
     await consumer.connect();
     await consumer.subscribe({ topic: `${prefix}.telemetry.v1`, fromBeginning: true });
-    const samples: number[] = [];
-    const start = Date.now();
+    // Latency of each record from its publisher's send time (`ts`) to this consumer reading it;
+    // records sent in the warm-up (a fresh agent's JIT, the clients' connects) are left out.
+    const sent: number[] = [];
     await consumer.run({
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
         const now = Date.now();
-        for (const m of batch.messages) {
-          const ts = (JSON.parse(m.value!.toString()) as { ts: number }).ts;
-          if (ts - start > 1_000) samples.push(now - ts);
-        }
+        for (const m of batch.messages) sent.push((JSON.parse(m.value!.toString()) as { ts: number }).ts, now);
       },
     });
     await new Promise((r) => setTimeout(r, 3_000)); // the group's first join
-    const CLIENTS = 50;
-    const clients: MqttClient[] = await Promise.all(
-      Array.from({ length: CLIENTS }, (_, i) => new Promise<MqttClient>((resolve, reject) => {
-        const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: `lat-${i}`, protocolVersion: 4, reconnectPeriod: 0 });
-        c.once('connect', () => resolve(c));
-        c.once('error', reject);
-      })),
-    );
-    let acked = 0;
-    let seq = 0;
     const agentCpu0 = procCpuSeconds(agent.child.pid!);
-    const begin = Date.now();
-    const total = rate * LATENCY_SECONDS;
-    while (seq < total) {
-      const due = begin + (seq / rate) * 1000;
-      const wait = due - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const burstEnd = Math.min(total, Math.floor(((Date.now() - begin) / 1000) * rate) + 1);
-      for (; seq < burstEnd; seq++) {
-        const c = clients[seq % CLIENTS]!;
-        const id = `lat-${seq % CLIENTS}`;
-        const body = JSON.stringify(exampleTelemetry({ vehicleId: id, seq, ts: Date.now() }));
-        c.publish(`fleet/${id}/telemetry`, body, { qos: 1 }, (err) => void (err === undefined || err === null ? acked++ : undefined));
-      }
-    }
+    const io0 = ioFullStallUs();
+    const load = await runLoadgen({ url: `mqtt://127.0.0.1:${port}`, mode: 'open', clients: 50, rate, seconds: LATENCY_SECONDS, warmupSeconds: LATENCY_WARMUP_SECONDS, seqBase: 0, stampSendTime: true });
+    const acked = load.acked;
+    // Until every acknowledged message was read (or 60 s).
     const deadline = Date.now() + 60_000;
-    while (samples.length < total - rate - 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (sent.length / 2 < acked && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    let first = Infinity;
+    for (let i = 0; i < sent.length; i += 2) first = Math.min(first, sent[i]!);
+    const samples: number[] = [];
+    for (let i = 0; i < sent.length; i += 2) if (sent[i]! >= first + LATENCY_WARMUP_SECONDS * 1000) samples.push(sent[i + 1]! - sent[i]!);
     const agentCpu = procCpuSeconds(agent.child.pid!) - agentCpu0;
+    const io1 = ioFullStallUs();
+    const ioStallMs = io0 === undefined || io1 === undefined ? undefined : (io1 - io0) / 1000;
     // The agent's own view: from each record's append (its PUBACK follows) to Kafka's ack.
     const http = /^http (http:\/\/\S+)$/m.exec(agent.output.stdout)?.[1];
     const agentLatency = http === undefined ? undefined : ((await (await fetch(`${http}/status`)).json()) as { latency: { p50Ms: number; p99Ms: number } }).latency;
-    await Promise.all(clients.map((c) => c.endAsync()));
     await consumer.disconnect();
-    return { p50: percentile(samples, 50), p99: percentile(samples, 99), n: samples.length, acked, agentCpu, agentLatency };
+    return { p50: percentile(samples, 50), p99: percentile(samples, 99), n: samples.length, acked, agentCpu, agentLatency, ioStallMs };
   } finally {
     if (agent.child.exitCode === null) agent.child.kill('SIGTERM');
     await agent.exited;
@@ -326,7 +328,7 @@ async function main(): Promise<void> {
     if (PHASES.has('latency')) {
       for (const rate of RATES) {
         const l = await latency(bootstrap, kafka, rate);
-        console.log(`PUBACK → readable in Kafka at ${fmt(rate)} msg/s offered (${LATENCY_SECONDS} s, first second skipped): p50 ${l.p50} ms, p99 ${l.p99} ms over ${fmt(l.n)} records (${fmt(l.acked)} acknowledged); the agent's append → Kafka ack: p50 ≤ ${l.agentLatency?.p50Ms} ms, p99 ≤ ${l.agentLatency?.p99Ms} ms; agent CPU ${l.agentCpu.toFixed(1)} s`);
+        console.log(`PUBACK → readable in Kafka at ${fmt(rate)} msg/s offered (${LATENCY_SECONDS} s after a ${LATENCY_WARMUP_SECONDS} s warm-up): p50 ${l.p50} ms, p99 ${l.p99} ms over ${fmt(l.n)} records (${fmt(l.acked)} acknowledged); the agent's append → Kafka ack: p50 ≤ ${l.agentLatency?.p50Ms} ms, p99 ≤ ${l.agentLatency?.p99Ms} ms; agent CPU ${l.agentCpu.toFixed(1)} s; machine I/O stall (PSI full) ${l.ioStallMs?.toFixed(0)} ms`);
         lat.push({ rate, l });
       }
     }
@@ -349,11 +351,11 @@ async function main(): Promise<void> {
       ...rows.map(({ name, p }) => `| ${name} | ${fmt(p.rps)} | ${p.mbps.toFixed(2)} | ${fmt(N / p.cpu)} | ${p.brokerCpu.toFixed(1)} | ${(hour / p.rps / 60).toFixed(1)} min |`),
     ].join('\n'));
     result.section('Latency', [
-      '| offered | publish → readable in Kafka, p50 | p99 | records | the agent\'s histogram, append → Kafka ack: p50 | p99 | agent CPU per 1,000 messages |',
-      '|---:|---:|---:|---:|---:|---:|---:|',
-      ...lat.map(({ rate, l }) => `| ${fmt(rate)} msg/s | ${l.p50} ms | ${l.p99} ms | ${fmt(l.n)} | ≤ ${l.agentLatency?.p50Ms} ms | ≤ ${l.agentLatency?.p99Ms} ms | ${((l.agentCpu / l.acked) * 1000 * 1000).toFixed(1)} ms |`),
+      '| offered | publish → readable in Kafka, p50 | p99 | records | the agent\'s histogram, append → Kafka ack: p50 | p99 | agent CPU per 1,000 messages | machine I/O stall meanwhile |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...lat.map(({ rate, l }) => `| ${fmt(rate)} msg/s | ${l.p50} ms | ${l.p99} ms | ${fmt(l.n)} | ≤ ${l.agentLatency?.p50Ms} ms | ≤ ${l.agentLatency?.p99Ms} ms | ${((l.agentCpu / l.acked) * 1000 * 1000).toFixed(1)} ms | ${l.ioStallMs === undefined ? '-' : `${l.ioStallMs.toFixed(0)} ms`} |`),
     ].join('\n'));
-    result.section('Conditions', `${fmt(N)} records of ${RECORD_BYTES} bytes over 1,000 keys, ${PARTITIONS} Kafka partitions, acks=all, idempotent, no compression; a 1-node Kafka on loopback. Records per CPU-second: the producing process's user+system CPU over the phase (the reference's includes its JVM's start). Latency: \`roadlog edge start\` from dist/ with its forwarder (default settings), QoS 1 for ${LATENCY_SECONDS} s per rate (first second skipped), measured from the publisher's send time to the consumer reading the record; agent CPU from /proc over the publishing and until the consumer had every record.`);
+    result.section('Conditions', `${fmt(N)} records of ${RECORD_BYTES} bytes over 1,000 keys, ${PARTITIONS} Kafka partitions, acks=all, idempotent, no compression; a 1-node Kafka on loopback. Records per CPU-second: the producing process's user+system CPU over the phase (the reference's includes its JVM's start). Latency: \`roadlog edge start\` from dist/ with its forwarder (default settings), QoS 1 from 50 clients for ${LATENCY_SECONDS} s per rate after a ${LATENCY_WARMUP_SECONDS} s warm-up, measured from the publisher's send time (the load generator, its own process) to the consumer reading the record (this process); agent CPU from /proc over the publishing and until the consumer had every record.`);
     await result.write();
   } finally {
     await stopKafkaCluster(dir).catch((err: unknown) => console.error('stopping Kafka:', err));

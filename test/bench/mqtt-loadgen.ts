@@ -12,14 +12,14 @@ export const IN_FLIGHT = 64;
 
 export const vehicleIdOf = (i: number): string => `veh-${String(i).padStart(5, '0')}`;
 
-function payload(vehicleId: string, seq: number): Buffer {
+function payload(vehicleId: string, seq: number, ts: number): Buffer {
   const x = (seq % 997) / 997;
   return Buffer.from(
     JSON.stringify({
       v: 1,
       vehicleId,
       seq,
-      ts: 1_767_225_600_000 + seq * 1000,
+      ts,
       speedKph: Math.round(x * 1200) / 10,
       longAccelMps2: Math.round((x - 0.5) * 400) / 100,
       engineRpm: 800 + Math.round(x * 3000),
@@ -52,6 +52,8 @@ export interface PhaseSpec {
   firstVehicle?: number;
   /** MQTT password of every vehicle (default none: the brokers run anonymous). */
   password?: string;
+  /** Each message's `ts` is its send time (wall clock), for a consumer measuring end-to-end latency. */
+  stampSendTime?: boolean;
 }
 
 export interface PhaseResult {
@@ -103,7 +105,8 @@ export async function loadgen(spec: PhaseSpec): Promise<PhaseResult> {
   const send = (i: number, scheduled: number, onDone?: () => void): void => {
     const c = clients[i]!;
     const id = vehicleIdOf((spec.firstVehicle ?? 0) + i);
-    const body = payload(id, ++seqs[i]!);
+    const seq = ++seqs[i]!;
+    const body = payload(id, seq, spec.stampSendTime === true ? Date.now() : 1_767_225_600_000 + seq * 1000);
     if (sizeN < 100_000) {
       sizeN += 1;
       sizeSum += body.length;
