@@ -11,9 +11,19 @@
  */
 export interface GroupCommitOptions {
   maxBatchDelayMs: number;
+  /**
+   * While records arrive fast enough that a flush waiting this long would carry two or more
+   * (a steady rate), it waits up to this long instead of maxBatchDelayMs: fewer, fuller durable
+   * writes. A lone record after a quiet spell still waits only maxBatchDelayMs. At or below
+   * maxBatchDelayMs: the delay never changes. Default: maxBatchDelayMs.
+   */
+  busyBatchDelayMs?: number;
   maxBatchBytes: number;
   maxPendingBytes: number;
 }
+
+/** Weight of the newest flush in the arrival-rate estimate. */
+const RATE_WEIGHT = 0.3;
 
 /** Writes a batch; returns one result or Error per item, in order. Throwing fails the whole batch. */
 export type FlushFn<T, R> = (items: T[]) => Promise<(R | Error)[]>;
@@ -87,6 +97,9 @@ export class GroupCommit<T, R> {
   private timer: NodeJS.Timeout | undefined;
   private entering = 0;
   private closed = false;
+  /** Arrivals per ms, estimated at each flush (an exponentially weighted average). */
+  private arrivalRate = 0;
+  private lastFlushAt: number | undefined;
   readonly budget: PendingBudget;
 
   constructor(
@@ -148,16 +161,32 @@ export class GroupCommit<T, R> {
       return;
     }
     if (this.timer !== undefined) return;
-    const wait = Math.max(0, this.queue[0]!.at + this.options.maxBatchDelayMs - this.now());
+    const wait = Math.max(0, this.queue[0]!.at + this.delayMs() - this.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.flushing === undefined) this.startFlush();
     }, wait);
   }
 
+  /** The group commit delay now: the busy one while a flush waiting that long would carry two records or more. */
+  delayMs(): number {
+    const { maxBatchDelayMs, busyBatchDelayMs } = this.options;
+    if (busyBatchDelayMs === undefined || busyBatchDelayMs <= maxBatchDelayMs) return maxBatchDelayMs;
+    // The average, unless what arrived since the last flush says the stream has thinned (a quiet spell).
+    const since = this.lastFlushAt === undefined ? Infinity : this.now() - this.lastFlushAt;
+    const rate = Math.min(this.arrivalRate, this.queue.length / Math.max(1, since));
+    return rate * busyBatchDelayMs >= 2 ? busyBatchDelayMs : maxBatchDelayMs;
+  }
+
   private startFlush(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    const now = this.now();
+    if (this.lastFlushAt !== undefined) {
+      const rate = this.queue.length / Math.max(1, now - this.lastFlushAt);
+      this.arrivalRate = RATE_WEIGHT * rate + (1 - RATE_WEIGHT) * this.arrivalRate;
+    }
+    this.lastFlushAt = now;
     const batch = this.queue;
     const bytes = this.queuedBytes;
     this.queue = [];

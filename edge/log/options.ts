@@ -33,6 +33,13 @@ export const EdgeLogOptionsSchema = z
     indexIntervalBytes: z.number().int().min(64).max(MiB).default(4096),
     /** Group commit: the longest an append waits for others to share its fsync. */
     maxBatchDelayMs: z.number().min(0).max(1000).default(2),
+    /**
+     * Group commit at a steady rate: while records arrive fast enough that a flush waiting this
+     * long would carry two or more, it waits up to this long instead of maxBatchDelayMs (fewer,
+     * fuller durable writes: each costs a system call and a trip through libuv's thread pool).
+     * At or below maxBatchDelayMs it never changes.
+     */
+    busyBatchDelayMs: z.number().min(0).max(1000).default(5),
     /** Group commit: a batch this large is flushed at once. */
     maxBatchBytes: z.number().int().min(1).default(MiB),
     /** Backpressure: appends wait while this many bytes are queued or being written. */

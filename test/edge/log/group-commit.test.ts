@@ -69,4 +69,34 @@ describe('GroupCommit', () => {
     await gc.drain();
     expect(gc.pendingBytes).toBe(0);
   });
+
+  it('waits busyBatchDelayMs at a steady rate (fewer, fuller writes), and only maxBatchDelayMs for a record after a quiet spell', async () => {
+    let t = 0;
+    const gc = new GroupCommit<number, number>({ maxBatchDelayMs: 2, busyBatchDelayMs: 5, maxBatchBytes: 1e9, maxPendingBytes: 1e9 }, async (items) => items, undefined, undefined, () => t);
+    /** Submits and lets it reach the queue; `done` is the append's result. */
+    const queued = async (item: number) => {
+      const done = gc.submit(item, 1);
+      await new Promise((r) => setImmediate(r));
+      return { done };
+    };
+    expect(gc.delayMs()).toBe(2);
+    for (let i = 0; i < 20; i++) {
+      const { done } = await queued(i); // one record a millisecond, each flushed alone
+      await gc.drain();
+      await done;
+      t += 1;
+    }
+    const steady = await queued(20);
+    expect(gc.delayMs()).toBe(5);
+    await gc.drain();
+    await steady.done;
+    t += 10_000;
+    const lone = await queued(21);
+    expect(gc.delayMs()).toBe(2);
+    await gc.drain();
+    await lone.done;
+    // Without busyBatchDelayMs above maxBatchDelayMs, the delay never moves.
+    const fixed = new GroupCommit<number, number>({ maxBatchDelayMs: 2, maxBatchBytes: 1e9, maxPendingBytes: 1e9 }, async (items) => items, undefined, undefined, () => t);
+    expect(fixed.delayMs()).toBe(2);
+  });
 });
