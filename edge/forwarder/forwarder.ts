@@ -25,7 +25,7 @@ import { DrainRate, type ForwarderStatus, summarize } from './status.js';
  * are small when traffic is light and full when a backlog drains.
  *
  * Never losing: the cursor moves, durably, only over batches whose every record Kafka
- * acknowledged (acks=all, idempotent producer, each partition's ack checked: `sendChunk`), and
+ * acknowledged (acks=all, idempotent producer, each partition's ack checked: `sendRound`), and
  * only over the contiguous prefix of them (AckTracker); saves are coalesced, one fsync in
  * flight (CoalescedCommit). A request that fails is sent again after a backoff, before anything
  * behind it in its partition. A record can still reach Kafka twice (an ack lost on the way back,

@@ -13,9 +13,10 @@ import { partitionForKey } from '../partitioner/index.js';
  * acknowledged records missing after one SIGKILL of a leader (infra/kafka/README.md).
  *
  * So: each record's partition is chosen here (Kafka's murmur2, as the default partitioner
- * would), one `send()` goes out per partition (a single-broker request, which kafkajs retries
- * correctly against the new leader), and every response is checked to name its partition
- * with error code 0. Anything less throws ROADLOG_ERR_KAFKA_UNACKNOWLEDGED (retriable).
+ * would) and every answer is checked to name each partition sent to with error code 0; a
+ * partition left out is not acknowledged. `sendPerPartition` sends one request per partition
+ * (anything less throws ROADLOG_ERR_KAFKA_UNACKNOWLEDGED, retriable); `sendRound` sends
+ * several partitions in one `sendBatch` and reports each partition's outcome.
  */
 export interface KeyedRecord {
   key: string;
@@ -116,7 +117,7 @@ export class UnacknowledgedSendError extends RoadlogError {
   }
 }
 
-export interface SendChunkOptions {
+interface SendChunkOptions {
   topic: string;
   partition: number;
   /** At most one request's worth (see `chunkByBytes`). */
@@ -130,7 +131,7 @@ export interface SendChunkOptions {
  * One request to one partition: resolves with the base offset only when the broker's answer
  * names that partition with error code 0 (see above why a plain `send()` is not trusted).
  */
-export async function sendChunk(producer: Producer, options: SendChunkOptions): Promise<string> {
+async function sendChunk(producer: Producer, options: SendChunkOptions): Promise<string> {
   const { topic, partition } = options;
   const messages: Message[] = options.records.map((r) => ({ key: r.key, value: r.value, partition, ...(r.headers === undefined ? {} : { headers: r.headers }) }));
   const result = await producer.send({

@@ -13,9 +13,8 @@
  *    generator as its own process, 50 MQTT clients offering each rate of RATES QoS 1 (each
  *    message's `ts` is its send time); a Kafka consumer here: send → record read from Kafka,
  *    p50/p99 over LATENCY_SECONDS after a 3 s warm-up (a fresh agent's JIT).
- *  - the same drain on @platformatic/kafka: a forwarder-like loop (bench only, to choose a
- *    client on figures) with the forwarder's own encoder, in-order cursor and coalesced commits,
- *    PLT_REQUEST records per send and up to PLT_DEPTH sends in flight (its best measured shape).
+ *  - the same drain by the same forwarder on @platformatic/kafka (bench only, to choose a client
+ *    on figures): an adapter gives it the kafkajs calls the forwarder makes.
  * Reports records/s, MB/s, the ratio to the reference, the time to drain one hour of 1k msg/s
  * (3.6M records), and CPU seconds: of each producing side (records per CPU-second: what a
  * gateway whose CPU is the limit pays) and of the broker during each phase. The reference's CPU
@@ -30,14 +29,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Producer, type ProducerBatch, type ProducerRecord, type RecordMetadata } from 'kafkajs';
 import { spawn } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { Producer as PltProducer } from '@platformatic/kafka';
-import { Forwarder, ForwarderOptionsSchema, KafkaRecordEncoder } from '../../edge/forwarder/index.js';
-import { AckTracker, CoalescedCommit } from '../../edge/forwarder/cursor-tracker.js';
+import { Forwarder, ForwarderOptionsSchema } from '../../edge/forwarder/index.js';
+import { createKafka, KafkaClientOptionsSchema } from '../../shared/kafka/index.js';
 import { openLog, type EdgeLog } from '../../edge/log/index.js';
-import { partitionForKey } from '../../shared/partitioner/index.js';
 import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.js';
 import { PRODUCER_PERFORMANCE_MAIN, runKafkaTool } from '../../infra/kafka/jvm.js';
 import { createLogger } from '../../shared/logging/index.js';
@@ -53,8 +51,6 @@ const LATENCY_WARMUP_SECONDS = 3;
 /** The agent's edge.forwarder.lingerMs in the latency phase (default: the agent's default). */
 const LINGER = process.env.ROADLOG_BENCH_LINGER === undefined ? undefined : Number(process.env.ROADLOG_BENCH_LINGER);
 const PHASES = new Set((process.env.ROADLOG_BENCH_PHASES ?? 'ref,drain,plt,latency').split(','));
-const PLT_REQUEST = 200;
-const PLT_DEPTH = 16;
 const PARTITIONS = 12;
 const RECORD_BYTES = 300;
 const logger = createLogger({ level: 'error' });
@@ -144,11 +140,11 @@ async function filledLog(dir: string): Promise<{ log: EdgeLog; fillSeconds: numb
   return { log, fillSeconds: (performance.now() - t0) / 1000 };
 }
 
-async function drain(kafka: Kafka, topic: string, dead: string): Promise<Phase & { seconds: number; fillSeconds: number }> {
+/** The forwarder drains a filled log with `producer` (kafkajs's, or the adapter below). */
+async function drain(producer: Producer, topic: string, dead: string): Promise<Phase & { seconds: number; fillSeconds: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'roadlog-drain-'));
   try {
     const { log, fillSeconds } = await filledLog(dir);
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     const forwarder = new Forwarder({
       log,
       producer,
@@ -178,56 +174,32 @@ async function drain(kafka: Kafka, topic: string, dead: string): Promise<Phase &
 }
 
 /**
- * The same drain with @platformatic/kafka (bench only, to choose a client on figures): the
- * forwarder's encoder, partitioning (murmur2) and in-order coalesced cursor commits around
- * idempotent acks=all sends of PLT_REQUEST records, up to PLT_DEPTH in flight, every partition's
- * ack checked. Unlike the forwarder it does not handle failures: a failed send ends the bench.
+ * A kafkajs-shaped producer on @platformatic/kafka (bench only): what the forwarder calls
+ * (`sendBatch`, `send`, connect, disconnect) mapped onto one idempotent acks=all producer, so the
+ * very same forwarder (pipeline, encoder, cursor) runs on either client. A send resolves with
+ * one entry per partition that the broker acknowledged, as kafkajs's does.
  */
-async function drainPlatformatic(bootstrap: string, topic: string): Promise<Phase & { seconds: number }> {
-  const dir = await mkdtemp(join(tmpdir(), 'roadlog-drain-plt-'));
-  try {
-    const { log } = await filledLog(dir);
-    const producer = new PltProducer({ clientId: 'bench-plt', bootstrapBrokers: [bootstrap], idempotent: true, acks: -1 });
-    const reader = await log.openReader('forwarder');
-    const encoder = new KafkaRecordEncoder('bench', log.logId);
-    const names = new Map<string, Buffer>();
-    const name = (n: string) => names.get(n) ?? names.set(n, Buffer.from(n)).get(n)!;
-    const tracker = new AckTracker();
-    const commits = new CoalescedCommit((p) => reader.commit(p), (err) => { throw err; });
-    const inFlight = new Set<Promise<void>>();
-    const cpu0 = process.cpuUsage();
-    const t = performance.now();
-    for (;;) {
-      while (inFlight.size >= PLT_DEPTH) await Promise.race(inFlight);
-      const batch = await reader.read({ maxRecords: PLT_REQUEST, maxBytes: 8 * 1024 * 1024 });
-      if (batch.records.length === 0) break;
-      const ticket = tracker.add(reader.readPositions(), batch.records.length);
-      const messages = batch.records.map((r) => {
-        const k = encoder.encode(r);
+function platformaticProducer(bootstrap: string): Producer {
+  const producer = new PltProducer({ clientId: 'bench-plt', bootstrapBrokers: [bootstrap], idempotent: true, acks: -1 });
+  const names = new Map<string, Buffer>();
+  const name = (n: string) => names.get(n) ?? names.set(n, Buffer.from(n)).get(n)!;
+  const sendBatch = async (batch: ProducerBatch): Promise<RecordMetadata[]> => {
+    const messages = (batch.topicMessages ?? []).flatMap(({ topic, messages: ms }) =>
+      ms.map((m) => {
         const headers = new Map<Buffer, Buffer>();
-        for (const [n, v] of Object.entries(k.headers!)) headers.set(name(n), Buffer.isBuffer(v) ? v : Buffer.from(v));
-        return { topic, key: Buffer.from(k.key), value: k.value as Buffer, headers, partition: partitionForKey(k.key, PARTITIONS) };
-      });
-      const sent = producer.send({ messages }).then((res) => {
-        const partitions = new Set(messages.map((m) => m.partition));
-        if (res.offsets?.length !== partitions.size) throw new Error(`acknowledged ${String(res.offsets?.length)} of ${partitions.size} partitions`);
-        tracker.ack(ticket, messages.length);
-        const end = tracker.takeCommittable();
-        if (end !== undefined) commits.request(end);
-      });
-      const tracked: Promise<void> = sent.finally(() => inFlight.delete(tracked));
-      inFlight.add(tracked);
-    }
-    await Promise.all(inFlight);
-    await commits.flush();
-    const seconds = (performance.now() - t) / 1000;
-    const cpu = cpuSince(cpu0);
-    await producer.close();
-    await log.close();
-    return { rps: N / seconds, mbps: (N * RECORD_BYTES) / seconds / 1e6, seconds, cpu, brokerCpu: 0 };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+        for (const [k, v] of Object.entries(m.headers ?? {})) headers.set(name(k), Buffer.isBuffer(v) ? v : Buffer.from(String(v)));
+        return { topic, key: Buffer.from(m.key as string), value: m.value as Buffer, headers, partition: m.partition! };
+      }),
+    );
+    const res = await producer.send({ messages });
+    return (res.offsets ?? []).map((o) => ({ topicName: o.topic, partition: o.partition, errorCode: 0, baseOffset: String(o.offset) }));
+  };
+  return {
+    connect: async () => undefined,
+    disconnect: () => producer.close(),
+    sendBatch,
+    send: (r: ProducerRecord) => sendBatch({ topicMessages: [{ topic: r.topic, messages: r.messages }] }),
+  } as unknown as Producer;
 }
 
 /** The latency phase's topics at `rate`: `{prefix}.telemetry.v1` and the others, made with the drain's. */
@@ -315,14 +287,15 @@ async function main(): Promise<void> {
       rows.push({ name: "reference: Kafka's ProducerPerformance", p: (ref = r) });
     }
     if (PHASES.has('drain')) {
-      const r = await withBrokerCpu(brokerPid, () => drain(kafka, 'drain', 'drain-dead'));
+      const producer = createKafka(KafkaClientOptionsSchema.parse({ brokers: [bootstrap] })).producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      const r = await withBrokerCpu(brokerPid, () => drain(producer, 'drain', 'drain-dead'));
       console.log(`forwarder drain: ${fmt(N)} records in ${r.seconds.toFixed(1)} s = ${fmt(r.rps)} records/s (log filled in ${r.fillSeconds.toFixed(1)} s beforehand)`);
       rows.push({ name: 'forwarder (kafkajs)', p: (d = r) });
     }
     if (PHASES.has('plt')) {
-      const r = await withBrokerCpu(brokerPid, () => drainPlatformatic(bootstrap, 'drain-plt'));
-      console.log(`@platformatic/kafka drain loop: ${fmt(N)} records in ${r.seconds.toFixed(1)} s = ${fmt(r.rps)} records/s`);
-      rows.push({ name: `the same pipeline on @platformatic/kafka (bench only; ${PLT_REQUEST} records a send, ${PLT_DEPTH} in flight)`, p: r });
+      const r = await withBrokerCpu(brokerPid, () => drain(platformaticProducer(bootstrap), 'drain-plt', 'drain-dead'));
+      console.log(`the forwarder on @platformatic/kafka: ${fmt(N)} records in ${r.seconds.toFixed(1)} s = ${fmt(r.rps)} records/s`);
+      rows.push({ name: 'the same forwarder on @platformatic/kafka (bench only)', p: r });
     }
     const lat: { rate: number; l: Awaited<ReturnType<typeof latency>> }[] = [];
     if (PHASES.has('latency')) {
