@@ -12,10 +12,11 @@
 export interface GroupCommitOptions {
   maxBatchDelayMs: number;
   /**
-   * While records arrive fast enough that a flush waiting this long would carry two or more
-   * (a steady rate), it waits up to this long instead of maxBatchDelayMs: fewer, fuller durable
-   * writes. A lone record after a quiet spell still waits only maxBatchDelayMs. At or below
-   * maxBatchDelayMs: the delay never changes. Default: maxBatchDelayMs.
+   * While records arrive fast enough that a flush waiting this long would carry two or more,
+   * but one waiting maxBatchDelayMs fewer than two (a steady, moderate rate), it waits up to
+   * this long instead: fewer, fuller durable writes. A lone record after a quiet spell, or a
+   * rate that fills flushes anyway, keeps maxBatchDelayMs. At or below maxBatchDelayMs: the
+   * delay never changes. Default: maxBatchDelayMs.
    */
   busyBatchDelayMs?: number;
   maxBatchBytes: number;
@@ -168,14 +169,18 @@ export class GroupCommit<T, R> {
     }, wait);
   }
 
-  /** The group commit delay now: the busy one while a flush waiting that long would carry two records or more. */
+  /**
+   * The group commit delay now. The busy delay only where it pays: the base delay would carry
+   * fewer than two records and the busy one two or more (a steady, moderate rate). Faster than
+   * that, flushes fill at the base delay already; after a quiet spell a lone record is not held.
+   */
   delayMs(): number {
     const { maxBatchDelayMs, busyBatchDelayMs } = this.options;
     if (busyBatchDelayMs === undefined || busyBatchDelayMs <= maxBatchDelayMs) return maxBatchDelayMs;
-    // The average, unless what arrived since the last flush says the stream has thinned (a quiet spell).
+    // The average, unless what arrived since the last flush says the stream has thinned.
     const since = this.lastFlushAt === undefined ? Infinity : this.now() - this.lastFlushAt;
     const rate = Math.min(this.arrivalRate, this.queue.length / Math.max(1, since));
-    return rate * busyBatchDelayMs >= 2 ? busyBatchDelayMs : maxBatchDelayMs;
+    return rate * maxBatchDelayMs < 2 && rate * busyBatchDelayMs >= 2 ? busyBatchDelayMs : maxBatchDelayMs;
   }
 
   private startFlush(): void {

@@ -34,8 +34,8 @@ export const EdgeLogOptionsSchema = z
     /** Group commit: the longest an append waits for others to share its fsync. */
     maxBatchDelayMs: z.number().min(0).max(1000).default(2),
     /**
-     * Group commit at a steady rate: while records arrive fast enough that a flush waiting this
-     * long would carry two or more, it waits up to this long instead of maxBatchDelayMs (fewer,
+     * Group commit at a steady, moderate rate: while a flush waiting this long would carry two
+     * records or more and one waiting maxBatchDelayMs fewer than two, it waits this long (fewer,
      * fuller durable writes: each costs a system call and a trip through libuv's thread pool).
      * At or below maxBatchDelayMs it never changes.
      */

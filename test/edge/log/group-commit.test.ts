@@ -70,7 +70,7 @@ describe('GroupCommit', () => {
     expect(gc.pendingBytes).toBe(0);
   });
 
-  it('waits busyBatchDelayMs at a steady rate (fewer, fuller writes), and only maxBatchDelayMs for a record after a quiet spell', async () => {
+  it('waits busyBatchDelayMs at a steady, moderate rate (fewer, fuller writes); maxBatchDelayMs when flushes fill anyway and for a record after a quiet spell', async () => {
     let t = 0;
     const gc = new GroupCommit<number, number>({ maxBatchDelayMs: 2, busyBatchDelayMs: 5, maxBatchBytes: 1e9, maxPendingBytes: 1e9 }, async (items) => items, undefined, undefined, () => t);
     /** Submits and lets it reach the queue; `done` is the append's result. */
@@ -90,6 +90,17 @@ describe('GroupCommit', () => {
     expect(gc.delayMs()).toBe(5);
     await gc.drain();
     await steady.done;
+    // Five records a millisecond fill a flush at the base delay already: no reason to wait longer.
+    for (let i = 0; i < 20; i++) {
+      const burst = await Promise.all([1, 2, 3, 4, 5].map(() => queued(i)));
+      await gc.drain();
+      await Promise.all(burst.map((b) => b.done));
+      t += 1;
+    }
+    const fast = await queued(0);
+    expect(gc.delayMs()).toBe(2);
+    await gc.drain();
+    await fast.done;
     t += 10_000;
     const lone = await queued(21);
     expect(gc.delayMs()).toBe(2);
