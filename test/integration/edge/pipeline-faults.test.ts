@@ -13,20 +13,27 @@ import { startLoad, waitForEmptyBacklog } from './support/load.js';
  * The pipelined forwarder when single produce requests go wrong: a proxy between the gateway
  * and Kafka delays some requests, drops others with their connection, and lets others reach
  * the broker but resets the connection before the answer comes back (the broker wrote them;
- * the forwarder must not know). Every Kafka partition must then hold each vehicle's records
+ * the forwarder must not know); in the middle, a dead spell drops every produce request long
+ * enough that kafkajs gives up and the forwarder's own re-sending takes over. Every Kafka partition must then hold each vehicle's records
  * in edge order with no gap, and a record twice only as a re-sent copy: the same envelope,
  * the same bytes.
  */
 const brokers = inject('kafkaBrokers');
 const env = { ROADLOG_HOME: inject('roadlogHome'), ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_LOG_LEVEL: 'error' };
 const FAULT_SECONDS = 15 * Number(process.env.ROADLOG_FAULT_SCALE ?? 1);
+const DEAD_SECONDS = 10;
 const PRODUCE = 0;
 
 afterAll(() => removeTempDirs());
 
-/** One produce request in ten goes wrong, in one of three ways. */
+/** While set, every produce request is dropped: long enough that kafkajs's own retries give up and the forwarder's take over. */
+let dead = false;
+
+/** One produce request in ten goes wrong, in one of three ways (all of them while `dead`). */
 function produceFaults(apiKey: number): RequestFault {
-  if (apiKey !== PRODUCE || Math.random() >= 0.1) return { kind: 'pass' };
+  if (apiKey !== PRODUCE) return { kind: 'pass' };
+  if (dead) return { kind: 'reset-before' };
+  if (Math.random() >= 0.1) return { kind: 'pass' };
   const pick = Math.floor(Math.random() * 3);
   if (pick === 0) return { kind: 'delay', ms: 50 + Math.random() * 500 };
   if (pick === 1) return { kind: 'reset-before' };
@@ -34,7 +41,7 @@ function produceFaults(apiKey: number): RequestFault {
 }
 
 describe('forwarder pipeline: faults on single produce requests', () => {
-  it(`${FAULT_SECONDS} s of delayed, dropped and unanswered requests under load: per-vehicle edge order, no gap, copies identical`, async () => {
+  it(`${FAULT_SECONDS} s of delayed, dropped and unanswered requests and a ${DEAD_SECONDS} s dead spell under load: per-vehicle edge order, no gap, copies identical`, async () => {
     const prefix = randomName('reqfault');
     const apply = await runCli(['topics', 'apply', '--prefix', prefix], { env });
     expect(apply.code, apply.stderr).toBe(0);
@@ -56,7 +63,11 @@ describe('forwarder pipeline: faults on single produce requests', () => {
       await waitFor(async () => ((await agent.status()).connected ? true : undefined), 30_000, 'the forwarder connected');
       proxy.requestFault = produceFaults; // new connections from now on cut requests into frames
       proxy.resetAll();
-      await new Promise((r) => setTimeout(r, FAULT_SECONDS * 1000));
+      await new Promise((r) => setTimeout(r, (FAULT_SECONDS * 1000) / 2));
+      dead = true;
+      await new Promise((r) => setTimeout(r, DEAD_SECONDS * 1000));
+      dead = false;
+      await new Promise((r) => setTimeout(r, (FAULT_SECONDS * 1000) / 2));
       proxy.requestFault = undefined;
       proxy.resetAll(); // the faulty connections go; new ones pass everything
       await load.stop();
@@ -105,14 +116,15 @@ describe('forwarder pipeline: faults on single produce requests', () => {
       expect(mismatched).toBe(0);
       const faults = proxy.requestFaults;
       expect(faults['reset-before'] + faults['reset-after'], 'faults were injected').toBeGreaterThan(0);
-      // Most faults are retried inside kafkajs (same request, same sequence numbers); the rest reach the forwarder.
+      // Single faults are mostly retried inside kafkajs (same request, same sequence numbers); the dead spell reaches the forwarder.
       const text = await agent.registry.metrics();
       const failed = [...text.matchAll(/roadlog_edge_forward_failures_total\{[^}]*\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-      console.log(`request faults: ${JSON.stringify(faults)} in ${FAULT_SECONDS} s; ${failed} failed requests sent again by the forwarder; ${load.total()} acknowledged messages all in Kafka in edge order; ${read} records read, ${copies} re-sent copies, all byte-identical`);
+      expect(failed, 'requests failed past kafkajs and the forwarder sent them again').toBeGreaterThan(0);
+      console.log(`request faults: ${JSON.stringify(faults)} in ${FAULT_SECONDS} s and a ${DEAD_SECONDS} s dead spell; ${failed} failed requests sent again by the forwarder; ${load.total()} acknowledged messages all in Kafka in edge order; ${read} records read, ${copies} re-sent copies, all byte-identical`);
     } finally {
       await load.stop().catch(() => undefined);
       await close();
       await proxy.close();
     }
-  }, FAULT_SECONDS * 1000 + 240_000);
+  }, (FAULT_SECONDS + DEAD_SECONDS) * 1000 + 240_000);
 });
