@@ -1,11 +1,7 @@
-import { connect } from 'node:net';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { KafkaClientOptionsSchema } from '../../../shared/kafka/index.js';
-import { TopicsOptionsSchema } from '../../../shared/topics/index.js';
-import { runCli } from '../../support/cli.js';
-import { FaultProxy } from '../../support/fault-proxy.js';
-import { randomName, waitFor } from '../../support/kafka.js';
-import { removeTempDirs, startAgent } from '../../edge/ingress/support/agent.js';
+import { waitFor } from '../../support/kafka.js';
+import { removeTempDirs } from '../../edge/ingress/support/agent.js';
+import { startProxiedAgent } from './support/proxied-agent.js';
 import { readBack, startLoad, waitForEmptyBacklog } from './support/load.js';
 
 /**
@@ -21,23 +17,7 @@ afterAll(() => removeTempDirs());
 
 describe('forwarder: delay, reset and black hole between the gateway and Kafka', () => {
   it(`${FAULT_SECONDS} s of random network faults under load: 0 lost, order kept`, async () => {
-    const prefix = randomName('badnet');
-    const apply = await runCli(['topics', 'apply', '--prefix', prefix], { env });
-    expect(apply.code, apply.stderr).toBe(0);
-    const [host, port] = brokers.split(',')[0]!.split(':') as [string, string];
-    const proxy = new FaultProxy({ host, port: Number(port) });
-    const proxyPort = await proxy.listen();
-    const { agent, port: mqttPort, close } = await startAgent(
-      { gatewayId: 'gw-badnet', mqtt: { allowAnonymous: true }, forwarder: { retry: { initialMs: 50, maxMs: 1_000 }, ackTimeoutMs: 5_000 } },
-      {
-        kafka: {
-          client: KafkaClientOptionsSchema.parse({ brokers: [brokers.split(',')[0]], requestTimeoutMs: 3_000, connectionTimeoutMs: 1_000, operationTimeoutMs: 5_000 }),
-          topics: TopicsOptionsSchema.parse({ prefix }),
-          // Every broker connection, whatever address the metadata names, goes through the proxy.
-          overrides: { socketFactory: ({ onConnect }) => connect({ host: '127.0.0.1', port: proxyPort }, onConnect) },
-        },
-      },
-    );
+    const { agent, port: mqttPort, close, prefix, proxy } = await startProxiedAgent(brokers, env, 'gw-badnet');
     const load = await startLoad(mqttPort, 20, 20);
     const faults: Record<string, number> = { pass: 0, delay: 0, blackhole: 0, reset: 0 };
     try {
@@ -68,7 +48,6 @@ describe('forwarder: delay, reset and black hole between the gateway and Kafka',
     } finally {
       await load.stop().catch(() => undefined);
       await close();
-      await proxy.close();
     }
   }, FAULT_SECONDS * 1000 + 240_000);
 });

@@ -1,12 +1,9 @@
-import { connect } from 'node:net';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { decodeEnvelopeHeaders } from '../../../shared/envelope/index.js';
-import { KafkaClientOptionsSchema } from '../../../shared/kafka/index.js';
-import { TopicsOptionsSchema } from '../../../shared/topics/index.js';
-import { runCli } from '../../support/cli.js';
-import { FaultProxy, type RequestFault } from '../../support/fault-proxy.js';
+import type { RequestFault } from '../../support/fault-proxy.js';
 import { randomName, testKafka, waitFor } from '../../support/kafka.js';
-import { removeTempDirs, startAgent } from '../../edge/ingress/support/agent.js';
+import { removeTempDirs } from '../../edge/ingress/support/agent.js';
+import { startProxiedAgent } from './support/proxied-agent.js';
 import { startLoad, waitForEmptyBacklog } from './support/load.js';
 
 /**
@@ -42,22 +39,7 @@ function produceFaults(apiKey: number): RequestFault {
 
 describe('forwarder pipeline: faults on single produce requests', () => {
   it(`${FAULT_SECONDS} s of delayed, dropped and unanswered requests and a ${DEAD_SECONDS} s dead spell under load: per-vehicle edge order, no gap, copies identical`, async () => {
-    const prefix = randomName('reqfault');
-    const apply = await runCli(['topics', 'apply', '--prefix', prefix], { env });
-    expect(apply.code, apply.stderr).toBe(0);
-    const [host, port] = brokers.split(',')[0]!.split(':') as [string, string];
-    const proxy = new FaultProxy({ host, port: Number(port) });
-    const proxyPort = await proxy.listen();
-    const { agent, port: mqttPort, close } = await startAgent(
-      { gatewayId: 'gw-reqfault', mqtt: { allowAnonymous: true }, forwarder: { retry: { initialMs: 20, maxMs: 500 }, ackTimeoutMs: 5_000 } },
-      {
-        kafka: {
-          client: KafkaClientOptionsSchema.parse({ brokers: [brokers.split(',')[0]], requestTimeoutMs: 3_000, connectionTimeoutMs: 1_000, operationTimeoutMs: 5_000 }),
-          topics: TopicsOptionsSchema.parse({ prefix }),
-          overrides: { socketFactory: ({ onConnect }) => connect({ host: '127.0.0.1', port: proxyPort }, onConnect) },
-        },
-      },
-    );
+    const { agent, port: mqttPort, close, prefix, proxy } = await startProxiedAgent(brokers, env, 'gw-reqfault');
     const load = await startLoad(mqttPort, 30, 20);
     try {
       await waitFor(async () => ((await agent.status()).connected ? true : undefined), 30_000, 'the forwarder connected');
@@ -124,7 +106,6 @@ describe('forwarder pipeline: faults on single produce requests', () => {
     } finally {
       await load.stop().catch(() => undefined);
       await close();
-      await proxy.close();
     }
   }, (FAULT_SECONDS + DEAD_SECONDS) * 1000 + 240_000);
 });
