@@ -19,15 +19,16 @@ import { DrainRate, type ForwarderStatus, summarize } from './status.js';
  *
  * A pipeline: the reader goes on reading while earlier batches are being sent (up to
  * `maxInFlightBatches` and `maxInFlightBytes`), and wakes when the log makes an append durable
- * rather than polling. Each record joins the queue of its Kafka partition (PartitionQueue), and
- * every partition has one request in flight at a time, all partitions at once: per-vehicle
- * order holds, and records that arrive while a request is out go in the next one, so requests
- * are small when traffic is light and full when a backlog drains.
+ * rather than polling. Each record joins the queue of its Kafka partition (PartitionQueue); each
+ * partition has one request in flight at a time, and the ready ones go together in rounds (one
+ * request per broker, SendPipeline): per-vehicle order holds, and records that arrive while a
+ * request is out go in the next one, so requests are small when traffic is light and full when
+ * a backlog drains.
  *
  * Never losing: the cursor moves, durably, only over batches whose every record Kafka
  * acknowledged (acks=all, idempotent producer, each partition's ack checked: `sendRound`), and
- * only over the contiguous prefix of them (AckTracker); saves are coalesced, one fsync in
- * flight (CoalescedCommit). A request that fails is sent again after a backoff, before anything
+ * only over the contiguous prefix of them (AckTracker); saves are coalesced, one in flight and
+ * one started per cursorSaveIntervalMs (CoalescedCommit). A request that fails is sent again after a backoff, before anything
  * behind it in its partition. A record can still reach Kafka twice (an ack lost on the way back,
  * a crash before the cursor commit), always with the same envelope headers: consumers drop such
  * copies with `EnvelopeDedup` (shared/envelope).

@@ -44,7 +44,8 @@ const MAX_ROUND_BYTES = 8 * 1024 * 1024;
  * partition's ack checked), so a few records for twelve partitions cost one round trip, not
  * twelve; a partition in flight sits out the next round, which keeps its order. Acks, in any
  * order, move the cursor over the contiguous prefix of wholly acknowledged batches
- * (AckTracker), saved with one fsync in flight at most (CoalescedCommit).
+ * (AckTracker), saved with one save in flight at most, one started per cursorSaveIntervalMs
+ * (CoalescedCommit).
  */
 export class SendPipeline {
   private readonly tracker = new AckTracker();
