@@ -28,10 +28,10 @@ import { DrainRate, type ForwarderStatus, summarize } from './status.js';
  * Never losing: the cursor moves, durably, only over batches whose every record Kafka
  * acknowledged (acks=all, idempotent producer, each partition's ack checked: `sendRound`), and
  * only over the contiguous prefix of them (AckTracker); saves are coalesced, one in flight and
- * one started per cursorSaveIntervalMs (CoalescedCommit). A request that fails is sent again after a backoff, before anything
- * behind it in its partition. A record can still reach Kafka twice (an ack lost on the way back,
- * a crash before the cursor commit), always with the same envelope headers: consumers drop such
- * copies with `EnvelopeDedup` (shared/envelope).
+ * one started per cursorSaveIntervalMs (CoalescedCommit). A request that fails is sent again
+ * after a backoff, before anything behind it in its partition. A record can still reach Kafka
+ * twice (an ack lost on the way back, a crash before the cursor commit), always with the same
+ * envelope headers: consumers drop such copies with `EnvelopeDedup` (shared/envelope).
  *
  * Kafka unreachable for any length of time: the log keeps appending, this keeps retrying with
  * capped exponential backoff and jitter, and nothing is dropped. When Kafka returns the backlog
