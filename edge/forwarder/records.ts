@@ -52,8 +52,3 @@ export class KafkaRecordEncoder {
     return headers;
   }
 }
-
-/** One record (see KafkaRecordEncoder; a forwarder keeps one encoder for all its records). */
-export function toKafkaRecord(record: ReadRecord, gatewayId: string, edgeLog: string): KeyedRecord {
-  return new KafkaRecordEncoder(gatewayId, edgeLog).encode(record);
-}

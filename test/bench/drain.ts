@@ -30,7 +30,6 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Producer, type ProducerBatch, type ProducerRecord, type RecordMetadata } from 'kafkajs';
-import { spawn } from 'node:child_process';
 import { Registry } from 'prom-client';
 import { Producer as PltProducer } from '@platformatic/kafka';
 import { Forwarder, ForwarderOptionsSchema } from '../../edge/forwarder/index.js';
@@ -40,7 +39,7 @@ import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.j
 import { PRODUCER_PERFORMANCE_MAIN, runKafkaTool } from '../../infra/kafka/jvm.js';
 import { createLogger } from '../../shared/logging/index.js';
 import { startCli } from '../support/cli.js';
-import type { PhaseResult, PhaseSpec } from './mqtt-loadgen.js';
+import { runLoadgen } from './mqtt-loadgen.js';
 import { ioFullStallUs, procCpuSeconds } from './proc.js';
 import { BenchResult } from './results.js';
 
@@ -107,20 +106,6 @@ async function withBrokerCpu<T extends Phase>(brokerPid: number, phase: () => Pr
 function cpuSince(start: NodeJS.CpuUsage): number {
   const u = process.cpuUsage(start);
   return (u.user + u.system) / 1e6;
-}
-
-/** The MQTT load generator of the ingest benchmark, as its own process (so this one only consumes). */
-function runLoadgen(spec: PhaseSpec): Promise<PhaseResult> {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./ingest.ts', import.meta.url)), 'loadgen', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code, signal) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as PhaseResult);
-      else reject(new Error(`loadgen exited with ${code ?? signal}: ${out.slice(-2000)}`));
-    });
-  });
 }
 
 /** An edge log with N records of 300-byte values over 1,000 vehicles (filled before a drain, not timed). */

@@ -4,7 +4,7 @@
  *   npm run build && node --import tsx test/bench/ingest.ts          (~2.5 min)
  *
  * Three brokers, each a separate process on 127.0.0.1, loaded by the same load generator, also
- * a separate process (this file with the role `loadgen`, MQTT.js 5, TCP_NODELAY):
+ * a separate process (mqtt-loadgen.ts, MQTT.js 5, TCP_NODELAY):
  *  - agent:     `roadlog edge start` from dist/ (aedes + validation + the edge log: PUBACK only
  *               after fdatasync), anonymous mode so logins cost no scrypt, quota lifted;
  *  - aedes:     raw aedes (plain JavaScript, `node -e`): no hooks, no storage, TCP_NODELAY;
@@ -37,7 +37,7 @@
  * ROADLOG_BENCH_CLI (the roadlog CLI to run as the agent; default dist/shared/cli/main.js),
  * ROADLOG_BENCH_CLI_B (a second build, benchmarked as the target `agent-b` in the same run).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { BenchResult, machineLine } from './results.js';
@@ -45,31 +45,14 @@ import { ioFullStallUs, procRssMb, sampled } from './proc.js';
 import { flushBuckets, flushStats, killAll, MOSQUITTO, REPO, startTarget, track, type FlushStats, type Target } from './brokers.js';
 import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.js';
 import { createKafka, KafkaClientOptionsSchema } from '../../shared/kafka/index.js';
-import { IN_FLIGHT, loadgen, vehicleIdOf, type PhaseResult, type PhaseSpec } from './mqtt-loadgen.js';
+import { IN_FLIGHT, runLoadgen as runLoadgenProcess, vehicleIdOf, type PhaseResult, type PhaseSpec } from './mqtt-loadgen.js';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const SELF = fileURLToPath(import.meta.url);
 
 /** The run's temp dir (broker data, the agent's log), removed on exit and on Ctrl-C. */
 let benchDir: string | undefined;
 
-function runLoadgen(spec: PhaseSpec): Promise<PhaseResult> {
-  const child = track(spawn(process.execPath, [...process.execArgv, SELF, 'loadgen', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const limitMs = (spec.warmupSeconds + spec.seconds) * 1000 + 90_000;
-  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as PhaseResult);
-      else reject(new Error(`loadgen exited with ${code ?? signal}: ${out.slice(-2000)}`));
-    });
-  });
-}
+const runLoadgen = (spec: PhaseSpec): Promise<PhaseResult> => runLoadgenProcess(spec, track);
 
 interface Run {
   r: PhaseResult;
@@ -323,30 +306,16 @@ async function main(): Promise<void> {
   console.log(`\ntotal ${f((Date.now() - started) / 1000, 0)} s`);
 }
 
-const role = process.argv[2];
-if (role === 'loadgen') {
-  loadgen(JSON.parse(process.argv[3]!) as PhaseSpec).then(
-    (r) => {
-      process.stdout.write(`${JSON.stringify(r)}\n`);
-      process.exit(0);
-    },
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-} else {
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      killAll();
-      if (benchDir !== undefined) rmSync(benchDir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  }
-  process.once('exit', killAll);
-  main().catch((err: unknown) => {
-    console.error(err);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
     killAll();
-    process.exitCode = 1;
+    if (benchDir !== undefined) rmSync(benchDir, { recursive: true, force: true });
+    process.exit(130);
   });
 }
+process.once('exit', killAll);
+main().catch((err: unknown) => {
+  console.error(err);
+  killAll();
+  process.exitCode = 1;
+});

@@ -1,10 +1,13 @@
 /**
  * The ingest benchmark's load generator: N MQTT vehicles (MQTT.js 5, TCP_NODELAY) publishing
  * valid telemetry v1 at QoS 1, closed loop (a fixed number in flight per vehicle) or open loop
- * (a fixed rate, latency counted from the scheduled send time). It runs in a process of its own,
- * started by test/bench/ingest.ts as `npx tsx test/bench/ingest.ts loadgen '<PhaseSpec JSON>'`,
- * so its CPU is not the broker's.
+ * (a fixed rate, latency counted from the scheduled send time). It runs in a process of its own
+ * (`runLoadgen`: this file with a PhaseSpec as JSON, its result one JSON line on stdout), so its
+ * CPU is not the broker's nor the benchmark's.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
 /** QoS 1 publishes each vehicle keeps in flight in the closed loop. */
 export const IN_FLIGHT = 64;
 
@@ -185,4 +188,40 @@ export async function loadgen(spec: PhaseSpec): Promise<PhaseResult> {
     connectMs,
     maxOutstanding,
   };
+}
+
+const SELF = fileURLToPath(import.meta.url);
+
+/**
+ * Runs one phase in a load-generator process and returns its result. `track` is told the child
+ * (a benchmark kills it with the rest on Ctrl-C); the child is killed if it outlives the phase
+ * by 90 s.
+ */
+export function runLoadgen(spec: PhaseSpec, track: (child: ChildProcess) => void = () => undefined): Promise<PhaseResult> {
+  const child = spawn(process.execPath, [...process.execArgv, SELF, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  track(child);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), (spec.warmupSeconds + spec.seconds) * 1000 + 90_000);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as PhaseResult);
+      else reject(new Error(`loadgen exited with ${code ?? signal}: ${out.slice(-2000)}`));
+    });
+  });
+}
+
+if (process.argv[1] === SELF) {
+  loadgen(JSON.parse(process.argv[2]!) as PhaseSpec).then(
+    (r) => {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      process.exit(0);
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }
