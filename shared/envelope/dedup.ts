@@ -4,10 +4,11 @@ import { decodeEnvelopeHeaders, type RecordHeaders } from './envelope.js';
  * Drops the copies the forwarder may re-send (after a lost ack, a partial failure or a
  * gateway crash), for a consumer reading telemetry or dead-letter topics.
  *
- * Why a high-water mark is enough: the forwarder sends a batch only after the previous one
- * was acknowledged in full, and each Kafka partition's share of a batch in one request. So
- * in any one Kafka partition, the offsets of one edge (gateway, log, lane, partition) only grow,
- * except that a re-send repeats offsets already delivered. A record at or below the highest
+ * Why a high-water mark is enough: the forwarder keeps at most one request in flight per Kafka
+ * partition, sends a partition's records in edge order, and re-sends a failed request before
+ * anything behind it. So in any one Kafka partition, the offsets of one edge (gateway, log,
+ * lane, partition) only grow, except that a re-send (or, after a restart, a send from the saved
+ * cursor) repeats offsets already delivered. A record at or below the highest
  * offset seen for its edge partition in its Kafka partition is a copy; gaps are normal.
  *
  * State: one bigint per (Kafka partition, gateway, edge log, lane, edge partition). The log id
