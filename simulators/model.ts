@@ -123,9 +123,12 @@ export class SimVehicle {
   private targetKph = 0;
   private stuck: Partial<Record<'coolantC' | 'oilPressureKpa' | 'fuelLevelPct', number>> = {};
   private messages = 0;
+  /** Sensor noise on the fields a sensor can get stuck on: a working sensor never repeats itself for long (a fork: the drive does not change). */
+  private readonly noise: Rng;
 
   constructor(readonly spec: VehicleSpec) {
     this.rng = new Rng(spec.seed);
+    this.noise = this.rng.fork('sensor-noise');
     this.seq = Math.max(0, Math.floor((spec.startTs - SEQ_EPOCH) / spec.intervalMs));
     const classRoll = this.rng.next();
     this.cls = CLASSES[classRoll < 0.6 ? 'car' : classRoll < 0.85 ? 'van' : 'truck'];
@@ -330,10 +333,11 @@ export class SimVehicle {
       lat += km / 111.32;
       lon += km / 111.32;
     }
+    const pressure = this.oilPressure();
     const values = {
-      coolantC: round(this.coolant, 1),
-      oilPressureKpa: round(this.oilPressure(), 0),
-      fuelLevelPct: round((100 * this.fuelInTank) / this.cls.tankL, 1),
+      coolantC: round(this.coolant + this.noise.range(-0.2, 0.2), 1),
+      oilPressureKpa: pressure === 0 ? 0 : round(Math.max(0, pressure + this.noise.range(-1.5, 1.5)), 0),
+      fuelLevelPct: round(Math.min(100, Math.max(0, (100 * this.fuelInTank) / this.cls.tankL + this.noise.range(-0.15, 0.15))), 1),
     };
     const stuck = this.active('stuck_sensor');
     if (stuck !== undefined) {

@@ -1,0 +1,303 @@
+import type { AlertEvent } from '../../../shared/alerts/index.js';
+import type { Rule, RuleOf, RulePack } from '../rules/schema.js';
+import { applyOperator, newSubjectState, stepEpisode, type Occasion, type RuleMeta, type SubjectState } from './episodes.js';
+import { evaluatorOf, limitsOf, type Evaluator } from './evaluators.js';
+import { newOrderState, VehicleOrder, type OrderState, type Verdict } from './order.js';
+import type { Sample, Signal } from './sample.js';
+
+/**
+ * The alerting engine: pure, no I/O. The live path (`roadlog hot start`) and the backtest feed
+ * it the same records in the same order and get the same alert events (ids included).
+ *
+ * - Each vehicle's records go through VehicleOrder (dedup by seq, reordering within the
+ *   allowed lateness), then through every rule's evaluator in device-time order, then the
+ *   episode layer, which emits alert events.
+ * - Absence works in device time, per lane (a gateway's records of one edge partition in one
+ *   Kafka partition, which arrive in the order the gateway stored them): a vehicle is silent
+ *   once the newest device time of its lane is `after` past its own newest record. A gap found
+ *   when the vehicle's next record arrives (its offline buffer, a gateway's backlog) opens and
+ *   clears the same episode, late, with the same id as a live detection would have. Because it
+ *   is driven by records, not timers, a replay finds the same silences.
+ * - A gateway whose heartbeats stopped for `gatewayAfter` of wall time gets one
+ *   `gateway_offline` alert (its vehicles' silence is not judged meanwhile: their lanes do not
+ *   move); a gap between two heartbeats raises the same alert id after the fact.
+ */
+export interface EngineOptions {
+  /** A vehicle's class (the vehicles table), for rules' `byClass` limits. */
+  classOf?: (vehicleId: string) => string | undefined;
+  /** Wall time a held record may wait for the records before it (default 5 s). */
+  holdMs?: number;
+}
+
+export interface EngineCounters {
+  evaluated: number;
+  duplicates: number;
+  tooLate: number;
+  held: number;
+}
+
+interface VehicleState {
+  gatewayId: string;
+  lane: string;
+  cls: string | undefined;
+  order: OrderState;
+  /** Device time of the newest record evaluated. */
+  lastTs: number | null;
+  rules: Record<string, unknown>;
+  episodes: Record<string, SubjectState>;
+}
+
+interface LaneState {
+  watermark: number;
+  /** Vehicles by their newest device time (lazy min-heap: stale entries are skipped). */
+  heap: [number, string][];
+}
+
+interface GatewayState {
+  /** The newest heartbeat's own time (gateway clock) and when it reached us (wall). */
+  lastAt: number | null;
+  lastWall: number | null;
+  offline: SubjectState;
+}
+
+const ABSENCE_SUBJECT = '';
+
+export class HotEngine {
+  readonly counters: EngineCounters = { evaluated: 0, duplicates: 0, tooLate: 0, held: 0 };
+  private readonly vehicles = new Map<string, VehicleState>();
+  private readonly lanes = new Map<string, LaneState>();
+  private readonly gateways = new Map<string, GatewayState>();
+  private readonly order: VehicleOrder;
+  private readonly evaluators = new Map<string, Evaluator<unknown>>();
+  private readonly absence: RuleOf<'absence'> | undefined;
+  private readonly metas = new Map<string, RuleMeta>();
+
+  constructor(
+    readonly pack: RulePack,
+    private readonly options: EngineOptions = {},
+  ) {
+    this.order = new VehicleOrder(pack.allowedLateness, options.holdMs ?? 5_000);
+    this.absence = pack.rules.find((r): r is RuleOf<'absence'> => r.kind === 'absence');
+    for (const r of pack.rules) this.metas.set(r.id, { id: r.id, category: r.category, severity: r.severity, cooldown: r.kind === 'absence' ? 0 : r.cooldown });
+  }
+
+  /** Takes one telemetry record; returns the alert events it caused (possibly for records it had held). */
+  offer(s: Sample): { verdict: Verdict; events: AlertEvent[] } {
+    const v = this.vehicleOf(s);
+    const { verdict, released } = this.order.offer(v.order, s, s.arrivedAt);
+    if (verdict === 'duplicate') this.counters.duplicates++;
+    else if (verdict === 'too-late') this.counters.tooLate++;
+    else if (verdict === 'held') this.counters.held++;
+    const events: AlertEvent[] = [];
+    for (const r of released) this.evaluate(v, r, events);
+    return { verdict, events };
+  }
+
+  /** A gateway heartbeat (its own clock `at`, received at wall time `wallNow`). */
+  heartbeat(gatewayId: string, at: number, wallNow: number): AlertEvent[] {
+    const g = this.gatewayOf(gatewayId);
+    const events: AlertEvent[] = [];
+    const rule = this.absence;
+    if (rule !== undefined && g.lastAt !== null && at > g.lastAt) {
+      if (at - g.lastAt > rule.gatewayAfter) this.gatewaySignal(g, gatewayId, true, g.lastAt + rule.gatewayAfter, wallNow, events);
+      this.gatewaySignal(g, gatewayId, false, at, wallNow, events);
+    }
+    if (g.lastAt === null || at > g.lastAt) {
+      g.lastAt = at;
+      g.lastWall = wallNow;
+    }
+    return events;
+  }
+
+  /** Call about once a second: releases records held too long, raises `gateway_offline` for gateways gone quiet. */
+  tick(wallNow: number): AlertEvent[] {
+    const events: AlertEvent[] = [];
+    for (const v of this.vehicles.values()) {
+      if (v.order.held.length === 0) continue;
+      for (const r of this.order.drain(v.order, wallNow, false)) this.evaluate(v, r, events);
+    }
+    const rule = this.absence;
+    if (rule !== undefined) {
+      for (const [id, g] of this.gateways) {
+        if (g.lastAt !== null && g.lastWall !== null && wallNow - g.lastWall > rule.gatewayAfter) this.gatewaySignal(g, id, true, g.lastAt + rule.gatewayAfter, wallNow, events);
+      }
+    }
+    return events;
+  }
+
+  /** Releases every held record (the end of a backtest, a clean shutdown). */
+  flush(wallNow: number): AlertEvent[] {
+    const events: AlertEvent[] = [];
+    for (const v of this.vehicles.values()) for (const r of this.order.drain(v.order, wallNow, true)) this.evaluate(v, r, events);
+    return events;
+  }
+
+  /** An operator's ack or clear; the event to publish, or undefined when that alert is not open. */
+  command(cmd: { alertId: string; action: 'ack' | 'clear'; by: string; at: number; note?: string }, wallNow: number): AlertEvent | undefined {
+    for (const [vehicleId, v] of this.vehicles) {
+      for (const [key, st] of Object.entries(v.episodes)) {
+        if (st.open?.alertId !== cmd.alertId) continue;
+        const [ruleId, subject] = splitKey(key);
+        return applyOperator(st, this.metas.get(ruleId)!, subject, cmd, { vehicleId, gatewayId: v.gatewayId, ts: v.order.lastTs ?? 0, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter });
+      }
+    }
+    for (const [gatewayId, g] of this.gateways) {
+      if (g.offline.open?.alertId === cmd.alertId) return applyOperator(g.offline, this.metas.get(this.absence!.id)!, 'gateway_offline', cmd, { vehicleId: '', gatewayId, ts: g.lastAt ?? 0, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter });
+    }
+    return undefined;
+  }
+
+  /** Open alerts, for `alerts list` and the console's first page. */
+  openAlerts(): { alertId: string; vehicleId: string; rule: string; subject: string; openedAt: number }[] {
+    const out: { alertId: string; vehicleId: string; rule: string; subject: string; openedAt: number }[] = [];
+    for (const [vehicleId, v] of this.vehicles) {
+      for (const [key, st] of Object.entries(v.episodes)) {
+        if (st.open === null) continue;
+        const [rule, subject] = splitKey(key);
+        out.push({ alertId: st.open.alertId, vehicleId, rule, subject, openedAt: st.open.openedAt });
+      }
+    }
+    return out;
+  }
+
+  private vehicleOf(s: Sample): VehicleState {
+    const id = s.t.vehicleId;
+    let v = this.vehicles.get(id);
+    if (v === undefined) {
+      v = { gatewayId: s.gatewayId, lane: s.lane, cls: this.options.classOf?.(id), order: newOrderState(), lastTs: null, rules: {}, episodes: {} };
+      this.vehicles.set(id, v);
+    }
+    return v;
+  }
+
+  private gatewayOf(id: string): GatewayState {
+    let g = this.gateways.get(id);
+    if (g === undefined) this.gateways.set(id, (g = { lastAt: null, lastWall: null, offline: newSubjectState() }));
+    return g;
+  }
+
+  private laneOf(key: string): LaneState {
+    let l = this.lanes.get(key);
+    if (l === undefined) this.lanes.set(key, (l = { watermark: -Infinity, heap: [] }));
+    return l;
+  }
+
+  /** One released record through every rule, in device-time order. */
+  private evaluate(v: VehicleState, s: Sample, events: AlertEvent[]): void {
+    this.counters.evaluated++;
+    const vehicleId = s.t.vehicleId;
+    const prevTs = v.lastTs;
+    v.gatewayId = s.gatewayId;
+    v.lane = s.lane;
+    const lane = this.laneOf(s.lane);
+    const lateByMs = Math.max(0, lane.watermark - s.t.ts, s.ingestTs === undefined ? 0 : s.arrivedAt - s.ingestTs);
+    const at: Occasion = { vehicleId, gatewayId: s.gatewayId, ts: s.t.ts, detectedAt: s.arrivedAt, lateByMs, lateAfterMs: this.pack.lateAfter };
+    for (const rule of this.pack.rules) {
+      if (rule.kind === 'absence') continue;
+      if (rule.while !== undefined && !rule.while.every((c) => holdsField(c, s))) continue;
+      const ev = this.evaluatorFor(rule, v.cls);
+      if (!(rule.id in v.rules)) v.rules[rule.id] = ev!.init();
+      for (const sig of ev!.step(v.rules[rule.id], s)) this.emit(v, rule.id, sig, at, events);
+    }
+    // Absence, after the fact: a gap in this vehicle's own records.
+    const absence = this.absence;
+    if (absence !== undefined) {
+      if (prevTs !== null && s.t.ts - prevTs > absence.after) this.absenceSignal(v, vehicleId, true, prevTs + absence.after, { ...at, lateByMs: Math.max(lateByMs, s.t.ts - prevTs - absence.after) }, events);
+      const open = v.episodes[episodeKey(absence.id, ABSENCE_SUBJECT)]?.open;
+      // (a live detection may have fired for a vehicle whose records were only slow: it clears no earlier than it opened)
+      if (open != null) this.absenceSignal(v, vehicleId, false, Math.max(s.t.ts, open.openedAt), at, events);
+    }
+    v.lastTs = s.t.ts;
+    // Absence, live: this record moved its lane on; anyone in the lane left `after` behind is silent.
+    if (s.t.ts > lane.watermark) lane.watermark = s.t.ts;
+    if (absence !== undefined) {
+      heapPush(lane.heap, [s.t.ts, vehicleId]);
+      this.checkLane(lane, absence, s.arrivedAt, events);
+    }
+  }
+
+  private checkLane(lane: LaneState, rule: RuleOf<'absence'>, wallNow: number, events: AlertEvent[]): void {
+    while (lane.heap.length > 0) {
+      const [ts, id] = lane.heap[0]!;
+      const v = this.vehicles.get(id);
+      const current = v?.lastTs;
+      if (current !== ts || v === undefined || this.laneOf(v.lane) !== lane) {
+        heapPop(lane.heap); // stale: the vehicle has newer records, or moved to another lane
+        continue;
+      }
+      if (lane.watermark - ts <= rule.after) return;
+      heapPop(lane.heap);
+      this.absenceSignal(v, id, true, ts + rule.after, { vehicleId: id, gatewayId: v.gatewayId, ts: ts + rule.after, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter }, events);
+    }
+  }
+
+  private absenceSignal(v: VehicleState, vehicleId: string, active: boolean, ts: number, at: Occasion, events: AlertEvent[]): void {
+    const rule = this.absence!;
+    const sig: Signal = { subject: ABSENCE_SUBJECT, active, value: null, threshold: rule.after, message: active ? `no records for ${Math.round(rule.after / 1000)} s while the gateway's other vehicles report` : 'reporting again' };
+    this.emit(v, rule.id, sig, { ...at, vehicleId, ts }, events);
+  }
+
+  private gatewaySignal(g: GatewayState, gatewayId: string, active: boolean, ts: number, wallNow: number, events: AlertEvent[]): void {
+    const rule = this.absence!;
+    const meta: RuleMeta = { id: 'gateway_offline', category: 'gateway_offline', severity: rule.severity, cooldown: 0 };
+    const sig: Signal = { subject: '', active, value: null, threshold: rule.gatewayAfter, message: active ? `no heartbeat for ${Math.round(rule.gatewayAfter / 1000)} s` : 'heartbeats again' };
+    const e = stepEpisode(g.offline, meta, sig, { vehicleId: '', gatewayId, ts, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter }, this.pack.updateEvery);
+    if (e !== undefined) events.push(e);
+  }
+
+  private emit(v: VehicleState, ruleId: string, sig: Signal, at: Occasion, events: AlertEvent[]): void {
+    const key = episodeKey(ruleId, sig.subject);
+    const st = (v.episodes[key] ??= newSubjectState());
+    const e = stepEpisode(st, this.metas.get(ruleId)!, sig, at, this.pack.updateEvery);
+    if (e !== undefined) events.push(e);
+  }
+
+  private evaluatorFor(rule: Rule, cls: string | undefined): Evaluator<unknown> | undefined {
+    const key = `${rule.id}\u0000${rule.byClass?.[cls ?? ''] === undefined ? '' : cls}`;
+    let ev = this.evaluators.get(key);
+    if (ev === undefined) {
+      ev = evaluatorOf(rule, limitsOf(rule, cls));
+      if (ev !== undefined) this.evaluators.set(key, ev);
+    }
+    return ev;
+  }
+}
+
+function holdsField(c: { field: keyof Sample['t'] & string; op: '>' | '>=' | '<' | '<='; value: number }, s: Sample): boolean {
+  const x = s.t[c.field as 'speedKph'];
+  return c.op === '>' ? x > c.value : c.op === '>=' ? x >= c.value : c.op === '<' ? x < c.value : x <= c.value;
+}
+
+const episodeKey = (rule: string, subject: string) => `${rule}\u0000${subject}`;
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf('\u0000');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+function heapPush(h: [number, string][], item: [number, string]): void {
+  h.push(item);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (h[p]![0] <= h[i]![0]) break;
+    [h[p], h[i]] = [h[i]!, h[p]!];
+    i = p;
+  }
+}
+
+function heapPop(h: [number, string][]): void {
+  const last = h.pop()!;
+  if (h.length === 0) return;
+  h[0] = last;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let m = i;
+    if (l < h.length && h[l]![0] < h[m]![0]) m = l;
+    if (r < h.length && h[r]![0] < h[m]![0]) m = r;
+    if (m === i) return;
+    [h[m], h[i]] = [h[i]!, h[m]!];
+    i = m;
+  }
+}

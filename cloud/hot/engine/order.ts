@@ -1,0 +1,89 @@
+import type { Sample } from './sample.js';
+
+/**
+ * Puts one vehicle's records back in order and drops repeats, so that neither a duplicate nor
+ * a record that arrives out of order (within the allowed lateness) changes what the rules see.
+ *
+ * A vehicle numbers its records (`seq`, one more per record), so the next one is known: a
+ * record with seq = last released + 1 is released at once (the usual case: no added latency).
+ * Any other newer record waits until the missing ones arrive, or until the vehicle's newest
+ * device time is `allowedLateness` past it (they are not coming: a vehicle's full buffer drops
+ * its oldest), or until the engine's clock says it has waited `holdMs` of wall time. A record
+ * at or below the last released seq is a repeat (same seq) or came too late to be evaluated in
+ * order; both are counted, neither is evaluated. A lower seq whose device time is more than the
+ * allowed lateness past the last released one is a device that restarted its count: it goes on
+ * from there.
+ *
+ * State: the last released seq and device time, the newest device time seen, and what waits.
+ */
+export interface OrderState {
+  lastSeq: number | null;
+  lastTs: number | null;
+  maxTs: number | null;
+  held: Sample[];
+  heldSince: number | null;
+  /** Seq ranges skipped when records were released over a gap (the newest MAX_GAPS): a record from one of them came too late; any other old seq is a repeat. */
+  gaps: [number, number][];
+}
+
+const MAX_GAPS = 32;
+
+export type Verdict = 'released' | 'held' | 'duplicate' | 'too-late';
+
+export function newOrderState(): OrderState {
+  return { lastSeq: null, lastTs: null, maxTs: null, held: [], heldSince: null, gaps: [] };
+}
+
+export class VehicleOrder {
+  constructor(
+    private readonly allowedLatenessMs: number,
+    private readonly holdMs: number,
+  ) {}
+
+  /** Takes a record; returns what it did with it and the records now released, in order. */
+  offer(state: OrderState, s: Sample, wallNow: number): { verdict: Verdict; released: Sample[] } {
+    const seq = s.t.seq;
+    // A counter that went back while device time moved well ahead: the device restarted its count.
+    if (state.lastSeq !== null && seq <= state.lastSeq && state.lastTs !== null && s.t.ts > state.lastTs + this.allowedLatenessMs && state.held.length === 0) state.lastSeq = seq - 1;
+    if (state.lastSeq !== null && seq <= state.lastSeq) return { verdict: state.gaps.some(([a, b]) => seq >= a && seq <= b) ? 'too-late' : 'duplicate', released: [] };
+    if (state.held.some((h) => h.t.seq === seq)) return { verdict: 'duplicate', released: [] };
+    state.maxTs = Math.max(state.maxTs ?? s.t.ts, s.t.ts);
+    if (state.lastSeq === null || seq === state.lastSeq + 1) {
+      const released = [s];
+      this.advance(state, s);
+      released.push(...this.drain(state, wallNow, false));
+      return { verdict: 'released', released };
+    }
+    state.held.push(s);
+    state.held.sort((a, b) => a.t.seq - b.t.seq);
+    state.heldSince ??= wallNow;
+    const released = this.drain(state, wallNow, false);
+    return { verdict: released.includes(s) ? 'released' : 'held', released };
+  }
+
+  /** Releases what has waited past its limits (call from a timer); `all` releases everything (shutdown, end of a backtest). */
+  drain(state: OrderState, wallNow: number, all: boolean): Sample[] {
+    const out: Sample[] = [];
+    while (state.held.length > 0) {
+      const next = state.held[0]!;
+      const contiguous = state.lastSeq === null || next.t.seq === state.lastSeq + 1;
+      const overdue = all || (state.maxTs !== null && next.t.ts <= state.maxTs - this.allowedLatenessMs) || (state.heldSince !== null && wallNow - state.heldSince >= this.holdMs);
+      if (!contiguous && !overdue) break;
+      state.held.shift();
+      if (state.lastSeq !== null && next.t.seq <= state.lastSeq) continue;
+      this.advance(state, next);
+      out.push(next);
+    }
+    state.heldSince = state.held.length === 0 ? null : (state.heldSince ?? wallNow);
+    return out;
+  }
+
+  private advance(state: OrderState, s: Sample): void {
+    if (state.lastSeq !== null && s.t.seq > state.lastSeq + 1) {
+      state.gaps.push([state.lastSeq + 1, s.t.seq - 1]);
+      if (state.gaps.length > MAX_GAPS) state.gaps.shift();
+    }
+    state.lastSeq = s.t.seq;
+    state.lastTs = s.t.ts;
+  }
+}
