@@ -2,10 +2,12 @@ import { Option, type Command } from 'commander';
 import { intOption } from '../shared/cli/context.js';
 import { BROKERS_HELP, kafkaCommandContext } from './kafka-options.js';
 import { registerTopicsCommands } from './admin/cli.js';
+import { registerHotCommands } from './hot/cli.js';
 
-/** Commands of the cloud side: topics and tail (hot, cold, report, console come with their issues). */
+/** Commands of the cloud side: topics, tail, hot and alerts (cold, report, console come with their issues). */
 export function registerCloudCommands(program: Command): void {
   registerTopicsCommands(program);
+  registerHotCommands(program);
 
   program
     .command('tail')

@@ -25,6 +25,13 @@ export async function kafkaCommandContext(cmd: Command, flags: { brokers?: strin
   const overrides = flags.brokers === undefined ? {} : { kafka: { brokers: flags.brokers.split(',').map((b) => b.trim()).filter((b) => b !== '') } };
   const config = commandConfig(cmd, overrides);
   const logger = commandLogger(config);
+  const { kafka, brokersFrom } = await resolveKafka(config, flags);
+  logger.debug({ brokers: kafka.brokers, brokersFrom }, 'kafka brokers');
+  return { config, kafka, logger, brokersFrom };
+}
+
+/** The Kafka client options of a loaded config (any command's schema with a `kafka:` section), brokers found as kafkaCommandContext says. */
+export async function resolveKafka(config: DeepReadonly<Pick<RoadlogConfig, 'kafka'>>, flags: { brokers?: string }): Promise<{ kafka: KafkaClientOptions; brokersFrom: string }> {
   let brokers = [...config.kafka.brokers];
   let security: Pick<KafkaClientOptions, 'tls' | 'sasl'> = { sasl: config.kafka.sasl === undefined ? undefined : { ...config.kafka.sasl } };
   let brokersFrom = flags.brokers !== undefined ? '--brokers' : process.env.ROADLOG_KAFKA_BROKERS !== undefined ? 'ROADLOG_KAFKA_BROKERS' : 'config';
@@ -40,9 +47,8 @@ export async function kafkaCommandContext(cmd: Command, flags: { brokers?: strin
       brokersFrom = `the cluster started in ${last.dir}`;
     }
   }
-  const kafka: KafkaClientOptions = { ...config.kafka, brokers, ...(config.kafka.tls === undefined ? {} : { tls: { ...config.kafka.tls } }), ...security };
-  logger.debug({ brokers, brokersFrom }, 'kafka brokers');
-  return { config, kafka, logger, brokersFrom };
+  const kafka: KafkaClientOptions = { ...(config.kafka as KafkaClientOptions), brokers, ...(config.kafka.tls === undefined ? {} : { tls: { ...config.kafka.tls } }), ...security };
+  return { kafka, brokersFrom };
 }
 
 export const BROKERS_HELP = 'bootstrap servers host:port,... (default: ROADLOG_KAFKA_BROKERS, then the cluster `roadlog kafka start` last started)';

@@ -75,3 +75,28 @@ export function alertJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(AlertEventSchema, { target: 'draft-2020-12' }) as Record<string, unknown>;
   return { $id: 'urn:roadlog:schema:alert-event:v1', title: 'roadlog alert event v1', description: 'One change of an alert, on topic roadlog.alerts.v1 keyed by alertId.', ...schema };
 }
+
+/**
+ * An operator's command, on `roadlog.alert-commands.v1` (key = the alert's vehicleId, or
+ * `gateway:{id}` for a gateway alert, so it reaches the hot path instance that owns it). The
+ * hot path answers with an alert event (`acked`, `operator-cleared`) carrying who and when, or
+ * ignores a command for an alert that is not open (counted).
+ */
+export const AlertCommandSchema = z
+  .object({
+    v: z.literal(1),
+    alertId: z.string().regex(/^[0-9a-f]{32}$/),
+    action: z.enum(['ack', 'clear']),
+    by: z.string().min(1).max(128),
+    /** Wall time ms of the operator's action. */
+    at: z.number().int(),
+    note: z.string().max(1000).optional(),
+  })
+  .strict();
+
+export type AlertCommand = z.infer<typeof AlertCommandSchema>;
+
+/** The key of a command (and the record key its partition follows). */
+export function commandKeyOf(alert: Pick<AlertEvent, 'vehicleId' | 'gatewayId'>): string {
+  return alert.vehicleId === '' ? `gateway:${alert.gatewayId}` : alert.vehicleId;
+}

@@ -1,1 +1,1 @@
-export { AlertEventSchema, OperatorActionSchema, alertIdOf, alertJsonSchema, KNOWN_CATEGORIES, SEVERITIES, ALERT_STATES, type AlertEvent, type AlertState, type Severity } from './alert.js';
+export { AlertCommandSchema, commandKeyOf, type AlertCommand, AlertEventSchema, OperatorActionSchema, alertIdOf, alertJsonSchema, KNOWN_CATEGORIES, SEVERITIES, ALERT_STATES, type AlertEvent, type AlertState, type Severity } from './alert.js';

@@ -4,7 +4,7 @@ import type { TopicsOptions } from './options.js';
  * Every Kafka topic roadlog uses, with its settings, in one place.
  * `roadlog topics apply` makes the cluster match this table.
  */
-export type TopicRole = 'telemetry' | 'alerts' | 'deadLetters' | 'gatewayStatus' | 'vehicles';
+export type TopicRole = 'telemetry' | 'alerts' | 'alertCommands' | 'hotState' | 'deadLetters' | 'gatewayStatus' | 'vehicles';
 
 export interface TopicSpec {
   role: TopicRole;
@@ -37,7 +37,23 @@ export function topicSpecs(options: TopicsOptions): readonly TopicSpec[] {
       partitions: 6,
       replicationFactor: rf,
       configs: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * 24 * HOUR_MS) },
-      description: 'Alerts raised by the hot path; key = vehicleId.',
+      description: 'Alert events from the hot path (JSON, shared/alerts); key = alertId.',
+    },
+    {
+      role: 'alertCommands',
+      name: `${p}.alert-commands.v1`,
+      partitions: options.telemetryPartitions,
+      replicationFactor: rf,
+      configs: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * 24 * HOUR_MS) },
+      description: "Operators' acks and clears for the hot path; key = the alert's vehicleId (or gateway), so a command reaches the instance that owns the alert.",
+    },
+    {
+      role: 'hotState',
+      name: `${p}.hot-state.v1`,
+      partitions: options.telemetryPartitions,
+      replicationFactor: rf,
+      configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'segment.ms': String(HOUR_MS), 'max.message.bytes': String(8 * 1024 * 1024) },
+      description: "The hot path's state changelog: per telemetry partition, snapshots of the rule engine, written in the same transaction as alerts and offsets.",
     },
     {
       role: 'deadLetters',

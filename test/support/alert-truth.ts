@@ -107,7 +107,7 @@ export function runFleetThroughEngine(seed: number, vehicles: number, hours: num
       const t = v.step();
       if (t === undefined) return;
       messages[i]!.push(t);
-      events.push(...engine.offer({ t, gatewayId: 'gw-1', lane: `gw-1/0/${i % 12}`, arrivedAt: ts, ingestTs: ts }).events);
+      events.push(...engine.offer({ t, gatewayId: 'gw-1', lane: `gw-1/0/${i % 12}`, partition: i % 12, arrivedAt: ts, ingestTs: ts }).events);
     });
   }
   events.push(...engine.flush(START + durationMs));

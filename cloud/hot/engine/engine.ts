@@ -20,7 +20,7 @@ import type { Sample, Signal } from './sample.js';
  *   is driven by records, not timers, a replay finds the same silences.
  * - A gateway whose heartbeats stopped for `gatewayAfter` of wall time gets one
  *   `gateway_offline` alert (its vehicles' silence is not judged meanwhile: their lanes do not
- *   move); a gap between two heartbeats raises the same alert id after the fact.
+ *   move), opened at its last heartbeat's time + gatewayAfter and cleared by the next heartbeat.
  */
 export interface EngineOptions {
   /** A vehicle's class (the vehicles table), for rules' `byClass` limits. */
@@ -36,9 +36,10 @@ export interface EngineCounters {
   held: number;
 }
 
-interface VehicleState {
+export interface VehicleState {
   gatewayId: string;
   lane: string;
+  partition: number;
   cls: string | undefined;
   order: OrderState;
   /** Device time of the newest record evaluated. */
@@ -53,7 +54,7 @@ interface LaneState {
   heap: [number, string][];
 }
 
-interface GatewayState {
+export interface GatewayState {
   /** The newest heartbeat's own time (gateway clock) and when it reached us (wall). */
   lastAt: number | null;
   lastWall: number | null;
@@ -61,6 +62,13 @@ interface GatewayState {
 }
 
 const ABSENCE_SUBJECT = '';
+
+/** One partition's engine state (see HotEngine.snapshotPartition); plain data, JSON-safe. */
+export interface PartitionSnapshot {
+  vehicles: [string, VehicleState][];
+  lanes: [string, number | null][];
+  gateways: [string, Pick<GatewayState, 'lastAt' | 'offline'>][];
+}
 
 export class HotEngine {
   readonly counters: EngineCounters = { evaluated: 0, duplicates: 0, tooLate: 0, held: 0 };
@@ -93,33 +101,35 @@ export class HotEngine {
     return { verdict, events };
   }
 
-  /** A gateway heartbeat (its own clock `at`, received at wall time `wallNow`). */
+  /** A gateway heartbeat (its own clock `at`, received at wall time `wallNow`): clears its `gateway_offline` alert if one is open. */
   heartbeat(gatewayId: string, at: number, wallNow: number): AlertEvent[] {
     const g = this.gatewayOf(gatewayId);
     const events: AlertEvent[] = [];
-    const rule = this.absence;
-    if (rule !== undefined && g.lastAt !== null && at > g.lastAt) {
-      if (at - g.lastAt > rule.gatewayAfter) this.gatewaySignal(g, gatewayId, true, g.lastAt + rule.gatewayAfter, wallNow, events);
-      this.gatewaySignal(g, gatewayId, false, at, wallNow, events);
-    }
-    if (g.lastAt === null || at > g.lastAt) {
-      g.lastAt = at;
-      g.lastWall = wallNow;
-    }
+    if (g.lastAt !== null && at <= g.lastAt) return events;
+    g.lastAt = at;
+    g.lastWall = wallNow;
+    if (g.offline.open !== null && this.absence !== undefined) this.gatewaySignal(g, gatewayId, false, at, wallNow, events);
     return events;
   }
 
-  /** Call about once a second: releases records held too long, raises `gateway_offline` for gateways gone quiet. */
-  tick(wallNow: number): AlertEvent[] {
+  /**
+   * Call about once a second with the wall clock: raises `gateway_offline` for gateways (those
+   * `owns` picks) whose heartbeats stopped `gatewayAfter` ago; and with `releaseHeld`, releases
+   * records a vehicle has held longer than holdMs (a live path that persists state by snapshot
+   * leaves them to the device-time rules instead, so a replay releases them alike).
+   */
+  tick(wallNow: number, owns: (gatewayId: string) => boolean = () => true, releaseHeld = true): AlertEvent[] {
     const events: AlertEvent[] = [];
-    for (const v of this.vehicles.values()) {
-      if (v.order.held.length === 0) continue;
-      for (const r of this.order.drain(v.order, wallNow, false)) this.evaluate(v, r, events);
+    if (releaseHeld) {
+      for (const v of this.vehicles.values()) {
+        if (v.order.held.length === 0) continue;
+        for (const r of this.order.drain(v.order, wallNow, false)) this.evaluate(v, r, events);
+      }
     }
     const rule = this.absence;
     if (rule !== undefined) {
       for (const [id, g] of this.gateways) {
-        if (g.lastAt !== null && g.lastWall !== null && wallNow - g.lastWall > rule.gatewayAfter) this.gatewaySignal(g, id, true, g.lastAt + rule.gatewayAfter, wallNow, events);
+        if (owns(id) && g.lastAt !== null && g.lastWall !== null && wallNow - g.lastWall > rule.gatewayAfter) this.gatewaySignal(g, id, true, g.lastAt + rule.gatewayAfter, wallNow, events);
       }
     }
     return events;
@@ -160,11 +170,48 @@ export class HotEngine {
     return out;
   }
 
+  /**
+   * The state of one Kafka partition's vehicles and lanes (and of the gateways `ownsGateway`
+   * picks), as JSON-ready data: what the changelog keeps. restorePartition(snapshot) brings a
+   * fresh engine to the same state; dropPartition forgets a partition a rebalance took away.
+   */
+  snapshotPartition(partition: number, ownsGateway: (gatewayId: string) => boolean): PartitionSnapshot {
+    const vehicles: [string, VehicleState][] = [];
+    const lanes = new Set<string>();
+    for (const [id, v] of this.vehicles) {
+      if (v.partition !== partition) continue;
+      vehicles.push([id, v]);
+      lanes.add(v.lane);
+    }
+    return {
+      vehicles: structuredClone(vehicles),
+      lanes: [...lanes].map((k) => [k, this.lanes.get(k)?.watermark ?? null] as [string, number | null]),
+      gateways: structuredClone([...this.gateways].filter(([id]) => ownsGateway(id)).map(([id, g]) => [id, { lastAt: g.lastAt, offline: g.offline }] as [string, Pick<GatewayState, 'lastAt' | 'offline'>])),
+    };
+  }
+
+  restorePartition(snapshot: PartitionSnapshot, wallNow: number): void {
+    for (const [key, watermark] of snapshot.lanes) this.laneOf(key).watermark = watermark ?? -Infinity;
+    for (const [id, v] of snapshot.vehicles) {
+      const copy = structuredClone(v);
+      this.vehicles.set(id, copy);
+      if (copy.lastTs !== null) heapPush(this.laneOf(copy.lane).heap, [copy.lastTs, id]);
+    }
+    // A restored gateway gets a fresh grace period: its heartbeats were not being watched meanwhile.
+    for (const [id, g] of snapshot.gateways) this.gateways.set(id, { lastAt: g.lastAt, lastWall: g.lastAt === null ? null : wallNow, offline: structuredClone(g.offline) });
+  }
+
+  dropPartition(partition: number, ownsGateway: (gatewayId: string) => boolean): void {
+    for (const [id, v] of this.vehicles) if (v.partition === partition) this.vehicles.delete(id);
+    for (const key of [...this.lanes.keys()]) if (key.endsWith(`/${partition}`)) this.lanes.delete(key);
+    for (const id of [...this.gateways.keys()]) if (ownsGateway(id)) this.gateways.delete(id);
+  }
+
   private vehicleOf(s: Sample): VehicleState {
     const id = s.t.vehicleId;
     let v = this.vehicles.get(id);
     if (v === undefined) {
-      v = { gatewayId: s.gatewayId, lane: s.lane, cls: this.options.classOf?.(id), order: newOrderState(), lastTs: null, rules: {}, episodes: {} };
+      v = { gatewayId: s.gatewayId, lane: s.lane, partition: s.partition, cls: this.options.classOf?.(id), order: newOrderState(), lastTs: null, rules: {}, episodes: {} };
       this.vehicles.set(id, v);
     }
     return v;
@@ -189,6 +236,7 @@ export class HotEngine {
     const prevTs = v.lastTs;
     v.gatewayId = s.gatewayId;
     v.lane = s.lane;
+    v.partition = s.partition;
     const lane = this.laneOf(s.lane);
     const lateByMs = Math.max(0, lane.watermark - s.t.ts, s.ingestTs === undefined ? 0 : s.arrivedAt - s.ingestTs);
     const at: Occasion = { vehicleId, gatewayId: s.gatewayId, ts: s.t.ts, detectedAt: s.arrivedAt, lateByMs, lateAfterMs: this.pack.lateAfter };

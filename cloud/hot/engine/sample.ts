@@ -1,3 +1,4 @@
+import type { Envelope } from '../../../shared/envelope/index.js';
 import type { Telemetry } from '../../../shared/schema/index.js';
 
 /** One telemetry record as the engine sees it: the payload and where it came from. */
@@ -10,6 +11,8 @@ export interface Sample {
    * gateway stored them, so their device times say how far that gateway has got.
    */
   lane: string;
+  /** The Kafka partition it was read from: a vehicle's state belongs to its partition's owner. */
+  partition: number;
   /** Gateway wall clock when the edge agent stored it (ms); undefined without an envelope. */
   ingestTs?: number;
   /** Wall clock when the hot path read it (ms). */
@@ -24,4 +27,17 @@ export interface Signal {
   value: number | null;
   threshold: number | null;
   message: string;
+}
+
+/** The Sample of a telemetry record read from Kafka partition `partition` (its envelope, when it has one, says where it came from). */
+export function toSample(t: Telemetry, env: Envelope | undefined, partition: number, arrivedAt: number): Sample {
+  const gatewayId = env?.gatewayId ?? 'unknown';
+  return {
+    t,
+    gatewayId,
+    lane: env === undefined ? `unknown/-/${partition}` : `${gatewayId}/${env.edgeLane}-${env.edgePartition}/${partition}`,
+    partition,
+    arrivedAt,
+    ...(env === undefined ? {} : { ingestTs: env.ingestTs }),
+  };
 }

@@ -1,0 +1,38 @@
+import { AssignerProtocol, type Cluster, type PartitionAssigner } from 'kafkajs';
+
+/**
+ * Co-partitioned assignment: partition p of every subscribed topic goes to the same member
+ * (telemetry p, alert commands p, hot-state changelog p), so one instance owns a vehicle's
+ * records, the operators' commands about its alerts and its state. Partitions are dealt out in
+ * order over the members sorted by id (range style: member k gets a contiguous block).
+ * The topics must have the same partition count (`roadlog topics apply` makes them so);
+ * partitions beyond the smallest count are left unassigned, and a warning says so.
+ */
+export const CO_PARTITIONED = 'RoadlogCoPartitioned';
+
+export function coPartitionedAssigner(onMismatch: (counts: Record<string, number>) => void = () => undefined): PartitionAssigner {
+  return ({ cluster }: { cluster: Cluster }) => ({
+    name: CO_PARTITIONED,
+    version: 1,
+    async assign({ members, topics }: { members: { memberId: string }[]; topics: string[] }) {
+      await cluster.refreshMetadataIfNecessary();
+      const counts = Object.fromEntries(topics.map((t) => [t, cluster.findTopicPartitionMetadata(t).length]));
+      const n = Math.min(...Object.values(counts));
+      if (Object.values(counts).some((c) => c !== n)) onMismatch(counts);
+      const sorted = [...members].map((m) => m.memberId).sort();
+      const share = (k: number) => {
+        const base = Math.floor(n / sorted.length);
+        const extra = n % sorted.length;
+        const from = k * base + Math.min(k, extra);
+        return Array.from({ length: base + (k < extra ? 1 : 0) }, (_, i) => from + i);
+      };
+      return sorted.map((memberId, k) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: Object.fromEntries(topics.map((t) => [t, share(k)])), userData: Buffer.alloc(0) }),
+      }));
+    },
+    protocol({ topics }: { topics: string[] }) {
+      return { name: CO_PARTITIONED, metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }) };
+    },
+  });
+}

@@ -1,0 +1,37 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+/** The hot path (`hot:` in the config file; `ROADLOG_HOT_*` in the environment). */
+export const HotOptionsSchema = z
+  .object({
+    /** Consumer group; every instance of one hot path shares it. */
+    groupId: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('hot'),
+    /** Names this instance in logs and its client ids. Default: host name and process id. */
+    instanceId: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/)
+      .default(() => `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'host'}-${process.pid}`),
+    /** The rule pack (YAML). Unset: cloud/hot/rules/default.yaml. */
+    rules: z.string().min(1).optional(),
+    /** Where a group with no committed offsets starts reading telemetry. */
+    startFrom: z.enum(['earliest', 'latest']).default('earliest'),
+    /** A snapshot of a partition's state goes to the changelog at most this often (restore replays the records since). */
+    snapshotIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
+    /** Longest wait of a fetch for new records, ms (latency against request rate). */
+    maxWaitMs: z.number().int().min(1).max(10_000).default(50),
+    /** Snapshot chunks stay under this size (the changelog topic allows 8 MiB records). */
+    snapshotChunkBytes: z.number().int().min(1024).max(8 * 1024 * 1024).default(900 * 1024),
+    /** The consumer group session: an instance silent this long loses its partitions. */
+    sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(10_000),
+    /** /healthz, /metrics and /status. */
+    http: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(9465),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type HotOptions = z.output<typeof HotOptionsSchema>;

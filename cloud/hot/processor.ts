@@ -1,0 +1,399 @@
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { AlertCommandSchema, type AlertEvent } from '../../shared/alerts/index.js';
+import { decodeEnvelopeHeaders } from '../../shared/envelope/index.js';
+import type { Logger } from '../../shared/logging/index.js';
+import { Mutex } from '../../shared/mutex/index.js';
+import { partitionForKey } from '../../shared/partitioner/index.js';
+import { parseTelemetry } from '../../shared/schema/index.js';
+import { coPartitionedAssigner } from './assigner.js';
+import { decodePointer, encodePointer, encodeSnapshot, SnapshotReader, type SnapshotPointer } from './changelog.js';
+import { HotEngine } from './engine/engine.js';
+import { toSample } from './engine/sample.js';
+import { HotMetrics } from './metrics.js';
+import type { HotOptions } from './options.js';
+import type { RulePack } from './rules/schema.js';
+
+export interface HotTopics {
+  telemetry: string;
+  alerts: string;
+  commands: string;
+  state: string;
+  gatewayStatus: string;
+}
+
+export interface HotProcessorInput {
+  kafka: Kafka;
+  topics: HotTopics;
+  options: HotOptions;
+  pack: RulePack;
+  logger: Logger;
+  registry: Registry;
+  now?: () => number;
+}
+
+/**
+ * One member of the hot path's consumer group (`roadlog hot start`).
+ *
+ * It owns the telemetry partitions the group gives it, with the same partitions of the alert
+ * commands and of the state changelog (assigner.ts). Per owned partition p:
+ * - a transactional producer whose id names the partition (`{group}-{telemetry topic}-{p}`):
+ *   when another instance takes p over, its producer's start fences this one, and aborts any
+ *   transaction this one left open, before the new owner reads the committed offset. So a
+ *   stale member (paused, partitioned away, killed) can never commit for p again, and the new
+ *   owner's offsets are stable when it reads them (Kafka Streams' exactly-once, v1 style);
+ * - each batch of telemetry is one transaction: the alert events it caused, a snapshot of the
+ *   partition's state when one is due, and the new offset with the snapshot's whereabouts in
+ *   its metadata (changelog.ts);
+ * - on assignment: restore the snapshot, replay telemetry from the snapshot to the committed
+ *   offset with its events discarded, then go live (and only then read commands for p).
+ *
+ * Inputs that depend on the wall clock (operators' commands, heartbeats and the gateway_offline
+ * they drive) are written with a fresh snapshot in their transaction, so a replay never has to
+ * reproduce them.
+ */
+type Phase = 'starting' | 'restoring' | 'replaying' | 'live' | 'gone';
+
+interface Owned {
+  p: number;
+  phase: Phase;
+  generation: number;
+  mutex: Mutex;
+  producer: Producer | undefined;
+  /** Next telemetry offset to evaluate. */
+  next: bigint;
+  /** Offsets below this were evaluated and published before (replay: discard their events). */
+  replayUntil: bigint;
+  pointer: SnapshotPointer | null;
+  reader: SnapshotReader | undefined;
+  lastSnapshotAt: number;
+  snapshots: number;
+}
+
+export class HotProcessor {
+  readonly engine: HotEngine;
+  readonly metrics: HotMetrics;
+  private consumer: Consumer | undefined;
+  private heartbeats: Consumer | undefined;
+  private readonly owned = new Map<number, Owned>();
+  private generation = 0;
+  private telemetryPartitions = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private readonly now: () => number;
+
+  constructor(private readonly input: HotProcessorInput) {
+    this.now = input.now ?? Date.now;
+    this.engine = new HotEngine(input.pack);
+    this.metrics = new HotMetrics(input.registry, () => this.status());
+  }
+
+  /** Joins the group and starts consuming; resolves once the consumer runs. */
+  async start(): Promise<void> {
+    const { kafka, topics, options, logger } = this.input;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [topics.telemetry] });
+      this.telemetryPartitions = meta.topics[0]!.partitions.length;
+    } finally {
+      await admin.disconnect();
+    }
+    const consumer = (this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      readUncommitted: false,
+      maxWaitTimeInMs: options.maxWaitMs,
+      sessionTimeout: options.sessionTimeoutMs,
+      heartbeatInterval: Math.floor(options.sessionTimeoutMs / 5),
+      partitionAssigners: [coPartitionedAssigner((counts) => logger.warn({ counts }, 'hot: the co-partitioned topics differ in partition count; run `roadlog topics apply`'))],
+    }));
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topics.telemetry, topics.commands, topics.state], fromBeginning: options.startFrom === 'earliest' });
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: (b) => this.onBatch(b) });
+    // Heartbeats: every instance reads all of them (a group of its own, from the compacted latest).
+    const hb = (this.heartbeats = kafka.consumer({ groupId: `${options.groupId}-heartbeats-${options.instanceId}`, maxWaitTimeInMs: 500 }));
+    await hb.connect();
+    await hb.subscribe({ topics: [topics.gatewayStatus], fromBeginning: true });
+    await hb.run({ autoCommit: false, eachMessage: async ({ message }) => this.onHeartbeat(message.key, message.value) });
+    this.timer = setInterval(() => void this.onTick().catch((err: unknown) => logger.error({ err }, 'hot: tick failed')), 1_000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.heartbeats?.disconnect().catch(() => undefined);
+    await this.consumer?.disconnect().catch(() => undefined);
+    for (const o of this.owned.values()) await o.mutex.run(async () => this.release(o));
+    this.owned.clear();
+  }
+
+  status(): { partitions: { partition: number; phase: Phase; next: string; snapshots: number }[]; counters: HotEngine['counters'] } {
+    return { partitions: [...this.owned.values()].map((o) => ({ partition: o.p, phase: o.phase, next: o.next.toString(), snapshots: o.snapshots })), counters: this.engine.counters };
+  }
+
+  private ownsGateway(p: number): (gatewayId: string) => boolean {
+    return (g) => partitionForKey(`gateway:${g}`, this.telemetryPartitions) === p;
+  }
+
+  /** A rebalance: every owned partition starts over (a restore is cheap; a half-known state is not). */
+  private onAssignment(assignment: Record<string, number[] | undefined>): void {
+    const wanted = new Set(assignment[this.input.topics.telemetry] ?? []);
+    const gen = ++this.generation;
+    this.input.logger.info({ partitions: [...wanted].sort((a, b) => a - b), generation: gen }, 'hot: partitions assigned');
+    for (const o of [...this.owned.values()]) {
+      if (!wanted.has(o.p)) {
+        o.phase = 'gone';
+        this.owned.delete(o.p);
+        void o.mutex.run(async () => this.release(o));
+      }
+    }
+    for (const p of wanted) {
+      const old = this.owned.get(p);
+      const o: Owned = { p, phase: 'starting', generation: gen, mutex: old?.mutex ?? new Mutex(), producer: old?.producer, next: 0n, replayUntil: 0n, pointer: null, reader: undefined, lastSnapshotAt: this.now(), snapshots: 0 };
+      if (old !== undefined) old.phase = 'gone';
+      this.owned.set(p, o);
+      this.pause(p, [this.input.topics.telemetry, this.input.topics.commands, this.input.topics.state]);
+      void o.mutex.run(async () => this.begin(o)).catch((err: unknown) => this.input.logger.error({ err, partition: p }, 'hot: could not take over the partition'));
+    }
+  }
+
+  private pause(p: number, topics: string[]): void {
+    this.consumer!.pause(topics.map((topic) => ({ topic, partitions: [p] })));
+  }
+
+  private resume(p: number, topics: string[]): void {
+    this.consumer!.resume(topics.map((topic) => ({ topic, partitions: [p] })));
+  }
+
+  private async release(o: Owned): Promise<void> {
+    this.engine.dropPartition(o.p, this.ownsGateway(o.p));
+    const producer = o.producer;
+    o.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+
+  /** Take partition p over: fence the old owner, read where it got to, restore or start fresh. */
+  private async begin(o: Owned): Promise<void> {
+    if (o.phase === 'gone' || this.owned.get(o.p) !== o) return;
+    const { kafka, topics, options } = this.input;
+    this.engine.dropPartition(o.p, this.ownsGateway(o.p));
+    if (o.producer === undefined) {
+      const producer = kafka.producer({ transactionalId: `${options.groupId}-${topics.telemetry}-${o.p}`, maxInFlightRequests: 1, idempotent: true, transactionTimeout: 60_000 });
+      await producer.connect(); // InitProducerId: fences the previous owner, ends its open transaction
+      o.producer = producer;
+    }
+    const admin = kafka.admin();
+    await admin.connect();
+    let committed: { offset: string; metadata: string | null } | undefined;
+    let low = '0';
+    let high = '0';
+    try {
+      const offsets = await admin.fetchOffsets({ groupId: options.groupId, topics: [topics.telemetry] });
+      committed = offsets[0]?.partitions.find((x) => x.partition === o.p);
+      const ends = await admin.fetchTopicOffsets(topics.telemetry);
+      const end = ends.find((x) => x.partition === o.p);
+      low = end?.low ?? '0';
+      high = end?.high ?? '0';
+    } finally {
+      await admin.disconnect();
+    }
+    const committedOffset = committed === undefined || BigInt(committed.offset) < 0n ? undefined : BigInt(committed.offset);
+    o.pointer = decodePointer(committed?.metadata);
+    if (o.pointer !== null && committedOffset !== undefined) {
+      o.phase = 'restoring';
+      o.replayUntil = committedOffset;
+      o.reader = new SnapshotReader(o.pointer);
+      this.consumer!.seek({ topic: topics.state, partition: o.p, offset: o.pointer.o });
+      this.resume(o.p, [topics.state]);
+      return;
+    }
+    const start = committedOffset ?? BigInt(options.startFrom === 'earliest' ? low : high);
+    o.next = start;
+    o.replayUntil = start;
+    this.goLive(o);
+  }
+
+  private goLive(o: Owned): void {
+    const { topics } = this.input;
+    o.phase = o.next < o.replayUntil ? 'replaying' : 'live';
+    this.consumer!.seek({ topic: topics.telemetry, partition: o.p, offset: o.next.toString() });
+    this.resume(o.p, [topics.telemetry]);
+    if (o.phase === 'live') this.resume(o.p, [topics.commands]);
+    this.input.logger.info({ partition: o.p, phase: o.phase, from: o.next.toString(), replayUntil: o.replayUntil.toString() }, 'hot: partition running');
+  }
+
+  private async onBatch({ batch, heartbeat, resolveOffset }: EachBatchPayload): Promise<void> {
+    const o = this.owned.get(batch.partition);
+    if (o === undefined || this.stopping || batch.messages.length === 0) return;
+    const { topics } = this.input;
+    // Whether the batch was taken; one that was not (a partition starting over) is fetched again after its seek.
+    const taken = await o.mutex.run(async () => {
+      if (this.owned.get(batch.partition) !== o) return false;
+      if (batch.topic === topics.state) return this.onStateBatch(o, batch.messages);
+      if (batch.topic === topics.telemetry) return this.onTelemetryBatch(o, batch.messages);
+      if (batch.topic === topics.commands) return this.onCommandBatch(o, batch.messages);
+      return false;
+    });
+    // kafkajs's own position (nothing is committed here: offsets go in the transactions).
+    if (taken) resolveOffset(batch.lastOffset());
+    await heartbeat();
+  }
+
+  private onStateBatch(o: Owned, messages: EachBatchPayload['batch']['messages']): boolean {
+    if (o.phase !== 'restoring' || o.reader === undefined || o.pointer === null) return false;
+    for (const m of messages) {
+      if (BigInt(m.offset) < BigInt(o.pointer.o)) continue;
+      const snap = o.reader.offer(m.value);
+      if (snap === undefined) continue;
+      this.pause(o.p, [this.input.topics.state]);
+      this.engine.restorePartition(snap, this.now());
+      o.reader = undefined;
+      o.next = BigInt(o.pointer.t);
+      this.goLive(o);
+      return false; // paused now; where it stands does not matter
+    }
+    return true;
+  }
+
+  private async onTelemetryBatch(o: Owned, messages: EachBatchPayload['batch']['messages']): Promise<boolean> {
+    if (o.phase !== 'live' && o.phase !== 'replaying') return false;
+    const events: AlertEvent[] = [];
+    const started = o.next;
+    for (const m of messages) {
+      const offset = BigInt(m.offset);
+      if (offset < o.next) continue; // already evaluated (a fetch from before a seek); higher offsets may skip transaction markers
+      const evs = this.evaluate(o.p, m);
+      if (offset >= o.replayUntil) events.push(...evs);
+      else this.metrics.replayed.inc();
+      o.next = offset + 1n;
+    }
+    if (o.phase === 'replaying' && o.next >= o.replayUntil) {
+      o.phase = 'live';
+      this.resume(o.p, [this.input.topics.commands]);
+      this.input.logger.info({ partition: o.p, at: o.next.toString() }, 'hot: replay done, partition live');
+    }
+    if (o.phase === 'live' && o.next > started && o.next > o.replayUntil) return this.commit(o, events, undefined);
+    return true;
+  }
+
+  private evaluate(p: number, m: EachBatchPayload['batch']['messages'][number]): AlertEvent[] {
+    const arrivedAt = this.now();
+    const parsed = m.value === null ? undefined : parseTelemetry(m.value);
+    if (parsed === undefined || !parsed.ok) {
+      this.metrics.invalid.inc();
+      this.input.logger.warn({ partition: p, offset: m.offset, reason: parsed === undefined ? 'no value' : parsed.message }, 'hot: a telemetry record is not valid telemetry; skipped');
+      return [];
+    }
+    const env = decodeEnvelopeHeaders(m.headers);
+    const sample = toSample(parsed.value, env, p, arrivedAt);
+    const { verdict, events } = this.engine.offer(sample);
+    this.metrics.records.inc({ verdict });
+    this.metrics.observe(parsed.value.ts, env?.ingestTs, Number(m.timestamp), arrivedAt, events);
+    return events;
+  }
+
+  private async onCommandBatch(o: Owned, messages: EachBatchPayload['batch']['messages']): Promise<boolean> {
+    if (o.phase !== 'live' || messages.length === 0) return false;
+    const events: AlertEvent[] = [];
+    for (const m of messages) {
+      let cmd;
+      try {
+        cmd = AlertCommandSchema.parse(JSON.parse(m.value?.toString('utf8') ?? 'null'));
+      } catch (err) {
+        this.metrics.commands.inc({ result: 'invalid' });
+        this.input.logger.warn({ partition: o.p, offset: m.offset, err }, 'hot: an alert command is not valid; skipped');
+        continue;
+      }
+      const e = this.engine.command(cmd, this.now());
+      this.metrics.commands.inc({ result: e === undefined ? 'not-open' : 'applied' });
+      if (e !== undefined) events.push(e);
+    }
+    const next = BigInt(messages.at(-1)!.offset) + 1n;
+    return this.commit(o, events, next, true);
+  }
+
+  /** Heartbeats: engine bookkeeping here; their alerts go out from the owner's tick. */
+  private pendingGateway = new Map<number, AlertEvent[]>();
+
+  private async onHeartbeat(key: Buffer | null, value: Buffer | null): Promise<void> {
+    if (key === null || value === null) return;
+    let at: number | undefined;
+    try {
+      at = (JSON.parse(value.toString('utf8')) as { at?: unknown }).at as number | undefined;
+    } catch {
+      return;
+    }
+    if (typeof at !== 'number') return;
+    const gatewayId = key.toString('utf8');
+    const p = partitionForKey(`gateway:${gatewayId}`, this.telemetryPartitions);
+    const o = this.owned.get(p);
+    const events = this.engine.heartbeat(gatewayId, at, this.now());
+    if (o !== undefined && o.phase === 'live' && events.length > 0) this.pendingGateway.set(p, [...(this.pendingGateway.get(p) ?? []), ...events]);
+  }
+
+  private async onTick(): Promise<void> {
+    for (const o of [...this.owned.values()]) {
+      if (o.phase !== 'live') continue;
+      await o.mutex.run(async () => {
+        if (o.phase !== 'live' || this.owned.get(o.p) !== o) return;
+        const events = [...(this.pendingGateway.get(o.p) ?? []), ...this.engine.tick(this.now(), this.ownsGateway(o.p), false)];
+        this.pendingGateway.delete(o.p);
+        const snapshotDue = this.now() - o.lastSnapshotAt >= this.input.options.snapshotIntervalMs && o.next > BigInt(o.pointer?.t ?? '-1');
+        if (events.length > 0 || snapshotDue) await this.commit(o, events, undefined, true);
+      });
+    }
+  }
+
+  /**
+   * One transaction for partition p: the events, a snapshot when due (or forced), and the
+   * offsets (telemetry always, with the snapshot pointer; commands when given).
+   */
+  /** True when it committed; false when it failed and the partition starts over. */
+  private async commit(o: Owned, events: AlertEvent[], commandsNext: bigint | undefined, forceSnapshot = false): Promise<boolean> {
+    const { topics, options } = this.input;
+    const producer = o.producer;
+    if (producer === undefined) return false;
+    const snapshotDue = forceSnapshot || this.now() - o.lastSnapshotAt >= options.snapshotIntervalMs;
+    const txn = await producer.transaction();
+    try {
+      if (events.length > 0) await txn.send({ topic: topics.alerts, messages: events.map((e) => ({ key: e.alertId, value: JSON.stringify(e) })) });
+      let pointer = o.pointer;
+      if (snapshotDue) {
+        const id = `${o.next.toString()}-${Date.now().toString(36)}-${o.snapshots}`;
+        const chunks = encodeSnapshot(o.p, this.engine.snapshotPartition(o.p, this.ownsGateway(o.p)), id, o.next.toString(), options.snapshotChunkBytes);
+        const res = await txn.send({ topic: topics.state, messages: chunks.map((c) => ({ ...c, partition: o.p })) });
+        const base = res.find((r) => r.partition === o.p)?.baseOffset;
+        if (base === undefined) throw new Error(`changelog partition ${o.p}: no offset in the produce answer`);
+        pointer = { o: base, n: chunks.length, t: o.next.toString(), id };
+      }
+      const offsets = [{ topic: topics.telemetry, partitions: [{ partition: o.p, offset: o.next.toString(), metadata: encodePointer(pointer) }] }];
+      if (commandsNext !== undefined) offsets.push({ topic: topics.commands, partitions: [{ partition: o.p, offset: commandsNext.toString(), metadata: null }] });
+      await txn.sendOffsets({ consumerGroupId: options.groupId, topics: offsets as never });
+      await txn.commit();
+      o.pointer = pointer;
+      if (snapshotDue) {
+        o.lastSnapshotAt = this.now();
+        o.snapshots++;
+        this.metrics.snapshots.inc();
+      }
+      this.metrics.published(events, this.now());
+      return true;
+    } catch (err) {
+      await txn.abort().catch(() => undefined);
+      // Fenced (another owner) or a broken transaction: give the partition up; the group brings it back.
+      this.input.logger.error({ err, partition: o.p }, 'hot: a transaction failed; the partition starts over from its last commit');
+      this.metrics.aborted.inc();
+      o.phase = 'gone';
+      this.owned.delete(o.p);
+      this.pause(o.p, [topics.telemetry, topics.commands, topics.state]);
+      await this.release(o);
+      const again: Owned = { ...o, phase: 'starting', producer: undefined, generation: this.generation, reader: undefined };
+      this.owned.set(o.p, again);
+      setTimeout(() => void again.mutex.run(async () => this.begin(again)).catch((e: unknown) => this.input.logger.error({ err: e, partition: o.p }, 'hot: could not take the partition back')), 1_000).unref();
+      return false;
+    }
+  }
+}
