@@ -16,17 +16,19 @@ export type NumericField = (typeof NUMERIC_FIELDS)[number];
 const DURATION = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 
 /** `2m` → 120000; a number is milliseconds. */
-export const Duration = z.union([
-  z.number().int().min(0),
-  z.string().transform((text, ctx) => {
-    const m = DURATION.exec(text.trim());
-    if (m === null || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration like 90s, 2m, 1h or 1h30m (or milliseconds), got ${JSON.stringify(text)}` });
-      return z.NEVER;
-    }
-    return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
-  }),
-]);
+export const Duration = z.union([z.number(), z.string()]).transform((v, ctx): number => {
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && v >= 0) return v;
+    ctx.addIssue({ code: 'custom', message: `expected a whole number of milliseconds ≥ 0, got ${v}` });
+    return z.NEVER;
+  }
+  const m = DURATION.exec(v.trim());
+  if (m === null || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 90s, 2m, 1h or 1h30m (or milliseconds), got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+});
 
 const Field = z.enum(NUMERIC_FIELDS);
 const Op = z.enum(['>', '>=', '<', '<=']);

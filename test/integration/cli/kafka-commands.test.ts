@@ -23,19 +23,19 @@ afterAll(async () => {
 });
 
 describe('roadlog topics', () => {
-  it('apply creates the five topics, and a second apply changes nothing', async () => {
+  it('apply creates the seven topics, and a second apply changes nothing', async () => {
     const prefix = randomName('apply');
     const first = await runCli(['topics', 'apply', '--prefix', prefix], { env });
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout.match(/: created \(/g)?.length).toBe(5);
+    expect(first.stdout.match(/: created \(/g)?.length).toBe(7);
     expect(first.stdout).toContain(`${prefix}.telemetry.v1: created (12 partitions, RF 1)`);
 
     const second = await runCli(['topics', 'apply', '--prefix', prefix, '--format', 'json'], { env });
     expect(second.stderr).toBe('');
     expect(second.code).toBe(0);
     const actions = JSON.parse(second.stdout) as { action: string }[];
-    expect(actions.map((a) => a.action)).toEqual(['unchanged', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    expect(actions.map((a) => a.action)).toEqual(Array(7).fill('unchanged'));
 
     const topics = await admin.listTopics();
     for (const name of ['telemetry', 'alerts', 'dead-letters', 'gateway-status', 'vehicles']) expect(topics).toContain(`${prefix}.${name}.v1`);

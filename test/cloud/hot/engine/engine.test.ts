@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import type { AlertEvent } from '../../../../shared/alerts/index.js';
+import { exampleTelemetry, type Telemetry } from '../../../../shared/schema/index.js';
+import { HotEngine } from '../../../../cloud/hot/engine/engine.js';
+import { parseRulePack } from '../../../../cloud/hot/rules/load.js';
+import type { Sample } from '../../../../cloud/hot/engine/sample.js';
+
+/**
+ * Each rule kind alone, fed in order, late (a vehicle's backlog behind its gateway), out of
+ * order (within the allowed lateness) and with duplicates: the alert events depend only on the
+ * records, never on how they arrived.
+ */
+const T0 = Date.parse('2026-01-05T06:00:00Z');
+
+function pack(rule: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return parseRulePack({ version: 1, allowedLateness: '10s', updateEvery: '1h', rules: [{ id: 'r', category: 'c', severity: 'warning', cooldown: 0, ...rule }], ...extra });
+}
+
+function rec(seq: number, over: Partial<Telemetry> = {}, vehicleId = 'V1'): Telemetry {
+  return { ...exampleTelemetry(), vehicleId, seq, ts: T0 + seq * 1000, engineRpm: 1500, ...over } as Telemetry;
+}
+
+function sample(t: Telemetry, arrivedAt = t.ts, lane = 'gw/normal-0/0'): Sample {
+  return { t, gatewayId: 'gw', lane, partition: 0, arrivedAt, ingestTs: arrivedAt };
+}
+
+function run(p: ReturnType<typeof pack>, records: Telemetry[], order: (rs: Telemetry[]) => Telemetry[] = (x) => x): AlertEvent[] {
+  const engine = new HotEngine(p);
+  const out: AlertEvent[] = [];
+  for (const t of order(records)) out.push(...engine.offer(sample(t)).events);
+  out.push(...engine.flush(T0 + 1e9));
+  return out;
+}
+
+const key = (e: AlertEvent) => `${e.change}:${e.subject}:${e.openedAt}:${e.clearedAt}:${e.value}`;
+
+/** Swaps neighbours (a few seconds out of order, inside the 10 s lateness) and repeats some records. */
+function shuffled(rs: Telemetry[]): Telemetry[] {
+  const out = [...rs];
+  for (let i = 1; i + 1 < out.length; i += 4) [out[i], out[i + 1]] = [out[i + 1]!, out[i]!];
+  return out;
+}
+function duplicated(rs: Telemetry[]): Telemetry[] {
+  return rs.flatMap((r, i) => (i % 3 === 0 ? [r, { ...r }] : [r]));
+}
+
+/** The same events whatever the arrival order, and they are the `expected` ones. */
+function expectStable(p: ReturnType<typeof pack>, records: Telemetry[], expected: string[]): void {
+  const inOrder = run(p, records).map(key);
+  expect(inOrder).toEqual(expected);
+  expect(run(p, records, shuffled).map(key)).toEqual(expected);
+  expect(run(p, records, duplicated).map(key)).toEqual(expected);
+  expect(run(p, records, (rs) => duplicated(shuffled(rs))).map(key)).toEqual(expected);
+}
+
+describe('rule kinds (pure engine)', () => {
+  it('threshold with hysteresis: opens above the value, clears only below clearValue', () => {
+    const coolant = [90, 105, 111, 115, 108, 104, 112, 99, 95];
+    const records = coolant.map((c, i) => rec(i, { coolantC: c }));
+    const p = pack({ kind: 'threshold', field: 'coolantC', op: '>', value: 110, clearValue: 100 });
+    expectStable(p, records, [`opened::${T0 + 2000}:null:111`, `cleared::${T0 + 2000}:${T0 + 7000}:111`]);
+  });
+
+  it('sustained: opens once the condition has held for the duration, in device time', () => {
+    const volts = [12, 11.7, 11.6, 11.6, 11.5, 11.9, 11.7, 11.7, 11.7, 11.7, 12.4];
+    const p = pack({ kind: 'sustained', field: 'batteryV', op: '<', value: 11.8, for: '3s' });
+    const records = volts.map((v, i) => rec(i, { batteryV: v }));
+    // held from 1 to 4 (3 s: opens at 4), broken at 5, held again from 6 (3 s at 9), cleared at 10
+    expectStable(p, records, [`opened::${T0 + 4000}:null:11.5`, `cleared::${T0 + 4000}:${T0 + 5000}:11.5`, `opened::${T0 + 9000}:null:11.7`, `cleared::${T0 + 9000}:${T0 + 10000}:11.7`]);
+  });
+
+  it('windowed count: more than N runs in a hopping event-time window', () => {
+    // runs of harsh braking at 2-3, 5 and 8: three in the window [0 s, 10 s)
+    const accel = [0, 0, -5, -6, 0, -4.5, 0, 0, -7, 0, 0, 0, 0, 0, 0, 0];
+    const p = pack({ kind: 'window_count', field: 'longAccelMps2', op: '<=', value: -4, count: 'runs', threshold: 2, window: '10s', hop: '5s' });
+    const records = accel.map((a, i) => rec(i, { longAccelMps2: a }));
+    // opens with the third run; at 10 s the windows holding the time ([5 s, 15 s): two runs) are back under the limit
+    expectStable(p, records, [`opened::${T0 + 8000}:null:3`, `cleared::${T0 + 8000}:${T0 + 10000}:3`]);
+  });
+
+  it('rate of change: falling faster than the limit over the window', () => {
+    const p = pack({ kind: 'rate_of_change', field: 'oilLevelPct', direction: 'falling', threshold: 60, per: '1m', window: '5s' });
+    // 2 points a second = 120 a minute from 5 s on; steady before
+    const levels = [90, 90, 90, 90, 90, 90, 88, 86, 84, 82, 80, 78, 78, 78, 78, 78, 78, 78];
+    const records = levels.map((l, i) => rec(i, { oilLevelPct: l }));
+    const events = run(p, records);
+    expect(events.map((e) => e.change)).toEqual(['opened', 'cleared']);
+    expect(events[0]!.openedAt).toBeGreaterThanOrEqual(T0 + 7000);
+    expectStable(p, records, events.map(key));
+  });
+
+  it('trouble codes: one alert per code, cleared when it leaves dtcs', () => {
+    const codes = [[], ['P0300'], ['P0300', 'P0171'], ['P0171'], [], []];
+    const p = pack({ kind: 'dtc' });
+    const records = codes.map((d, i) => rec(i, { dtcs: d }));
+    expectStable(p, records, [`opened:P0300:${T0 + 1000}:null:1`, `opened:P0171:${T0 + 2000}:null:1`, `cleared:P0300:${T0 + 1000}:${T0 + 3000}:1`, `cleared:P0171:${T0 + 2000}:${T0 + 4000}:1`]);
+  });
+
+  it('stuck sensor: the same value for N samples while the engine runs; engine-off samples do not count', () => {
+    const p = pack({ kind: 'stuck', fields: ['coolantC'], samples: 4 });
+    const values: [number, number][] = [[90.1, 1500], [90.3, 1500], [90.3, 1500], [90.3, 0], [90.3, 1500], [90.3, 1500], [90.5, 1500], [90.6, 1500]];
+    const records = values.map(([c, rpm], i) => rec(i, { coolantC: c, engineRpm: rpm }));
+    expectStable(p, records, [`opened:coolantC:${T0 + 5000}:null:4`, `cleared:coolantC:${T0 + 5000}:${T0 + 6000}:4`]);
+  });
+
+  it('implausible jump: a fix far from the last plausible one opens, the next plausible one clears', () => {
+    const p = pack({ kind: 'jump', maxSpeedKph: 300, minDistanceKm: 1 });
+    const lat = [45.76, 45.7601, 45.7602, 45.95, 45.7604, 45.7605];
+    const records = lat.map((l, i) => rec(i, { position: { lat: l, lon: 4.84 } }));
+    const events = run(p, records);
+    expect(events.map((e) => [e.change, e.openedAt])).toEqual([['opened', T0 + 3000], ['cleared', T0 + 3000]]);
+    expectStable(p, records, events.map(key));
+  });
+
+  it('absence: silent while its lane moves on (live), or a gap found when its records return (late), with the same id', () => {
+    const p = pack({ kind: 'absence', after: '30s', gatewayAfter: '60s' });
+    const engine = new HotEngine(p);
+    const events: AlertEvent[] = [];
+    // V1 reports at 0..10 s, then from 60 s; V2 keeps reporting every 5 s up to 100 s
+    for (let s = 0; s <= 100; s += 5) {
+      if (s <= 10 || s >= 60) events.push(...engine.offer(sample(rec(s, {}, 'V1'))).events);
+      events.push(...engine.offer(sample(rec(s, {}, 'V2'))).events);
+    }
+    expect(events.map((e) => [e.vehicleId, e.change, e.openedAt, e.clearedAt])).toEqual([['V1', 'opened', T0 + 40_000, null], ['V1', 'cleared', T0 + 40_000, T0 + 60_000]]);
+    // V1's silence arriving as a backlog later (its records of 60..100 s after V2's): found from the gap, same id, late
+    const engine2 = new HotEngine(p);
+    const late: AlertEvent[] = [];
+    for (let s = 0; s <= 10; s += 5) late.push(...engine2.offer(sample(rec(s, {}, 'V1'), T0 + s * 1000, 'gw/a/0')).events);
+    for (let s = 60; s <= 100; s += 5) late.push(...engine2.offer(sample(rec(s, {}, 'V1'), T0 + 200_000, 'gw/a/0')).events);
+    expect(late.map((e) => [e.alertId, e.change, e.late])).toEqual([[events[0]!.alertId, 'opened', true], [events[0]!.alertId, 'cleared', true]]);
+  });
+
+  it('a flapping signal stays one episode within the cooldown', () => {
+    const p = parseRulePack({ version: 1, rules: [{ id: 'r', category: 'c', severity: 'warning', kind: 'threshold', field: 'coolantC', op: '>', value: 110, cooldown: '5s' }] });
+    const coolant = [111, 109, 111, 109, 109, 109, 109, 109, 109];
+    const events = run(p, coolant.map((c, i) => rec(i, { coolantC: c })));
+    expect(events.map((e) => [e.change, e.openedAt, e.clearedAt])).toEqual([['opened', T0, null], ['cleared', T0, T0 + 3000]]);
+  });
+
+  it('late records carry late: true and how late; a deterministic id for the same record', () => {
+    const p = pack({ kind: 'threshold', field: 'coolantC', op: '>', value: 110 });
+    const t = rec(5, { coolantC: 120 });
+    const live = new HotEngine(p).offer(sample(t)).events[0]!;
+    const backlog = new HotEngine(p).offer({ ...sample(t), arrivedAt: t.ts + 600_000, ingestTs: t.ts }).events[0]!;
+    expect(live.late).toBe(false);
+    expect(backlog.late).toBe(true);
+    expect(backlog.lateByMs).toBe(600_000);
+    expect(backlog.alertId).toBe(live.alertId);
+  });
+
+  it('counts duplicates and records too late to be evaluated in order', () => {
+    const p = pack({ kind: 'threshold', field: 'coolantC', op: '>', value: 110 });
+    const engine = new HotEngine(p);
+    for (const s of [0, 1, 2, 1, ...Array.from({ length: 16 }, (_, i) => 40 + i)]) engine.offer(sample(rec(s)));
+    // seq 3..39 were given up once the vehicle's device time was 10 s (the lateness) past 40: a 5 arriving now is too late
+    engine.offer(sample(rec(5)));
+    expect(engine.counters).toMatchObject({ duplicates: 1, tooLate: 1 });
+  });
+});
