@@ -2,15 +2,17 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { asFileError, RoadlogError } from '../errors/index.js';
 import { exampleTelemetry, parseTelemetry, telemetryJsonSchema } from '../schema/index.js';
+import { alertJsonSchema } from '../alerts/index.js';
 
 export function registerSchemaCommands(program: Command): void {
   const schema = program.command('schema').description('the telemetry contract, for people who write vehicle firmware');
 
   schema
     .command('json')
-    .description('print the telemetry schema as JSON Schema (draft 2020-12)')
-    .action(() => {
-      process.stdout.write(`${JSON.stringify(telemetryJsonSchema(), null, 2)}\n`);
+    .description('print the telemetry schema (or, with --alerts, the alert event schema) as JSON Schema (draft 2020-12)')
+    .option('--alerts', 'the alert events on roadlog.alerts.v1 instead')
+    .action((opts: { alerts?: boolean }) => {
+      process.stdout.write(`${JSON.stringify(opts.alerts === true ? alertJsonSchema() : telemetryJsonSchema(), null, 2)}\n`);
     });
 
   schema

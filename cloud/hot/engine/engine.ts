@@ -25,7 +25,10 @@ import type { Sample, Signal } from './sample.js';
 export interface EngineOptions {
   /** A vehicle's class (the vehicles table), for rules' `byClass` limits. */
   classOf?: (vehicleId: string) => string | undefined;
-  /** Wall time a held record may wait for the records before it (default 5 s). */
+  /**
+   * Wall time a held record may wait for the records before it; unset: no limit (the default,
+   * and what the live path uses: a replay must release records exactly as the first run did).
+   */
   holdMs?: number;
 }
 
@@ -44,6 +47,12 @@ export interface VehicleState {
   order: OrderState;
   /** Device time of the newest record evaluated. */
   lastTs: number | null;
+  /**
+   * Where its lane stood (device time) when its newest record arrived: the vehicle is silent
+   * once the lane moves `after` past this. (Not its own device time: a vehicle uploading a
+   * backlog behind the others is reporting, not silent.)
+   */
+  absenceKey: number | null;
   rules: Record<string, unknown>;
   episodes: Record<string, SubjectState>;
 }
@@ -79,12 +88,20 @@ export class HotEngine {
   private readonly evaluators = new Map<string, Evaluator<unknown>>();
   private readonly absence: RuleOf<'absence'> | undefined;
   private readonly metas = new Map<string, RuleMeta>();
+  /** Vehicles holding records forwarded ahead (critical lane), by the normal lane they wait for. */
+  private readonly waiting = new Map<string, Set<string>>();
 
   constructor(
     readonly pack: RulePack,
     private readonly options: EngineOptions = {},
   ) {
-    this.order = new VehicleOrder(pack.allowedLateness, options.holdMs ?? 5_000);
+    this.order = new VehicleOrder(pack.allowedLateness, options.holdMs ?? Infinity, (held) => {
+      const normal = normalLaneOf(held.lane);
+      if (normal === undefined) return undefined;
+      // Past it by the lateness: the normal lane's records are in arrival order, which may stray
+      // from device-time order by that much.
+      return (this.lanes.get(normal)?.watermark ?? -Infinity) >= held.t.ts + pack.allowedLateness;
+    });
     this.absence = pack.rules.find((r): r is RuleOf<'absence'> => r.kind === 'absence');
     for (const r of pack.rules) this.metas.set(r.id, { id: r.id, category: r.category, severity: r.severity, cooldown: r.kind === 'absence' ? 0 : r.cooldown });
   }
@@ -98,6 +115,9 @@ export class HotEngine {
     else if (verdict === 'held') this.counters.held++;
     const events: AlertEvent[] = [];
     for (const r of released) this.evaluate(v, r, events);
+    const first = v.order.held[0];
+    const normal = first === undefined ? undefined : normalLaneOf(first.lane);
+    if (normal !== undefined) (this.waiting.get(normal) ?? this.waiting.set(normal, new Set()).get(normal)!).add(s.t.vehicleId);
     return { verdict, events };
   }
 
@@ -195,7 +215,9 @@ export class HotEngine {
     for (const [id, v] of snapshot.vehicles) {
       const copy = structuredClone(v);
       this.vehicles.set(id, copy);
-      if (copy.lastTs !== null) heapPush(this.laneOf(copy.lane).heap, [copy.lastTs, id]);
+      if (copy.absenceKey !== null) heapPush(this.laneOf(copy.lane).heap, [copy.absenceKey, id]);
+      const normal = copy.order.held[0] === undefined ? undefined : normalLaneOf(copy.order.held[0].lane);
+      if (normal !== undefined) (this.waiting.get(normal) ?? this.waiting.set(normal, new Set()).get(normal)!).add(id);
     }
     // A restored gateway gets a fresh grace period: its heartbeats were not being watched meanwhile.
     for (const [id, g] of snapshot.gateways) this.gateways.set(id, { lastAt: g.lastAt, lastWall: g.lastAt === null ? null : wallNow, offline: structuredClone(g.offline) });
@@ -211,7 +233,7 @@ export class HotEngine {
     const id = s.t.vehicleId;
     let v = this.vehicles.get(id);
     if (v === undefined) {
-      v = { gatewayId: s.gatewayId, lane: s.lane, partition: s.partition, cls: this.options.classOf?.(id), order: newOrderState(), lastTs: null, rules: {}, episodes: {} };
+      v = { gatewayId: s.gatewayId, lane: s.lane, partition: s.partition, cls: this.options.classOf?.(id), order: newOrderState(), lastTs: null, absenceKey: null, rules: {}, episodes: {} };
       this.vehicles.set(id, v);
     }
     return v;
@@ -257,25 +279,45 @@ export class HotEngine {
     }
     v.lastTs = s.t.ts;
     // Absence, live: this record moved its lane on; anyone in the lane left `after` behind is silent.
-    if (s.t.ts > lane.watermark) lane.watermark = s.t.ts;
+    v.absenceKey = Math.max(s.t.ts, lane.watermark);
+    if (s.t.ts > lane.watermark) {
+      lane.watermark = s.t.ts;
+      this.releaseWaiting(s.lane, s.arrivedAt, events);
+    }
     if (absence !== undefined) {
-      heapPush(lane.heap, [s.t.ts, vehicleId]);
+      heapPush(lane.heap, [v.absenceKey, vehicleId]);
       this.checkLane(lane, absence, s.arrivedAt, events);
     }
   }
 
-  private checkLane(lane: LaneState, rule: RuleOf<'absence'>, wallNow: number, events: AlertEvent[]): void {
-    while (lane.heap.length > 0) {
-      const [ts, id] = lane.heap[0]!;
+  /** The normal lane moved on: vehicles holding records forwarded ahead of it may release them. */
+  private releaseWaiting(laneKey: string, wallNow: number, events: AlertEvent[]): void {
+    const ids = this.waiting.get(laneKey);
+    if (ids === undefined) return;
+    for (const id of [...ids]) {
       const v = this.vehicles.get(id);
-      const current = v?.lastTs;
-      if (current !== ts || v === undefined || this.laneOf(v.lane) !== lane) {
-        heapPop(lane.heap); // stale: the vehicle has newer records, or moved to another lane
+      if (v === undefined || v.order.held.length === 0) {
+        ids.delete(id);
         continue;
       }
-      if (lane.watermark - ts <= rule.after) return;
+      for (const r of this.order.drain(v.order, wallNow, false)) this.evaluate(v, r, events);
+      if (v.order.held.length === 0) ids.delete(id);
+    }
+    if (ids.size === 0) this.waiting.delete(laneKey);
+  }
+
+  private checkLane(lane: LaneState, rule: RuleOf<'absence'>, wallNow: number, events: AlertEvent[]): void {
+    while (lane.heap.length > 0) {
+      const [key, id] = lane.heap[0]!;
+      const v = this.vehicles.get(id);
+      if (v === undefined || v.absenceKey !== key || v.lastTs === null || this.laneOf(v.lane) !== lane) {
+        heapPop(lane.heap); // stale: the vehicle has sent since, or moved to another lane
+        continue;
+      }
+      if (lane.watermark - key <= rule.after) return;
       heapPop(lane.heap);
-      this.absenceSignal(v, id, true, ts + rule.after, { vehicleId: id, gatewayId: v.gatewayId, ts: ts + rule.after, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter }, events);
+      const openedAt = v.lastTs + rule.after;
+      this.absenceSignal(v, id, true, openedAt, { vehicleId: id, gatewayId: v.gatewayId, ts: openedAt, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter }, events);
     }
   }
 
@@ -309,6 +351,12 @@ export class HotEngine {
     }
     return ev;
   }
+}
+
+/** `gw/critical-0/3` → `gw/normal-0/3`: the lane a critical record's predecessors may still come by; undefined for other lanes. */
+function normalLaneOf(lane: string): string | undefined {
+  const i = lane.indexOf('/critical-');
+  return i < 0 ? undefined : `${lane.slice(0, i)}/normal-${lane.slice(i + '/critical-'.length)}`;
 }
 
 function holdsField(c: { field: keyof Sample['t'] & string; op: '>' | '>=' | '<' | '<='; value: number }, s: Sample): boolean {

@@ -6,9 +6,12 @@ import type { Sample } from './sample.js';
  *
  * A vehicle numbers its records (`seq`, one more per record), so the next one is known: a
  * record with seq = last released + 1 is released at once (the usual case: no added latency).
- * Any other newer record waits until the missing ones arrive, or until the vehicle's newest
- * device time is `allowedLateness` past it (they are not coming: a vehicle's full buffer drops
- * its oldest), or until the engine's clock says it has waited `holdMs` of wall time. A record
+ * Any other newer record waits until the missing ones arrive, or until they are known not to be
+ * coming: the vehicle's newest device time is `allowedLateness` past it (a vehicle's full buffer
+ * drops its oldest), or, for a record the gateway forwarded ahead of the rest (its `critical`
+ * lane: records with trouble codes go first after an outage), until the gateway's `normal` lane
+ * has moved the allowed lateness past it (`caughtUp`); or, when the caller asks, it has waited `holdMs` of wall
+ * time. A record
  * at or below the last released seq is a repeat (same seq) or came too late to be evaluated in
  * order; both are counted, neither is evaluated. A lower seq whose device time is more than the
  * allowed lateness past the last released one is a device that restarted its count: it goes on
@@ -38,6 +41,8 @@ export class VehicleOrder {
   constructor(
     private readonly allowedLatenessMs: number,
     private readonly holdMs: number,
+    /** For a held record: whether everything that could still fill the gap before it has arrived (undefined: judge by the vehicle's own time). */
+    private readonly caughtUp: (held: Sample) => boolean | undefined = () => undefined,
   ) {}
 
   /** Takes a record; returns what it did with it and the records now released, in order. */
@@ -67,7 +72,8 @@ export class VehicleOrder {
     while (state.held.length > 0) {
       const next = state.held[0]!;
       const contiguous = state.lastSeq === null || next.t.seq === state.lastSeq + 1;
-      const overdue = all || (state.maxTs !== null && next.t.ts <= state.maxTs - this.allowedLatenessMs) || (state.heldSince !== null && wallNow - state.heldSince >= this.holdMs);
+      const lanes = this.caughtUp(next);
+      const overdue = all || (lanes ?? (state.maxTs !== null && next.t.ts <= state.maxTs - this.allowedLatenessMs)) || (state.heldSince !== null && wallNow - state.heldSince >= this.holdMs);
       if (!contiguous && !overdue) break;
       state.held.shift();
       if (state.lastSeq !== null && next.t.seq <= state.lastSeq) continue;

@@ -116,18 +116,67 @@ describe('rule kinds (pure engine)', () => {
     const p = pack({ kind: 'absence', after: '30s', gatewayAfter: '60s' });
     const engine = new HotEngine(p);
     const events: AlertEvent[] = [];
-    // V1 reports at 0..10 s, then from 60 s; V2 keeps reporting every 5 s up to 100 s
+    // V1 reports at 0..10 s, then from 60 s; V2 keeps reporting every 5 s up to 100 s (seq counts records, ts every 5 s)
+    const at = (s: number, n: number, id: string) => rec(n, { ts: T0 + s * 1000 }, id);
+    let n1 = 0;
     for (let s = 0; s <= 100; s += 5) {
-      if (s <= 10 || s >= 60) events.push(...engine.offer(sample(rec(s, {}, 'V1'))).events);
-      events.push(...engine.offer(sample(rec(s, {}, 'V2'))).events);
+      if (s <= 10 || s >= 60) events.push(...engine.offer(sample(at(s, n1++, 'V1'))).events);
+      events.push(...engine.offer(sample(at(s, s / 5, 'V2'))).events);
     }
     expect(events.map((e) => [e.vehicleId, e.change, e.openedAt, e.clearedAt])).toEqual([['V1', 'opened', T0 + 40_000, null], ['V1', 'cleared', T0 + 40_000, T0 + 60_000]]);
     // V1's silence arriving as a backlog later (its records of 60..100 s after V2's): found from the gap, same id, late
     const engine2 = new HotEngine(p);
     const late: AlertEvent[] = [];
-    for (let s = 0; s <= 10; s += 5) late.push(...engine2.offer(sample(rec(s, {}, 'V1'), T0 + s * 1000, 'gw/a/0')).events);
-    for (let s = 60; s <= 100; s += 5) late.push(...engine2.offer(sample(rec(s, {}, 'V1'), T0 + 200_000, 'gw/a/0')).events);
+    let m1 = 0;
+    for (let s = 0; s <= 10; s += 5) late.push(...engine2.offer(sample(at(s, m1++, 'V1'), T0 + s * 1000, 'gw/a/0')).events);
+    for (let s = 60; s <= 100; s += 5) late.push(...engine2.offer(sample(at(s, m1++, 'V1'), T0 + 200_000, 'gw/a/0')).events);
     expect(late.map((e) => [e.alertId, e.change, e.late])).toEqual([[events[0]!.alertId, 'opened', true], [events[0]!.alertId, 'cleared', true]]);
+  });
+
+  it('absence: a vehicle uploading its backlog behind the others is reporting, not silent', () => {
+    const p = pack({ kind: 'absence', after: '30s', gatewayAfter: '60s' });
+    const engine = new HotEngine(p);
+    const events: AlertEvent[] = [];
+    // V2 is live at 200..260 s; V1 uploads its 0..60 s backlog in between, a record a second, never behind by a gap
+    for (let s = 0; s <= 60; s++) {
+      events.push(...engine.offer(sample(rec(200 + s, {}, 'V2'))).events);
+      events.push(...engine.offer(sample(rec(s, {}, 'V1'))).events);
+    }
+    expect(events.filter((e) => e.vehicleId === 'V1')).toEqual([]);
+  });
+
+  it('records a gateway forwarded ahead (its critical lane, after an outage) wait for its normal lane: the vehicle\'s order holds', () => {
+    const p = parseRulePack({ version: 1, rules: [
+      { id: 'hot', category: 'overheating', severity: 'critical', kind: 'threshold', field: 'coolantC', op: '>', value: 110, cooldown: 0 },
+      { id: 'silent', category: 'silent', severity: 'warning', kind: 'absence', after: '30s' },
+    ] });
+    const engine = new HotEngine(p);
+    const events: AlertEvent[] = [];
+    const offer = (t: Telemetry, lane: string) => events.push(...engine.offer(sample(t, t.ts, lane)).events);
+    for (let s = 0; s <= 10; s++) offer(rec(s, {}, 'V1'), 'gw/normal-0/0');
+    // the outage's backlog: V1's trouble-code records (critical lane, 101..200 s) come first
+    for (let s = 101; s <= 200; s++) offer(rec(s, { dtcs: ['P0300'], coolantC: s === 150 ? 120 : 90 }, 'V1'), 'gw/critical-0/0');
+    expect(events).toEqual([]); // held: nothing evaluated past the gap yet
+    // then the normal lane: V2 and V1's own records of 11..100 s
+    for (let s = 11; s <= 100; s++) {
+      offer(rec(s, {}, 'V2'), 'gw/normal-0/0');
+      offer(rec(s, {}, 'V1'), 'gw/normal-0/0');
+    }
+    expect(engine.counters.tooLate).toBe(0);
+    expect(events.filter((e) => e.category === 'silent')).toEqual([]);
+    expect(events.map((e) => [e.vehicleId, e.rule, e.change, e.openedAt])).toEqual([['V1', 'hot', 'opened', T0 + 150_000], ['V1', 'hot', 'cleared', T0 + 150_000]]);
+  });
+
+  it('a critical record whose predecessors never come is released once the normal lane passes it', () => {
+    const p = pack({ kind: 'threshold', field: 'coolantC', op: '>', value: 110 });
+    const engine = new HotEngine(p);
+    const events: AlertEvent[] = [];
+    events.push(...engine.offer(sample(rec(0, {}, 'V1'), T0, 'gw/normal-0/0')).events);
+    events.push(...engine.offer(sample(rec(50, { coolantC: 120 }, 'V1'), T0, 'gw/critical-0/0')).events);
+    for (let s = 1; s <= 59; s++) events.push(...engine.offer(sample(rec(s, {}, 'V2'), T0, 'gw/normal-0/0')).events);
+    expect(events).toEqual([]); // the normal lane is at 59 s: V1's 1..49 s may still come (its order may stray by the 10 s lateness)
+    events.push(...engine.offer(sample(rec(60, {}, 'V2'), T0, 'gw/normal-0/0')).events);
+    expect(events.map((e) => [e.vehicleId, e.change, e.openedAt])).toEqual([['V1', 'opened', T0 + 50_000]]);
   });
 
   it('a flapping signal stays one episode within the cooldown', () => {
