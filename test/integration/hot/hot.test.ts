@@ -1,7 +1,11 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runCli, startCli } from '../../support/cli.js';
 import { randomName, testKafka, waitFor } from '../../support/kafka.js';
-import { fleetRecords, multiset, produce, readAlertEvents, referenceEvents } from './support.js';
+import { encodeEnvelopeHeaders } from '../../../shared/envelope/index.js';
+import { exampleTelemetry } from '../../../shared/schema/index.js';
+import { partitionForKey } from '../../../shared/partitioner/index.js';
+import type { AlertEvent } from '../../../shared/alerts/index.js';
+import { fleetRecords, multiset, PARTITIONS, produce, readAlertEvents, referenceEvents, type FleetRecord } from './support.js';
 
 /**
  * The hot path as it runs (the built CLI, `roadlog hot start`, a real Kafka): the alert events it
@@ -120,5 +124,42 @@ describe('hot path (built CLI, real Kafka)', () => {
     expect(multiset(after)).toEqual(multiset(expected));
     // It did try: a transaction of the stale member was refused (fenced) once it woke.
     expect(a.output.stderr, a.output.stderr.slice(-2000)).toMatch(/a transaction failed/);
+  });
+
+  it('operators: alerts list shows an open alert; ack and clear go through the command topic and come back as events with who and when', async () => {
+    const prefix = randomName('hot');
+    const apply = await runCli(['topics', 'apply', '--prefix', prefix], { env });
+    expect(apply.code, apply.stderr).toBe(0);
+    const t0 = Date.parse('2026-01-05T06:00:00Z');
+    const records: FleetRecord[] = Array.from({ length: 30 }, (_, i) => {
+      const t = { ...exampleTelemetry(), vehicleId: 'OP-1', seq: i, ts: t0 + i * 1000, coolantC: i >= 10 ? 121 : 90, dtcs: [] };
+      const headers = encodeEnvelopeHeaders({ gatewayId: 'gw-op', edgeLog: 'abcdef0123456789', edgeLane: 'normal', edgePartition: 0, edgeOffset: BigInt(i), schemaVersion: 1, ingestTs: Date.now() });
+      return { partition: partitionForKey('OP-1', PARTITIONS), key: 'OP-1', value: JSON.stringify(t), headers, t } as FleetRecord;
+    });
+    await produce(kafka, `${prefix}.telemetry.v1`, records);
+    const hot = await startHot(prefix, 'op');
+    const cli = (args: string[]) => runCli(args, { env: { ...env, ROADLOG_TOPICS_PREFIX: prefix } });
+    const opened = (await readAlertEvents(kafka, `${prefix}.alerts.v1`, 1, 60_000, 1_000)).find((e) => e.change === 'opened' && e.category === 'overheating')!;
+    expect(opened).toMatchObject({ vehicleId: 'OP-1', gatewayId: 'gw-op', rule: 'coolant-high', state: 'open', openedAt: t0 + 10_000, value: 121, threshold: 110 });
+    const list = await cli(['alerts', 'list', '--format', 'json']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as AlertEvent).alertId)).toContain(opened.alertId);
+    const table = await cli(['alerts', 'list']);
+    expect(table.stdout).toMatch(new RegExp(`${opened.alertId.slice(0, 12)}\\s+open\\s+critical\\s+overheating\\s+OP-1`));
+    const ack = await cli(['alerts', 'ack', opened.alertId.slice(0, 8), '--by', 'alice', '--note', 'on it']);
+    expect(ack.code, ack.stderr).toBe(0);
+    const acked = await waitFor(async () => (await readAlertEvents(kafka, `${prefix}.alerts.v1`, 1, 30_000, 500)).find((e) => e.change === 'acked'), 60_000, 'the acked event');
+    expect(acked).toMatchObject({ alertId: opened.alertId, state: 'ack', ack: { by: 'alice', note: 'on it' } });
+    const clear = await cli(['alerts', 'clear', opened.alertId, '--by', 'bob']);
+    expect(clear.code, clear.stderr).toBe(0);
+    const cleared = await waitFor(async () => (await readAlertEvents(kafka, `${prefix}.alerts.v1`, 1, 30_000, 500)).find((e) => e.change === 'operator-cleared'), 60_000, 'the operator-cleared event');
+    expect(cleared).toMatchObject({ alertId: opened.alertId, state: 'cleared', operatorClear: { by: 'bob' }, ack: { by: 'alice' } });
+    const open = await cli(['alerts', 'list', '--format', 'json']);
+    expect(open.stdout).not.toContain(opened.alertId);
+    const missing = await cli(['alerts', 'ack', 'ffffffffffff', '--by', 'alice']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/ROADLOG_ERR_ALERT_NOT_FOUND/);
+    hot.child.kill('SIGTERM');
+    await hot.exited;
   });
 });
