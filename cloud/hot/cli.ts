@@ -99,6 +99,62 @@ export function registerHotCommands(program: Command): void {
       process.stdout.write(`${file ?? DEFAULT_RULES_FILE}: ${pack.rules.length} rules valid (${kinds}); categories: ${[...new Set(pack.rules.map((r) => r.category))].join(', ')}\n`);
     });
 
+  hot
+    .command('backtest')
+    .description('run the rules over what the telemetry topic holds and print the alerts they would have raised (publishes nothing)')
+    .option('--from <time>', 'device time from (ISO 8601 or ms since epoch; default: everything)')
+    .option('--to <time>', 'device time to (ISO 8601 or ms since epoch; default: everything)')
+    .option('--rules <file>', 'rule pack (YAML; default: the built-in pack)')
+    .option('--vehicle <id>', 'only this vehicle')
+    .option('--format <format>', 'table (the alerts as they end up) or json (every event, one per line)', 'table')
+    .option('--out <file>', 'write to this file instead of stdout')
+    .option('--brokers <list>', BROKERS_HELP)
+    .option('--config <file>', 'YAML config file')
+    .action(async (flags: HotFlags & { from?: string; to?: string; vehicle?: string; format: string; out?: string }, cmd: Command) => {
+      const { RoadlogError } = await import('../../shared/errors/index.js');
+      if (!['table', 'json'].includes(flags.format)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--format: expected table or json, got ${JSON.stringify(flags.format)}`);
+      const time = (flag: string, v: string | undefined, dflt: number): number => {
+        if (v === undefined) return dflt;
+        const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+        if (!Number.isFinite(n)) throw new RoadlogError('ROADLOG_ERR_USAGE', `${flag}: expected an ISO 8601 time or ms since epoch, got ${JSON.stringify(v)}`);
+        return n;
+      };
+      const from = time('--from', flags.from, 0);
+      const to = time('--to', flags.to, Number.MAX_SAFE_INTEGER);
+      const config = hotConfig(cmd, flags);
+      const options = config.hot as HotOptions;
+      const { loadRulePack, DEFAULT_RULES_FILE } = await import('./rules/load.js');
+      const pack = loadRulePack(options.rules ?? DEFAULT_RULES_FILE);
+      const { kafka } = await resolveKafka(config, flags);
+      const { createKafka } = await import('../../shared/kafka/index.js');
+      const { backtest } = await import('./backtest.js');
+      const { alertTable } = await import('./alerts.js');
+      const logger = createLogger({ level: config.log.level, format: config.log.format, name: 'roadlog-backtest' });
+      const tty = process.stderr.isTTY === true;
+      let shown = 0;
+      const result = await backtest(createKafka(kafka, logger), pack, {
+        topic: topicName(config.topics as TopicsOptions, 'telemetry'),
+        from,
+        to,
+        ...(flags.vehicle === undefined ? {} : { vehicle: flags.vehicle }),
+        timeoutMs: Math.max(30_000, kafka.operationTimeoutMs),
+        progress: (read, total) => {
+          if (!tty || Date.now() - shown < 200) return;
+          shown = Date.now();
+          const pct = total === 0 ? 100 : Math.min(100, Math.round((100 * read) / total));
+          const bar = '#'.repeat(Math.round(pct / 4)).padEnd(25, '.');
+          process.stderr.write(`\rbacktest [${bar}] ${pct}%  ${read.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} records`);
+        },
+      });
+      if (tty) process.stderr.write('\n');
+      const latest = new Map<string, (typeof result.events)[number]>();
+      for (const e of result.events) latest.set(e.alertId, e);
+      const text = flags.format === 'json' ? result.events.map((e) => JSON.stringify(e)).join('\n') + (result.events.length > 0 ? '\n' : '') : `${latest.size === 0 ? 'no alerts' : alertTable([...latest.values()].sort((a, b) => a.openedAt - b.openedAt))}\n`;
+      if (flags.out === undefined) process.stdout.write(text);
+      else (await import('node:fs')).writeFileSync(flags.out, text);
+      process.stderr.write(`backtest: ${result.read} records read, ${result.evaluated} evaluated (${result.skipped} outside the range or not telemetry), ${latest.size} alerts, ${result.events.length} events\n`);
+    });
+
   registerAlertsCommands(program);
 }
 
