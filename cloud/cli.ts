@@ -3,11 +3,13 @@ import { intOption } from '../shared/cli/context.js';
 import { BROKERS_HELP, kafkaCommandContext } from './kafka-options.js';
 import { registerTopicsCommands } from './admin/cli.js';
 import { registerHotCommands } from './hot/cli.js';
+import { registerVehiclesCommands } from './vehicles/cli.js';
 
 /** Commands of the cloud side: topics, tail, hot and alerts (cold, report, console come with their issues). */
 export function registerCloudCommands(program: Command): void {
   registerTopicsCommands(program);
   registerHotCommands(program);
+  registerVehiclesCommands(program);
 
   program
     .command('tail')

@@ -14,6 +14,7 @@ interface SimFlags {
   broker?: string;
   truth?: string;
   messages?: string;
+  vehiclesCsv?: string;
   secret?: string;
   idPrefix: string;
   workers: number;
@@ -66,6 +67,7 @@ export function registerSimCommands(program: Command): void {
     .option('--broker <url>', 'MQTT broker (the edge agent), e.g. mqtt://127.0.0.1:1883; none: a dry run that only generates')
     .option('--truth <file>', 'write the truth file (JSON lines) here')
     .option('--messages <file>', 'write every message made (JSON lines) here')
+    .option('--vehicles-csv <file>', 'write the fleet as a vehicles table (vehicleId,class,depot) for `roadlog vehicles import`')
     .option('--secret <s>', 'vehicle passwords are HMAC-SHA256(secret, vehicleId) in hex (see `roadlog sim credentials`); none: no password')
     .option('--id-prefix <p>', 'vehicle ids are <prefix>-00000, <prefix>-00001, ...', 'SIM')
     .option('--workers <n>', 'worker processes sharing the fleet (for thousands of vehicles)', intOption('--workers', 1, 64), 1)
@@ -79,7 +81,12 @@ export function registerSimCommands(program: Command): void {
       await createOutputFile('--truth', flags.truth);
       await createOutputFile('--messages', flags.messages);
       const base = { vehicles: flags.vehicles, seed: flags.seed, speedup: flags.speedup, durationMs, rateHz: flags.rate, startTs, idPrefix: flags.idPrefix };
-      const { runFleet, truthLines, writeTruth } = await import('./fleet.js');
+      const { runFleet, truthLines, writeTruth, fleetVehicles } = await import('./fleet.js');
+      if (flags.vehiclesCsv !== undefined && flags.shard === undefined) {
+        const { formatVehiclesCsv } = await import('../shared/vehicles/index.js');
+        await createOutputFile('--vehicles-csv', flags.vehiclesCsv);
+        await writeFile(flags.vehiclesCsv, formatVehiclesCsv(fleetVehicles(base)));
+      }
       if (flags.workers > 1 && flags.shard === undefined) {
         await runWorkers(flags, base);
         return;

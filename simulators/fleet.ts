@@ -89,6 +89,20 @@ interface Runner {
 
 const MAX_IN_FLIGHT = 20;
 
+/** Depots the simulated fleet is spread over (vehicle index modulo this). */
+export const SIM_DEPOTS = 4;
+
+/** The fleet's vehicles as the reference table lists them (class from each vehicle's seed; depot `depot-{index % 4}`), without running it. */
+export function fleetVehicles(o: Pick<FleetOptions, 'seed' | 'vehicles' | 'startTs' | 'durationMs' | 'rateHz' | 'idPrefix'>): { vehicleId: string; class: string; depot: string }[] {
+  const root = new Rng(o.seed);
+  const intervalMs = Math.round(1000 / o.rateHz);
+  return Array.from({ length: o.vehicles }, (_, i) => {
+    const vehicleId = vehicleIdOf(o.idPrefix, i);
+    const v = new SimVehicle({ index: i, vehicleId, seed: root.fork(i).seed, startTs: o.startTs, durationMs: o.durationMs, intervalMs });
+    return { vehicleId, class: v.truth().class, depot: `depot-${i % SIM_DEPOTS}` };
+  });
+}
+
 export async function runFleet(o: FleetOptions): Promise<FleetResult> {
   const root = new Rng(o.seed);
   const intervalMs = Math.round(1000 / o.rateHz);

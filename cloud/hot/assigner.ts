@@ -1,4 +1,4 @@
-import { AssignerProtocol, type Cluster, type PartitionAssigner } from 'kafkajs';
+import { AssignerProtocol, type Cluster, type Kafka, type PartitionAssigner } from 'kafkajs';
 
 /**
  * Co-partitioned assignment: partition p of every subscribed topic goes to the same member
@@ -35,4 +35,22 @@ export function coPartitionedAssigner(onMismatch: (counts: Record<string, number
       return { name: CO_PARTITIONED, metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }) };
     },
   });
+}
+
+/**
+ * Where group `groupId` got to in partition p (its committed offset and metadata; undefined when
+ * nothing is committed), and the partition's first and end offsets. Read after the partition's
+ * transactional producer has started, so no transaction of a previous owner is still open.
+ */
+export async function committedPosition(kafka: Kafka, groupId: string, topic: string, p: number): Promise<{ committed: { offset: bigint; metadata: string | null } | undefined; low: string; high: string }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const c = offsets[0]?.partitions.find((x) => x.partition === p);
+    const end = (await admin.fetchTopicOffsets(topic)).find((x) => x.partition === p);
+    return { committed: c === undefined || BigInt(c.offset) < 0n ? undefined : { offset: BigInt(c.offset), metadata: c.metadata }, low: end?.low ?? '0', high: end?.high ?? '0' };
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -63,7 +63,7 @@ export function registerHotCommands(program: Command): void {
       const registry = createMetricsRegistry({ component: 'hot', instance: options.instanceId });
       const processor = new HotProcessor({
         kafka: createKafka({ ...kafkaOptions, clientId: `${kafkaOptions.clientId}-hot-${options.instanceId}` }, logger),
-        topics: { telemetry: topicName(topics, 'telemetry'), alerts: topicName(topics, 'alerts'), commands: topicName(topics, 'alertCommands'), state: topicName(topics, 'hotState'), gatewayStatus: topicName(topics, 'gatewayStatus') },
+        topics: { telemetry: topicName(topics, 'telemetry'), alerts: topicName(topics, 'alerts'), commands: topicName(topics, 'alertCommands'), state: topicName(topics, 'hotState'), gatewayStatus: topicName(topics, 'gatewayStatus'), vehicles: topicName(topics, 'vehicles') },
         options,
         pack,
         logger,

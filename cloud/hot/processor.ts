@@ -6,13 +6,15 @@ import type { Logger } from '../../shared/logging/index.js';
 import { Mutex } from '../../shared/mutex/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { parseTelemetry } from '../../shared/schema/index.js';
-import { coPartitionedAssigner } from './assigner.js';
+import { coPartitionedAssigner, committedPosition } from './assigner.js';
 import { decodePointer, encodePointer, encodeSnapshot, SnapshotReader, type SnapshotPointer } from './changelog.js';
 import { HotEngine } from './engine/engine.js';
 import { toSample } from './engine/sample.js';
 import { HotMetrics } from './metrics.js';
 import type { HotOptions } from './options.js';
 import type { RulePack } from './rules/schema.js';
+import type { VehicleRef } from '../../shared/vehicles/index.js';
+import { applyVehicleRecord, readVehicles } from '../vehicles/table.js';
 
 export interface HotTopics {
   telemetry: string;
@@ -20,6 +22,7 @@ export interface HotTopics {
   commands: string;
   state: string;
   gatewayStatus: string;
+  vehicles: string;
 }
 
 export interface HotProcessorInput {
@@ -81,10 +84,12 @@ export class HotProcessor {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly now: () => number;
+  /** The vehicles table (compacted topic), read whole before the first record is evaluated, then followed. */
+  private vehicles = new Map<string, VehicleRef>();
 
   constructor(private readonly input: HotProcessorInput) {
     this.now = input.now ?? Date.now;
-    this.engine = new HotEngine(input.pack);
+    this.engine = new HotEngine(input.pack, { vehicleRef: (id) => this.vehicles.get(id) });
     this.metrics = new HotMetrics(input.registry, () => this.status());
   }
 
@@ -99,6 +104,9 @@ export class HotProcessor {
     } finally {
       await admin.disconnect();
     }
+    const table = await readVehicles(kafka, topics.vehicles, 60_000);
+    this.vehicles = table.vehicles;
+    logger.info({ vehicles: table.vehicles.size, invalid: table.invalid }, 'hot: vehicles table loaded');
     const consumer = (this.consumer = kafka.consumer({
       groupId: options.groupId,
       readUncommitted: false,
@@ -111,11 +119,17 @@ export class HotProcessor {
     await consumer.connect();
     await consumer.subscribe({ topics: [topics.telemetry, topics.commands, topics.state], fromBeginning: options.startFrom === 'earliest' });
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: (b) => this.onBatch(b) });
-    // Heartbeats: every instance reads all of them (a group of its own, from the compacted latest).
-    const hb = (this.heartbeats = kafka.consumer({ groupId: `${options.groupId}-heartbeats-${options.instanceId}`, maxWaitTimeInMs: 500 }));
+    // Heartbeats and the vehicles table's changes: every instance reads all of both (a group of its own, from the compacted latest).
+    const hb = (this.heartbeats = kafka.consumer({ groupId: `${options.groupId}-tables-${options.instanceId}`, maxWaitTimeInMs: 500 }));
     await hb.connect();
-    await hb.subscribe({ topics: [topics.gatewayStatus], fromBeginning: true });
-    await hb.run({ autoCommit: false, eachMessage: async ({ message }) => this.onHeartbeat(message.key, message.value) });
+    await hb.subscribe({ topics: [topics.gatewayStatus, topics.vehicles], fromBeginning: true });
+    await hb.run({
+      autoCommit: false,
+      eachMessage: async ({ topic, message }) => {
+        if (topic === topics.vehicles) applyVehicleRecord(this.vehicles, message.key, message.value);
+        else await this.onHeartbeat(message.key, message.value);
+      },
+    });
     this.timer = setInterval(() => void this.onTick().catch((err: unknown) => logger.error({ err }, 'hot: tick failed')), 1_000);
     this.timer.unref();
   }
@@ -185,22 +199,8 @@ export class HotProcessor {
       await producer.connect(); // InitProducerId: fences the previous owner, ends its open transaction
       o.producer = producer;
     }
-    const admin = kafka.admin();
-    await admin.connect();
-    let committed: { offset: string; metadata: string | null } | undefined;
-    let low = '0';
-    let high = '0';
-    try {
-      const offsets = await admin.fetchOffsets({ groupId: options.groupId, topics: [topics.telemetry] });
-      committed = offsets[0]?.partitions.find((x) => x.partition === o.p);
-      const ends = await admin.fetchTopicOffsets(topics.telemetry);
-      const end = ends.find((x) => x.partition === o.p);
-      low = end?.low ?? '0';
-      high = end?.high ?? '0';
-    } finally {
-      await admin.disconnect();
-    }
-    const committedOffset = committed === undefined || BigInt(committed.offset) < 0n ? undefined : BigInt(committed.offset);
+    const { committed, low, high } = await committedPosition(kafka, options.groupId, topics.telemetry, o.p);
+    const committedOffset = committed?.offset;
     o.pointer = decodePointer(committed?.metadata);
     if (o.pointer !== null && committedOffset !== undefined) {
       o.phase = 'restoring';

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   ROADLOG_ERR_CONFIG_PARSE: { retriable: false, exitCode: 2, summary: 'The config file is not valid YAML.' },
   ROADLOG_ERR_RULES_INVALID: { retriable: false, exitCode: 2, summary: 'A hot-path rule pack is not valid YAML or failed validation; the message names the rule and the field.' },
   ROADLOG_ERR_ALERT_NOT_FOUND: { retriable: false, exitCode: 1, summary: 'No alert with that id (or id prefix) in the alert events topic.' },
+  ROADLOG_ERR_VEHICLES_INVALID: { retriable: false, exitCode: 2, summary: 'A vehicles CSV (`roadlog vehicles import`) is malformed; the message names the line and the column.' },
   ROADLOG_ERR_USAGE: { retriable: false, exitCode: 2, summary: 'A command-line argument or option is missing or malformed.' },
   ROADLOG_ERR_SCHEMA_INVALID: { retriable: false, exitCode: 1, summary: 'A telemetry payload failed schema validation.' },
   ROADLOG_ERR_PAYLOAD_NOT_JSON: { retriable: false, exitCode: 1, summary: 'A telemetry payload is not valid UTF-8 JSON.' },

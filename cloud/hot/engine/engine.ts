@@ -4,6 +4,7 @@ import { applyOperator, newSubjectState, stepEpisode, type Occasion, type RuleMe
 import { evaluatorOf, limitsOf, type Evaluator } from './evaluators.js';
 import { newOrderState, VehicleOrder, type OrderState, type Verdict } from './order.js';
 import type { Sample, Signal } from './sample.js';
+import { heapPop, heapPush } from './heap.js';
 
 /**
  * The alerting engine: pure, no I/O. The live path (`roadlog hot start`) and the backtest feed
@@ -23,8 +24,8 @@ import type { Sample, Signal } from './sample.js';
  *   move), opened at its last heartbeat's time + gatewayAfter and cleared by the next heartbeat.
  */
 export interface EngineOptions {
-  /** A vehicle's class (the vehicles table), for rules' `byClass` limits. */
-  classOf?: (vehicleId: string) => string | undefined;
+  /** The vehicles table (a stream-table join): a vehicle's class picks the rules' `byClass` limits, its overrides come last. */
+  vehicleRef?: (vehicleId: string) => { class: string; overrides: Readonly<Record<string, number>> } | undefined;
   /**
    * Wall time a held record may wait for the records before it; unset: no limit (the default,
    * and what the live path uses: a replay must release records exactly as the first run did).
@@ -43,7 +44,6 @@ export interface VehicleState {
   gatewayId: string;
   lane: string;
   partition: number;
-  cls: string | undefined;
   order: OrderState;
   /** Device time of the newest record evaluated. */
   lastTs: number | null;
@@ -233,7 +233,7 @@ export class HotEngine {
     const id = s.t.vehicleId;
     let v = this.vehicles.get(id);
     if (v === undefined) {
-      v = { gatewayId: s.gatewayId, lane: s.lane, partition: s.partition, cls: this.options.classOf?.(id), order: newOrderState(), lastTs: null, absenceKey: null, rules: {}, episodes: {} };
+      v = { gatewayId: s.gatewayId, lane: s.lane, partition: s.partition, order: newOrderState(), lastTs: null, absenceKey: null, rules: {}, episodes: {} };
       this.vehicles.set(id, v);
     }
     return v;
@@ -262,10 +262,11 @@ export class HotEngine {
     const lane = this.laneOf(s.lane);
     const lateByMs = Math.max(0, lane.watermark - s.t.ts, s.ingestTs === undefined ? 0 : s.arrivedAt - s.ingestTs);
     const at: Occasion = { vehicleId, gatewayId: s.gatewayId, ts: s.t.ts, detectedAt: s.arrivedAt, lateByMs, lateAfterMs: this.pack.lateAfter };
+    const ref = this.options.vehicleRef?.(vehicleId);
     for (const rule of this.pack.rules) {
       if (rule.kind === 'absence') continue;
       if (rule.while !== undefined && !rule.while.every((c) => holdsField(c, s))) continue;
-      const ev = this.evaluatorFor(rule, v.cls);
+      const ev = this.evaluatorFor(rule, ref);
       if (!(rule.id in v.rules)) v.rules[rule.id] = ev!.init();
       for (const sig of ev!.step(v.rules[rule.id], s)) this.emit(v, rule.id, sig, at, events);
     }
@@ -342,11 +343,13 @@ export class HotEngine {
     if (e !== undefined) events.push(e);
   }
 
-  private evaluatorFor(rule: Rule, cls: string | undefined): Evaluator<unknown> | undefined {
-    const key = `${rule.id}\u0000${rule.byClass?.[cls ?? ''] === undefined ? '' : cls}`;
+  /** Evaluators are shared by every vehicle with the same limits for the rule (state lives with the vehicle). */
+  private evaluatorFor(rule: Rule, ref: { class: string; overrides: Readonly<Record<string, number>> } | undefined): Evaluator<unknown> | undefined {
+    const own = ref !== undefined && (rule.byClass?.[ref.class] !== undefined || `${rule.id}.value` in ref.overrides || `${rule.id}.clearValue` in ref.overrides || `${rule.id}.threshold` in ref.overrides);
+    const key = own ? `${rule.id}\u0000${JSON.stringify(limitsOf(rule, ref.class, ref.overrides))}` : rule.id;
     let ev = this.evaluators.get(key);
     if (ev === undefined) {
-      ev = evaluatorOf(rule, limitsOf(rule, cls));
+      ev = own ? evaluatorOf(rule, limitsOf(rule, ref.class, ref.overrides)) : evaluatorOf(rule, limitsOf(rule, undefined));
       if (ev !== undefined) this.evaluators.set(key, ev);
     }
     return ev;
@@ -368,32 +371,4 @@ const episodeKey = (rule: string, subject: string) => `${rule}\u0000${subject}`;
 function splitKey(key: string): [string, string] {
   const i = key.indexOf('\u0000');
   return [key.slice(0, i), key.slice(i + 1)];
-}
-
-function heapPush(h: [number, string][], item: [number, string]): void {
-  h.push(item);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (h[p]![0] <= h[i]![0]) break;
-    [h[p], h[i]] = [h[i]!, h[p]!];
-    i = p;
-  }
-}
-
-function heapPop(h: [number, string][]): void {
-  const last = h.pop()!;
-  if (h.length === 0) return;
-  h[0] = last;
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    const r = l + 1;
-    let m = i;
-    if (l < h.length && h[l]![0] < h[m]![0]) m = l;
-    if (r < h.length && h[r]![0] < h[m]![0]) m = r;
-    if (m === i) return;
-    [h[m], h[i]] = [h[i]!, h[m]!];
-    i = m;
-  }
 }

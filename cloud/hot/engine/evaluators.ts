@@ -204,11 +204,15 @@ export function evaluatorOf(rule: Rule, limits: Limits): Evaluator<unknown> | un
   }
 }
 
-/** A rule's numbers for a vehicle class. */
-export function limitsOf(rule: Rule, cls: string | undefined): Limits {
+/** A rule's numbers for a vehicle class, then the vehicle's own overrides (`{rule id}.value` ...). */
+export function limitsOf(rule: Rule, cls: string | undefined, overrides: Readonly<Record<string, number>> = {}): Limits {
   const o = cls === undefined ? undefined : rule.byClass?.[cls];
   const value = 'value' in rule && typeof rule.value === 'number' ? rule.value : 0;
   const threshold = 'threshold' in rule && typeof rule.threshold === 'number' ? rule.threshold : 0;
   const clearValue = rule.kind === 'threshold' ? rule.clearValue : undefined;
-  return { value: o?.value ?? value, clearValue: o?.clearValue ?? clearValue, threshold: o?.threshold ?? threshold };
+  return {
+    value: overrides[`${rule.id}.value`] ?? o?.value ?? value,
+    clearValue: overrides[`${rule.id}.clearValue`] ?? o?.clearValue ?? clearValue,
+    threshold: overrides[`${rule.id}.threshold`] ?? o?.threshold ?? threshold,
+  };
 }

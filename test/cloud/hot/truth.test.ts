@@ -10,5 +10,5 @@ describe('default rule pack against the simulator truth (engine only)', () => {
     expect(Object.keys(score.byCategory).sort()).toEqual(['dtc', 'gps_jump', 'harsh_braking', 'oil_leak', 'overheating', 'silent', 'stuck_sensor'].sort());
     expect(score.misses).toEqual([]);
     expect(score.falseAlerts).toEqual([]);
-  });
+  }, 120_000);
 });

@@ -171,4 +171,43 @@ describe('hot path (built CLI, real Kafka)', () => {
     hot.child.kill('SIGTERM');
     await hot.exited;
   });
+
+  it('vehicles table: sim writes it, vehicles import loads it, and the hot path applies a vehicle\'s own limit (stream-table join)', async () => {
+    const prefix = randomName('hot');
+    const apply = await runCli(['topics', 'apply', '--prefix', prefix], { env });
+    expect(apply.code, apply.stderr).toBe(0);
+    const cli = (args: string[]) => runCli(args, { env: { ...env, ROADLOG_TOPICS_PREFIX: prefix } });
+    const { mkdtemp, readFile, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'vehicles-'));
+    const simCsv = join(dir, 'sim.csv');
+    const sim = await cli(['sim', '--vehicles', '3', '--duration', '1m', '--speedup', '100000', '--vehicles-csv', simCsv, '--progress', 'none']);
+    expect(sim.code, sim.stderr).toBe(0);
+    expect((await readFile(simCsv, 'utf8')).trim().split('\n')).toEqual(['vehicleId,class,depot', expect.stringMatching(/^SIM-00000,(car|van|truck),depot-0$/), expect.stringMatching(/^SIM-00001,(car|van|truck),depot-1$/), expect.stringMatching(/^SIM-00002,(car|van|truck),depot-2$/)]);
+    const csv = join(dir, 'vehicles.csv');
+    await writeFile(csv, 'vehicleId,class,depot,coolant-high.value\nOP-2,truck,lyon,130\nOP-3,car,lyon,\n');
+    const dry = await cli(['vehicles', 'import', csv, '--dry-run']);
+    expect(dry.stdout).toMatch(/2 vehicles valid \(classes car, truck\); nothing written/);
+    const imported = await cli(['vehicles', 'import', csv]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const list = await cli(['vehicles', 'list']);
+    expect(list.stdout).toBe('vehicleId,class,depot\nOP-2,truck,lyon\nOP-3,car,lyon\n');
+    const bad = await cli(['vehicles', 'import', simCsv.replace('sim.csv', 'missing.csv')]);
+    expect(bad.code).not.toBe(0);
+    const t0 = Date.parse('2026-01-05T06:00:00Z');
+    const records: FleetRecord[] = ['OP-2', 'OP-3'].flatMap((id) =>
+      Array.from({ length: 20 }, (_, i) => {
+        const t = { ...exampleTelemetry(), vehicleId: id, seq: i, ts: t0 + i * 1000, coolantC: i >= 5 ? 121 : 90, dtcs: [] };
+        const headers = encodeEnvelopeHeaders({ gatewayId: 'gw-v', edgeLog: 'abcdef0123456780', edgeLane: 'normal', edgePartition: 0, edgeOffset: BigInt(i), schemaVersion: 1, ingestTs: Date.now() });
+        return { partition: partitionForKey(id, PARTITIONS), key: id, value: JSON.stringify(t), headers, t } as FleetRecord;
+      }),
+    );
+    await produce(kafka, `${prefix}.telemetry.v1`, records);
+    const hot = await startHot(prefix, 'veh');
+    const events = await readAlertEvents(kafka, `${prefix}.alerts.v1`, 1, 60_000, 3_000);
+    hot.child.kill('SIGTERM');
+    await hot.exited;
+    expect(events.filter((e) => e.category === 'overheating').map((e) => [e.vehicleId, e.change, e.threshold])).toEqual([['OP-3', 'opened', 110]]);
+  });
 });

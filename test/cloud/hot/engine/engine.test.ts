@@ -179,6 +179,19 @@ describe('rule kinds (pure engine)', () => {
     expect(events.map((e) => [e.vehicleId, e.change, e.openedAt])).toEqual([['V1', 'opened', T0 + 50_000]]);
   });
 
+  it('limits per class (byClass) and per vehicle (the vehicles table) win over the rule\'s', () => {
+    const p = parseRulePack({ version: 1, rules: [{ id: 'hot', category: 'overheating', severity: 'critical', kind: 'threshold', field: 'coolantC', op: '>', value: 110, cooldown: 0, byClass: { truck: { value: 115 } } }] });
+    const table = new Map<string, { class: string; overrides: Record<string, number> }>([
+      ['TRUCK', { class: 'truck', overrides: {} }],
+      ['SPECIAL', { class: 'truck', overrides: { 'hot.value': 125 } }],
+    ]);
+    const engine = new HotEngine(p, { vehicleRef: (id) => table.get(id) });
+    const opened = (id: string) => [112, 118, 126].filter((c, i) => engine.offer(sample(rec(i, { coolantC: c }, id))).events.some((e) => e.change === 'opened'));
+    expect(opened('CAR')).toEqual([112]);
+    expect(opened('TRUCK')).toEqual([118]);
+    expect(opened('SPECIAL')).toEqual([126]);
+  });
+
   it('a flapping signal stays one episode within the cooldown', () => {
     const p = parseRulePack({ version: 1, rules: [{ id: 'r', category: 'c', severity: 'warning', kind: 'threshold', field: 'coolantC', op: '>', value: 110, cooldown: '5s' }] });
     const coolant = [111, 109, 111, 109, 109, 109, 109, 109, 109];

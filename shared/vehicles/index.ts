@@ -1,0 +1,1 @@
+export { VehicleRefSchema, parseVehiclesCsv, formatVehiclesCsv, CSV_COLUMNS, OVERRIDE_KEY, type VehicleRef } from './vehicle.js';
