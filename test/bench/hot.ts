@@ -35,6 +35,7 @@ import { HotOptionsSchema } from '../../cloud/hot/options.js';
 import { loadRulePack } from '../../cloud/hot/rules/load.js';
 import { fleetRecords, produce } from '../integration/hot/support.js';
 import { startCli } from '../support/cli.js';
+import { createTopicsReady } from '../support/kafka.js';
 import { procCpuSeconds } from './proc.js';
 import { BenchResult, machineLine } from './results.js';
 
@@ -49,7 +50,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function createTopics(kafka: Kafka, prefix: string): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: topicSpecs(TopicsOptionsSchema.parse({ prefix })).map((s) => ({ topic: s.name, numPartitions: s.partitions, replicationFactor: 1, configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })) })) });
+  await createTopicsReady(admin, topicSpecs(TopicsOptionsSchema.parse({ prefix })).map((s) => ({ topic: s.name, numPartitions: s.partitions, replicationFactor: 1, configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })) })));
   await admin.disconnect();
 }
 
