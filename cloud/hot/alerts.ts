@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { AlertEventSchema, commandKeyOf, type AlertCommand, type AlertEvent } from '../../shared/alerts/index.js';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { disconnectQuietly, withDeadline } from '../../shared/kafka/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
+import { readToEnd } from '../admin/read-to-end.js';
 
 /**
  * `roadlog alerts`: the alert events topic read as a table (the newest event of each alertId
@@ -11,48 +11,11 @@ import { partitionForKey } from '../../shared/partitioner/index.js';
  * throw-away consumer group, up to the end offsets taken when it starts.
  */
 export async function readAlerts(kafka: Kafka, topic: string, timeoutMs: number): Promise<Map<string, AlertEvent>> {
-  const admin = kafka.admin();
-  await withDeadline(() => admin.connect(), timeoutMs, 'alerts');
-  let ends: { partition: number; offset: string; high: string; low: string }[];
-  try {
-    ends = await withDeadline(() => admin.fetchTopicOffsets(topic), timeoutMs, 'alerts');
-  } finally {
-    await disconnectQuietly(admin);
-  }
   const latest = new Map<string, AlertEvent>();
-  const left = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
-  if (left.size === 0) return latest;
-  const consumer = kafka.consumer({ groupId: `roadlog-alerts-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 200 });
-  let finish!: () => void;
-  const done = new Promise<void>((resolve) => (finish = resolve));
-  // Done when every partition is read up to its end (a transactional topic ends with a commit
-  // marker, not a record: one offset of slack), or nothing has come for a while (aborted records at the end).
-  const seen = new Map<number, bigint>();
-  let idle: NodeJS.Timeout | undefined;
-  const check = () => {
-    if (idle !== undefined) clearTimeout(idle);
-    if ([...left].every(([p, high]) => (seen.get(p) ?? -1n) + 2n >= high)) finish();
-    else idle = setTimeout(finish, 2_000);
-  };
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          const parsed = AlertEventSchema.safeParse(safeJson(m.value));
-          if (parsed.success) latest.set(parsed.data.alertId, parsed.data);
-          seen.set(batch.partition, BigInt(m.offset));
-        }
-        check();
-      },
-    });
-    await withDeadline(() => done, timeoutMs, 'alerts: reading the alert events');
-  } finally {
-    if (idle !== undefined) clearTimeout(idle);
-    await disconnectQuietly(consumer);
-  }
+  await readToEnd(kafka, topic, (_p, m) => {
+    const parsed = AlertEventSchema.safeParse(safeJson(m.value));
+    if (parsed.success) latest.set(parsed.data.alertId, parsed.data);
+  }, { timeoutMs, transactional: true, what: 'alerts' });
   return latest;
 }
 

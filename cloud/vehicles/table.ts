@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { disconnectQuietly, withDeadline } from '../../shared/kafka/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { VehicleRefSchema, type VehicleRef } from '../../shared/vehicles/index.js';
+import { readToEnd } from '../admin/read-to-end.js';
 
 /**
  * The vehicles reference table on its compacted topic: `roadlog vehicles import` writes it, the
@@ -32,39 +32,11 @@ export async function importVehicles(kafka: Kafka, topic: string, vehicles: read
 
 /** The table as the topic holds it now (newest value per vehicle; invalid values are skipped and counted). */
 export async function readVehicles(kafka: Kafka, topic: string, timeoutMs: number): Promise<{ vehicles: Map<string, VehicleRef>; invalid: number }> {
-  const admin = kafka.admin();
-  await withDeadline(() => admin.connect(), timeoutMs, 'vehicles');
-  let ends: { partition: number; high: string; low: string }[];
-  try {
-    ends = await withDeadline(() => admin.fetchTopicOffsets(topic), timeoutMs, 'vehicles');
-  } finally {
-    await disconnectQuietly(admin);
-  }
   const vehicles = new Map<string, VehicleRef>();
   let invalid = 0;
-  const left = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
-  if (left.size === 0) return { vehicles, invalid };
-  const consumer = kafka.consumer({ groupId: `roadlog-vehicles-${randomUUID()}`, maxWaitTimeInMs: 200 });
-  let finish!: () => void;
-  const done = new Promise<void>((resolve) => (finish = resolve));
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          invalid += applyVehicleRecord(vehicles, m.key, m.value) ? 0 : 1;
-        }
-        const end = left.get(batch.partition);
-        if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) left.delete(batch.partition);
-        if (left.size === 0) finish();
-      },
-    });
-    await withDeadline(() => done, timeoutMs, 'vehicles: reading the table');
-  } finally {
-    await disconnectQuietly(consumer);
-  }
+  await readToEnd(kafka, topic, (_p, m) => {
+    invalid += applyVehicleRecord(vehicles, m.key, m.value) ? 0 : 1;
+  }, { timeoutMs, transactional: false, what: 'vehicles' });
   return { vehicles, invalid };
 }
 
