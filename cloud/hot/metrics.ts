@@ -15,11 +15,12 @@ export class HotMetrics {
   readonly alerts: Counter<'change' | 'category'>;
   private readonly deviceToAlert: Histogram;
   private readonly appendToAlert: Histogram;
-  private readonly lagDevice: Gauge;
   private readonly sources = new WeakMap<AlertEvent, { kafkaTs: number }>();
   private newestDeviceTs = 0;
+  private lagSeconds = 0;
+  private readonly byVerdict = new Map<string, Counter.Internal>();
 
-  constructor(registry: Registry, status: () => { partitions: unknown[] }) {
+  constructor(registry: Registry, status: () => { partitions: { partition: number; lag: string | null }[] }) {
     const r = [registry];
     this.records = new Counter({ name: 'roadlog_hot_records_total', help: 'Telemetry records read, by what the per-vehicle ordering did with them (released or held: evaluated; duplicate, too-late: not).', labelNames: ['verdict'], registers: r });
     this.invalid = new Counter({ name: 'roadlog_hot_records_invalid_total', help: 'Telemetry records that are not valid telemetry (skipped, logged).', registers: r });
@@ -30,17 +31,31 @@ export class HotMetrics {
     this.alerts = new Counter({ name: 'roadlog_hot_alert_events_total', help: 'Alert events published.', labelNames: ['change', 'category'], registers: r });
     this.deviceToAlert = new Histogram({ name: 'roadlog_hot_device_to_alert_seconds', help: 'Device time of the record that opened an alert to its publication (live alerts only).', buckets: LATENCY_BUCKETS, registers: r });
     this.appendToAlert = new Histogram({ name: 'roadlog_hot_append_to_alert_seconds', help: 'Kafka append time of the record that opened an alert to its publication (live alerts only).', buckets: LATENCY_BUCKETS, registers: r });
-    this.lagDevice = new Gauge({ name: 'roadlog_hot_lag_device_seconds', help: 'Wall clock minus the newest device time evaluated (how far behind the live stream this instance is, for vehicles with set clocks).', registers: r });
+    const metrics = this;
+    new Gauge({ name: 'roadlog_hot_lag_device_seconds', help: 'When the newest record (by device time) was evaluated, how far its device time was behind the wall clock: how far behind the live stream this instance is, for vehicles with set clocks.', registers: r, collect() {
+      this.set(metrics.lagSeconds);
+    } });
+    new Gauge({ name: 'roadlog_hot_lag_records', help: 'Telemetry records in Kafka not yet evaluated, per owned partition (end offset at the last fetch minus the next offset).', labelNames: ['partition'], registers: r, collect() {
+      this.reset();
+      for (const p of status().partitions) if (p.lag !== null) this.set({ partition: String(p.partition) }, Number(p.lag));
+    } });
     new Gauge({ name: 'roadlog_hot_partitions', help: 'Telemetry partitions this instance owns.', registers: r, collect() {
       this.set(status().partitions.length);
     } });
+  }
+
+  /** Counts a record by what the ordering did with it (the labelled child is kept: this runs per record). */
+  record(verdict: string): void {
+    let c = this.byVerdict.get(verdict);
+    if (c === undefined) this.byVerdict.set(verdict, (c = this.records.labels(verdict)));
+    c.inc();
   }
 
   /** Called per evaluated record with the events it caused. */
   observe(deviceTs: number, _ingestTs: number | undefined, kafkaTs: number, arrivedAt: number, events: AlertEvent[]): void {
     if (deviceTs > this.newestDeviceTs) {
       this.newestDeviceTs = deviceTs;
-      this.lagDevice.set(Math.max(0, (arrivedAt - deviceTs) / 1000));
+      this.lagSeconds = Math.max(0, (arrivedAt - deviceTs) / 1000);
     }
     for (const e of events) this.sources.set(e, { kafkaTs });
   }

@@ -12,6 +12,7 @@ import { HotEngine } from './engine/engine.js';
 import { toSample } from './engine/sample.js';
 import { HotMetrics } from './metrics.js';
 import type { HotOptions } from './options.js';
+import type { Owned, Phase } from './owned.js';
 import type { RulePack } from './rules/schema.js';
 import type { VehicleRef } from '../../shared/vehicles/index.js';
 import { applyVehicleRecord, readVehicles } from '../vehicles/table.js';
@@ -55,24 +56,6 @@ export interface HotProcessorInput {
  * they drive) are written with a fresh snapshot in their transaction, so a replay never has to
  * reproduce them.
  */
-type Phase = 'starting' | 'restoring' | 'replaying' | 'live' | 'gone';
-
-interface Owned {
-  p: number;
-  phase: Phase;
-  generation: number;
-  mutex: Mutex;
-  producer: Producer | undefined;
-  /** Next telemetry offset to evaluate. */
-  next: bigint;
-  /** Offsets below this were evaluated and published before (replay: discard their events). */
-  replayUntil: bigint;
-  pointer: SnapshotPointer | null;
-  reader: SnapshotReader | undefined;
-  lastSnapshotAt: number;
-  snapshots: number;
-}
-
 export class HotProcessor {
   readonly engine: HotEngine;
   readonly metrics: HotMetrics;
@@ -144,8 +127,11 @@ export class HotProcessor {
     this.owned.clear();
   }
 
-  status(): { partitions: { partition: number; phase: Phase; next: string; snapshots: number }[]; counters: HotEngine['counters'] } {
-    return { partitions: [...this.owned.values()].map((o) => ({ partition: o.p, phase: o.phase, next: o.next.toString(), snapshots: o.snapshots })), counters: this.engine.counters };
+  status(): { partitions: { partition: number; phase: Phase; next: string; lag: string | null; snapshots: number }[]; counters: HotEngine['counters'] } {
+    return {
+      partitions: [...this.owned.values()].map((o) => ({ partition: o.p, phase: o.phase, next: o.next.toString(), lag: o.high === null ? null : (o.high > o.next ? o.high - o.next : 0n).toString(), snapshots: o.snapshots })),
+      counters: this.engine.counters,
+    };
   }
 
   private ownsGateway(p: number): (gatewayId: string) => boolean {
@@ -166,7 +152,7 @@ export class HotProcessor {
     }
     for (const p of wanted) {
       const old = this.owned.get(p);
-      const o: Owned = { p, phase: 'starting', generation: gen, mutex: old?.mutex ?? new Mutex(), producer: old?.producer, next: 0n, replayUntil: 0n, pointer: null, reader: undefined, lastSnapshotAt: this.now(), snapshots: 0 };
+      const o: Owned = { p, phase: 'starting', generation: gen, mutex: old?.mutex ?? new Mutex(), producer: old?.producer, next: 0n, high: null, replayUntil: 0n, pointer: null, reader: undefined, lastSnapshotAt: this.now(), snapshots: 0 };
       if (old !== undefined) old.phase = 'gone';
       this.owned.set(p, o);
       this.pause(p, [this.input.topics.telemetry, this.input.topics.commands, this.input.topics.state]);
@@ -233,7 +219,10 @@ export class HotProcessor {
     const taken = await o.mutex.run(async () => {
       if (this.owned.get(batch.partition) !== o) return false;
       if (batch.topic === topics.state) return this.onStateBatch(o, batch.messages);
-      if (batch.topic === topics.telemetry) return this.onTelemetryBatch(o, batch.messages);
+      if (batch.topic === topics.telemetry) {
+        o.high = BigInt(batch.highWatermark);
+        return this.onTelemetryBatch(o, batch.messages);
+      }
       if (batch.topic === topics.commands) return this.onCommandBatch(o, batch.messages);
       return false;
     });
@@ -290,7 +279,7 @@ export class HotProcessor {
     const env = decodeEnvelopeHeaders(m.headers);
     const sample = toSample(parsed.value, env, p, arrivedAt);
     const { verdict, events } = this.engine.offer(sample);
-    this.metrics.records.inc({ verdict });
+    this.metrics.record(verdict);
     this.metrics.observe(parsed.value.ts, env?.ingestTs, Number(m.timestamp), arrivedAt, events);
     return events;
   }

@@ -54,7 +54,8 @@ export interface VehicleState {
    */
   absenceKey: number | null;
   rules: Record<string, unknown>;
-  episodes: Record<string, SubjectState>;
+  /** Alert episodes by rule id, then subject. */
+  episodes: Record<string, Record<string, SubjectState>>;
 }
 
 interface LaneState {
@@ -162,32 +163,20 @@ export class HotEngine {
     return events;
   }
 
-  /** An operator's ack or clear; the event to publish, or undefined when that alert is not open. */
+  /** An operator's ack or clear; the event to publish, or undefined when that alert is not open here. */
   command(cmd: { alertId: string; action: 'ack' | 'clear'; by: string; at: number; note?: string }, wallNow: number): AlertEvent | undefined {
     for (const [vehicleId, v] of this.vehicles) {
-      for (const [key, st] of Object.entries(v.episodes)) {
-        if (st.open?.alertId !== cmd.alertId) continue;
-        const [ruleId, subject] = splitKey(key);
-        return applyOperator(st, this.metas.get(ruleId)!, subject, cmd, { vehicleId, gatewayId: v.gatewayId, ts: v.order.lastTs ?? 0, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter });
+      for (const [ruleId, subjects] of Object.entries(v.episodes)) {
+        for (const [subject, st] of Object.entries(subjects)) {
+          if (st.open?.alertId !== cmd.alertId) continue;
+          return applyOperator(st, this.metas.get(ruleId)!, subject, cmd, { vehicleId, gatewayId: v.gatewayId, ts: v.order.lastTs ?? 0, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter });
+        }
       }
     }
     for (const [gatewayId, g] of this.gateways) {
-      if (g.offline.open?.alertId === cmd.alertId) return applyOperator(g.offline, this.metas.get(this.absence!.id)!, 'gateway_offline', cmd, { vehicleId: '', gatewayId, ts: g.lastAt ?? 0, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter });
+      if (g.offline.open?.alertId === cmd.alertId) return applyOperator(g.offline, this.gatewayMeta(), '', cmd, { vehicleId: '', gatewayId, ts: g.lastAt ?? 0, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter });
     }
     return undefined;
-  }
-
-  /** Open alerts, for `alerts list` and the console's first page. */
-  openAlerts(): { alertId: string; vehicleId: string; rule: string; subject: string; openedAt: number }[] {
-    const out: { alertId: string; vehicleId: string; rule: string; subject: string; openedAt: number }[] = [];
-    for (const [vehicleId, v] of this.vehicles) {
-      for (const [key, st] of Object.entries(v.episodes)) {
-        if (st.open === null) continue;
-        const [rule, subject] = splitKey(key);
-        out.push({ alertId: st.open.alertId, vehicleId, rule, subject, openedAt: st.open.openedAt });
-      }
-    }
-    return out;
   }
 
   /**
@@ -274,7 +263,7 @@ export class HotEngine {
     const absence = this.absence;
     if (absence !== undefined) {
       if (prevTs !== null && s.t.ts - prevTs > absence.after) this.absenceSignal(v, vehicleId, true, prevTs + absence.after, { ...at, lateByMs: Math.max(lateByMs, s.t.ts - prevTs - absence.after) }, events);
-      const open = v.episodes[episodeKey(absence.id, ABSENCE_SUBJECT)]?.open;
+      const open = v.episodes[absence.id]?.[ABSENCE_SUBJECT]?.open;
       // (a live detection may have fired for a vehicle whose records were only slow: it clears no earlier than it opened)
       if (open != null) this.absenceSignal(v, vehicleId, false, Math.max(s.t.ts, open.openedAt), at, events);
     }
@@ -324,21 +313,26 @@ export class HotEngine {
 
   private absenceSignal(v: VehicleState, vehicleId: string, active: boolean, ts: number, at: Occasion, events: AlertEvent[]): void {
     const rule = this.absence!;
-    const sig: Signal = { subject: ABSENCE_SUBJECT, active, value: null, threshold: rule.after, message: active ? `no records for ${Math.round(rule.after / 1000)} s while the gateway's other vehicles report` : 'reporting again' };
+    const sig: Signal = { subject: ABSENCE_SUBJECT, active, value: null, threshold: rule.after, describe: () => (active ? `no records for ${Math.round(rule.after / 1000)} s while the gateway's other vehicles report` : 'reporting again') };
     this.emit(v, rule.id, sig, { ...at, vehicleId, ts }, events);
   }
 
   private gatewaySignal(g: GatewayState, gatewayId: string, active: boolean, ts: number, wallNow: number, events: AlertEvent[]): void {
     const rule = this.absence!;
-    const meta: RuleMeta = { id: 'gateway_offline', category: 'gateway_offline', severity: rule.severity, cooldown: 0 };
-    const sig: Signal = { subject: '', active, value: null, threshold: rule.gatewayAfter, message: active ? `no heartbeat for ${Math.round(rule.gatewayAfter / 1000)} s` : 'heartbeats again' };
+    const meta = this.gatewayMeta();
+    const sig: Signal = { subject: '', active, value: null, threshold: rule.gatewayAfter, describe: () => (active ? `no heartbeat for ${Math.round(rule.gatewayAfter / 1000)} s` : 'heartbeats again') };
     const e = stepEpisode(g.offline, meta, sig, { vehicleId: '', gatewayId, ts, detectedAt: wallNow, lateByMs: 0, lateAfterMs: this.pack.lateAfter }, this.pack.updateEvery);
     if (e !== undefined) events.push(e);
   }
 
+  /** gateway_offline alerts: the absence rule's severity, cleared as soon as heartbeats come back. */
+  private gatewayMeta(): RuleMeta {
+    return { id: 'gateway_offline', category: 'gateway_offline', severity: this.absence!.severity, cooldown: 0 };
+  }
+
   private emit(v: VehicleState, ruleId: string, sig: Signal, at: Occasion, events: AlertEvent[]): void {
-    const key = episodeKey(ruleId, sig.subject);
-    const st = (v.episodes[key] ??= newSubjectState());
+    const subjects = (v.episodes[ruleId] ??= {});
+    const st = (subjects[sig.subject] ??= newSubjectState());
     const e = stepEpisode(st, this.metas.get(ruleId)!, sig, at, this.pack.updateEvery);
     if (e !== undefined) events.push(e);
   }
@@ -367,8 +361,3 @@ function holdsField(c: { field: keyof Sample['t'] & string; op: '>' | '>=' | '<'
   return c.op === '>' ? x > c.value : c.op === '>=' ? x >= c.value : c.op === '<' ? x < c.value : x <= c.value;
 }
 
-const episodeKey = (rule: string, subject: string) => `${rule}\u0000${subject}`;
-function splitKey(key: string): [string, string] {
-  const i = key.indexOf('\u0000');
-  return [key.slice(0, i), key.slice(i + 1)];
-}

@@ -63,7 +63,7 @@ export function stepEpisode(state: SubjectState, rule: RuleMeta, sig: Signal, at
         openedAt: at.ts,
         value: sig.value,
         threshold: sig.threshold,
-        message: sig.message,
+        message: sig.describe(),
         lastUpdateAt: at.ts,
         ack: null,
         operatorClear: null,
@@ -76,7 +76,7 @@ export function stepEpisode(state: SubjectState, rule: RuleMeta, sig: Signal, at
     if (ep.operatorClear !== null || sig.value === ep.value || at.ts - ep.lastUpdateAt < updateEveryMs) return undefined;
     ep.value = sig.value;
     ep.threshold = sig.threshold;
-    ep.message = sig.message;
+    ep.message = sig.describe();
     ep.lastUpdateAt = at.ts;
     return eventOf(ep, rule, sig.subject, at, 'updated', null);
   }
@@ -87,7 +87,7 @@ export function stepEpisode(state: SubjectState, rule: RuleMeta, sig: Signal, at
   state.open = null;
   state.inactiveSince = null;
   if (ep.operatorClear !== null) return undefined; // already closed by hand; its event went out then
-  return eventOf({ ...ep, message: sig.message }, rule, sig.subject, at, 'cleared', clearedAt);
+  return eventOf({ ...ep, message: sig.describe() }, rule, sig.subject, at, 'cleared', clearedAt);
 }
 
 /** An operator's ack or clear of an open episode; undefined when the alert is not open here (already cleared, or never). */

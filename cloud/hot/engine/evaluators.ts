@@ -47,7 +47,7 @@ export function threshold(rule: RuleOf<'threshold'>, limits: Limits): Evaluator<
       const x = fieldOf(s, rule.field);
       if (!state.active) state.active = holds({ op: rule.op, value: limits.value }, x);
       else if (above ? x < clear : x > clear) state.active = false;
-      return [{ subject: '', active: state.active, value: x, threshold: limits.value, message: `${rule.field} ${fmt(x)} ${rule.op} ${fmt(limits.value)}` }];
+      return [{ subject: '', active: state.active, value: x, threshold: limits.value, describe: () => `${rule.field} ${fmt(x)} ${rule.op} ${fmt(limits.value)}` }];
     },
   };
 }
@@ -61,7 +61,7 @@ export function sustained(rule: RuleOf<'sustained'>, limits: Limits): Evaluator<
       if (holds({ op: rule.op, value: limits.value }, x)) state.since ??= s.t.ts;
       else state.since = null;
       const active = state.since !== null && s.t.ts - state.since >= rule.for;
-      return [{ subject: '', active, value: x, threshold: limits.value, message: `${rule.field} ${fmt(x)} ${rule.op} ${fmt(limits.value)} for ${Math.round((state.since === null ? 0 : s.t.ts - state.since) / 1000)} s` }];
+      return [{ subject: '', active, value: x, threshold: limits.value, describe: () => `${rule.field} ${fmt(x)} ${rule.op} ${fmt(limits.value)} for ${Math.round((state.since === null ? 0 : s.t.ts - state.since) / 1000)} s` }];
     },
   };
 }
@@ -86,7 +86,7 @@ export function windowCount(rule: RuleOf<'window_count'>, limits: Limits): Evalu
       }
       let max = 0;
       for (const [k, n] of Object.entries(state.windows)) if (Number(k) <= ts) max = Math.max(max, n);
-      return [{ subject: '', active: max > limits.threshold, value: max, threshold: limits.threshold, message: `${max} × ${rule.field} ${rule.op} ${fmt(rule.value)} in ${Math.round(rule.window / 1000)} s (more than ${limits.threshold})` }];
+      return [{ subject: '', active: max > limits.threshold, value: max, threshold: limits.threshold, describe: () => `${max} × ${rule.field} ${rule.op} ${fmt(rule.value)} in ${Math.round(rule.window / 1000)} s (more than ${limits.threshold})` }];
     },
   };
 }
@@ -112,7 +112,7 @@ export function rateOfChange(rule: RuleOf<'rate_of_change'>, limits: Limits): Ev
       const speed = rule.direction === 'falling' ? -perUnit : perUnit;
       state.active = speed > limits.threshold;
       const unit = `per ${Math.round(rule.per / 60_000)} min`;
-      return [{ subject: '', active: state.active, value: Math.round(speed * 1000) / 1000, threshold: limits.threshold, message: `${rule.field} ${rule.direction} ${fmt(speed)} ${unit} (limit ${fmt(limits.threshold)})` }];
+      return [{ subject: '', active: state.active, value: Math.round(speed * 1000) / 1000, threshold: limits.threshold, describe: () => `${rule.field} ${rule.direction} ${fmt(speed)} ${unit} (limit ${fmt(limits.threshold)})` }];
     },
   };
 }
@@ -125,8 +125,8 @@ export function dtc(rule: RuleOf<'dtc'>): Evaluator<{ codes: string[] }> {
     step(state, s) {
       const now = [...new Set(s.t.dtcs.filter(wanted))].sort();
       const out: Signal[] = [];
-      for (const code of now) out.push({ subject: code, active: true, value: 1, threshold: null, message: `trouble code ${code}` });
-      for (const code of state.codes) if (!now.includes(code)) out.push({ subject: code, active: false, value: 0, threshold: null, message: `trouble code ${code} gone` });
+      for (const code of now) out.push({ subject: code, active: true, value: 1, threshold: null, describe: () => `trouble code ${code}` });
+      for (const code of state.codes) if (!now.includes(code)) out.push({ subject: code, active: false, value: 0, threshold: null, describe: () => `trouble code ${code} gone` });
       state.codes = now;
       return out;
     },
@@ -145,7 +145,7 @@ export function stuck(rule: RuleOf<'stuck'>): Evaluator<Record<string, { value: 
         if (cur !== undefined && cur.value === x) cur.count++;
         else state[f] = { value: x, count: 1 };
         const count = state[f]!.count;
-        return { subject: f, active: count >= rule.samples, value: count, threshold: rule.samples, message: `${f} stuck at ${fmt(x)} for ${count} samples` };
+        return { subject: f, active: count >= rule.samples, value: count, threshold: rule.samples, describe: () => `${f} stuck at ${fmt(x)} for ${count} samples` };
       });
     },
   };
@@ -177,7 +177,7 @@ export function jump(rule: RuleOf<'jump'>): Evaluator<{ good: { lat: number; lon
         state.suspect = 0;
       }
       const active = state.suspect > 0;
-      return [{ subject: '', active, value: Math.round(kph), threshold: rule.maxSpeedKph, message: `position moved ${fmt(km)} km at ${Math.round(kph)} km/h (limit ${rule.maxSpeedKph})` }];
+      return [{ subject: '', active, value: Math.round(kph), threshold: rule.maxSpeedKph, describe: () => `position moved ${fmt(km)} km at ${Math.round(kph)} km/h (limit ${rule.maxSpeedKph})` }];
     },
   };
 }

@@ -26,7 +26,8 @@ export interface Signal {
   active: boolean;
   value: number | null;
   threshold: number | null;
-  message: string;
+  /** Human-readable, built only when an event needs it (`coolantC 112.4 > 110`). */
+  describe: () => string;
 }
 
 /** The Sample of a telemetry record read from Kafka partition `partition` (its envelope, when it has one, says where it came from). */

@@ -192,6 +192,24 @@ describe('rule kinds (pure engine)', () => {
     expect(opened('SPECIAL')).toEqual([126]);
   });
 
+  it('gateway_offline: heartbeats stopped for gatewayAfter (wall time) raise one alert for the gateway, the next heartbeat clears it', () => {
+    const p = pack({ kind: 'absence', after: '30s', gatewayAfter: '60s' });
+    const engine = new HotEngine(p);
+    const W = 1_800_000_000_000;
+    expect(engine.heartbeat('gw-1', W, W)).toEqual([]);
+    expect(engine.tick(W + 59_000)).toEqual([]);
+    const opened = engine.tick(W + 61_000);
+    expect(opened.map((e) => [e.vehicleId, e.gatewayId, e.rule, e.category, e.change, e.openedAt])).toEqual([['', 'gw-1', 'gateway_offline', 'gateway_offline', 'opened', W + 60_000]]);
+    expect(engine.tick(W + 70_000)).toEqual([]); // one alert, not one per tick
+    const ack = engine.command({ alertId: opened[0]!.alertId, action: 'ack', by: 'ops', at: W + 75_000 }, W + 75_000);
+    expect(ack).toMatchObject({ change: 'acked', state: 'ack', rule: 'gateway_offline', subject: '' });
+    const cleared = engine.heartbeat('gw-1', W + 90_000, W + 90_000);
+    expect(cleared.map((e) => [e.alertId, e.change, e.clearedAt])).toEqual([[opened[0]!.alertId, 'cleared', W + 90_000]]);
+    // only the gateways the caller owns are judged
+    engine.heartbeat('gw-2', W, W);
+    expect(engine.tick(W + 200_000, (g) => g !== 'gw-2').map((e) => e.gatewayId)).toEqual(['gw-1']);
+  });
+
   it('a flapping signal stays one episode within the cooldown', () => {
     const p = parseRulePack({ version: 1, rules: [{ id: 'r', category: 'c', severity: 'warning', kind: 'threshold', field: 'coolantC', op: '>', value: 110, cooldown: '5s' }] });
     const coolant = [111, 109, 111, 109, 109, 109, 109, 109, 109];
