@@ -40,7 +40,7 @@ describe('3-node failover', () => {
     const env = { ROADLOG_HOME: join(dir, 'home'), ROADLOG_LOG_LEVEL: 'error' };
     const applied = await runCli(['topics', 'apply', '--prefix', prefix, '--brokers', cluster.bootstrapServers], { env });
     expect(applied.stderr).toBe('');
-    expect(applied.stdout.match(/created \(\d+ partitions, RF 3\)/g)?.length).toBe(5);
+    expect(applied.stdout.match(/created \(\d+ partitions, RF 3\)/g)?.length).toBe(7);
     const described = await runCli(['topics', 'describe', `${prefix}.telemetry.v1`, '--format', 'json', '--brokers', cluster.bootstrapServers], { env });
     const d = JSON.parse(described.stdout) as { replicationFactor: number; partitions: { isr: number[] }[]; configs: Record<string, { value: string }> };
     expect(d.replicationFactor).toBe(3);
