@@ -122,7 +122,11 @@ describe('hot path (built CLI, real Kafka)', () => {
     const b = await startHot(prefix, 's-b');
     await produce(kafka, `${prefix}.telemetry.v1`, records.slice(half));
     // b gets every partition once a's session (10 s) expires, fencing a's producers as it takes each over.
-    await sleep(15_000);
+    const bUrl = /^http (\S+)$/m.exec(b.output.stdout)![1]!;
+    await waitFor(async () => {
+      const st = (await (await fetch(`${bUrl}/status`)).json()) as { partitions: { phase: string }[] };
+      return st.partitions.length === PARTITIONS && st.partitions.every((x) => x.phase === 'live') ? true : undefined;
+    }, 60_000, 'b to own every partition', 250);
     a.child.kill('SIGCONT'); // a wakes up believing it owns its partitions, and tries to commit
     const got = await readAlertEvents(kafka, `${prefix}.alerts.v1`, expected.length, 180_000);
     await sleep(3_000);
