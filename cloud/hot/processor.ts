@@ -328,7 +328,7 @@ export class HotProcessor {
       if (o.phase !== 'live') continue;
       await o.mutex.run(async () => {
         if (o.phase !== 'live' || this.owned.get(o.p) !== o) return;
-        const events = [...(this.pendingGateway.get(o.p) ?? []), ...this.engine.tick(this.now(), this.ownsGateway(o.p), false)];
+        const events = [...(this.pendingGateway.get(o.p) ?? []), ...this.engine.tick(this.now(), this.ownsGateway(o.p))];
         this.pendingGateway.delete(o.p);
         const snapshotDue = this.now() - o.lastSnapshotAt >= this.input.options.snapshotIntervalMs && o.next > BigInt(o.pointer?.t ?? '-1');
         if (events.length > 0 || snapshotDue) await this.commit(o, events, undefined, true);

@@ -110,7 +110,7 @@ export function runFleetThroughEngine(seed: number, vehicles: number, hours: num
       events.push(...engine.offer({ t, gatewayId: 'gw-1', lane: `gw-1/0/${i % 12}`, partition: i % 12, arrivedAt: ts, ingestTs: ts }).events);
     });
   }
-  events.push(...engine.flush(START + durationMs));
+  events.push(...engine.flush());
   const inputs = sims.map((v, i) => {
     const truth = v.truth();
     return { vehicleId: truth.vehicleId, faults: truth.faults, linkLosses: truth.linkLosses, messages: messages[i]! };

@@ -26,11 +26,6 @@ import { heapPop, heapPush } from './heap.js';
 export interface EngineOptions {
   /** The vehicles table (a stream-table join): a vehicle's class picks the rules' `byClass` limits, its overrides come last. */
   vehicleRef?: (vehicleId: string) => { class: string; overrides: Readonly<Record<string, number>> } | undefined;
-  /**
-   * Wall time a held record may wait for the records before it; unset: no limit (the default,
-   * and what the live path uses: a replay must release records exactly as the first run did).
-   */
-  holdMs?: number;
 }
 
 export interface EngineCounters {
@@ -96,7 +91,7 @@ export class HotEngine {
     readonly pack: RulePack,
     private readonly options: EngineOptions = {},
   ) {
-    this.order = new VehicleOrder(pack.allowedLateness, options.holdMs ?? Infinity, (held) => {
+    this.order = new VehicleOrder(pack.allowedLateness, (held) => {
       const normal = normalLaneOf(held.lane);
       if (normal === undefined) return undefined;
       // Past it by the lateness: the normal lane's records are in arrival order, which may stray
@@ -110,7 +105,7 @@ export class HotEngine {
   /** Takes one telemetry record; returns the alert events it caused (possibly for records it had held). */
   offer(s: Sample): { verdict: Verdict; events: AlertEvent[] } {
     const v = this.vehicleOf(s);
-    const { verdict, released } = this.order.offer(v.order, s, s.arrivedAt);
+    const { verdict, released } = this.order.offer(v.order, s);
     if (verdict === 'duplicate') this.counters.duplicates++;
     else if (verdict === 'too-late') this.counters.tooLate++;
     else if (verdict === 'held') this.counters.held++;
@@ -135,18 +130,10 @@ export class HotEngine {
 
   /**
    * Call about once a second with the wall clock: raises `gateway_offline` for gateways (those
-   * `owns` picks) whose heartbeats stopped `gatewayAfter` ago; and with `releaseHeld`, releases
-   * records a vehicle has held longer than holdMs (a live path that persists state by snapshot
-   * leaves them to the device-time rules instead, so a replay releases them alike).
+   * `owns` picks) whose heartbeats stopped `gatewayAfter` ago.
    */
-  tick(wallNow: number, owns: (gatewayId: string) => boolean = () => true, releaseHeld = true): AlertEvent[] {
+  tick(wallNow: number, owns: (gatewayId: string) => boolean = () => true): AlertEvent[] {
     const events: AlertEvent[] = [];
-    if (releaseHeld) {
-      for (const v of this.vehicles.values()) {
-        if (v.order.held.length === 0) continue;
-        for (const r of this.order.drain(v.order, wallNow, false)) this.evaluate(v, r, events);
-      }
-    }
     const rule = this.absence;
     if (rule !== undefined) {
       for (const [id, g] of this.gateways) {
@@ -157,9 +144,9 @@ export class HotEngine {
   }
 
   /** Releases every held record (the end of a backtest, a clean shutdown). */
-  flush(wallNow: number): AlertEvent[] {
+  flush(): AlertEvent[] {
     const events: AlertEvent[] = [];
-    for (const v of this.vehicles.values()) for (const r of this.order.drain(v.order, wallNow, true)) this.evaluate(v, r, events);
+    for (const v of this.vehicles.values()) for (const r of this.order.drain(v.order, true)) this.evaluate(v, r, events);
     return events;
   }
 
@@ -290,7 +277,7 @@ export class HotEngine {
         ids.delete(id);
         continue;
       }
-      for (const r of this.order.drain(v.order, wallNow, false)) this.evaluate(v, r, events);
+      for (const r of this.order.drain(v.order, false)) this.evaluate(v, r, events);
       if (v.order.held.length === 0) ids.delete(id);
     }
     if (ids.size === 0) this.waiting.delete(laneKey);

@@ -10,8 +10,8 @@ import type { Sample } from './sample.js';
  * coming: the vehicle's newest device time is `allowedLateness` past it (a vehicle's full buffer
  * drops its oldest), or, for a record the gateway forwarded ahead of the rest (its `critical`
  * lane: records with trouble codes go first after an outage), until the gateway's `normal` lane
- * has moved the allowed lateness past it (`caughtUp`); or, when the caller asks, it has waited `holdMs` of wall
- * time. A record
+ * has moved the allowed lateness past it (`caughtUp`). Never by the wall clock: a replay must
+ * release records exactly as the first run did. A record
  * at or below the last released seq is a repeat (same seq) or came too late to be evaluated in
  * order; both are counted, neither is evaluated. A lower seq whose device time is more than the
  * allowed lateness past the last released one is a device that restarted its count: it goes on
@@ -24,7 +24,6 @@ export interface OrderState {
   lastTs: number | null;
   maxTs: number | null;
   held: Sample[];
-  heldSince: number | null;
   /** Seq ranges skipped when records were released over a gap (the newest MAX_GAPS): a record from one of them came too late; any other old seq is a repeat. */
   gaps: [number, number][];
 }
@@ -34,19 +33,18 @@ const MAX_GAPS = 32;
 export type Verdict = 'released' | 'held' | 'duplicate' | 'too-late';
 
 export function newOrderState(): OrderState {
-  return { lastSeq: null, lastTs: null, maxTs: null, held: [], heldSince: null, gaps: [] };
+  return { lastSeq: null, lastTs: null, maxTs: null, held: [], gaps: [] };
 }
 
 export class VehicleOrder {
   constructor(
     private readonly allowedLatenessMs: number,
-    private readonly holdMs: number,
     /** For a held record: whether everything that could still fill the gap before it has arrived (undefined: judge by the vehicle's own time). */
     private readonly caughtUp: (held: Sample) => boolean | undefined = () => undefined,
   ) {}
 
   /** Takes a record; returns what it did with it and the records now released, in order. */
-  offer(state: OrderState, s: Sample, wallNow: number): { verdict: Verdict; released: Sample[] } {
+  offer(state: OrderState, s: Sample): { verdict: Verdict; released: Sample[] } {
     const seq = s.t.seq;
     // A counter that went back while device time moved well ahead: the device restarted its count.
     if (state.lastSeq !== null && seq <= state.lastSeq && state.lastTs !== null && s.t.ts > state.lastTs + this.allowedLatenessMs && state.held.length === 0) state.lastSeq = seq - 1;
@@ -56,31 +54,29 @@ export class VehicleOrder {
     if (state.lastSeq === null || seq === state.lastSeq + 1) {
       const released = [s];
       this.advance(state, s);
-      released.push(...this.drain(state, wallNow, false));
+      released.push(...this.drain(state, false));
       return { verdict: 'released', released };
     }
     state.held.push(s);
     state.held.sort((a, b) => a.t.seq - b.t.seq);
-    state.heldSince ??= wallNow;
-    const released = this.drain(state, wallNow, false);
+    const released = this.drain(state, false);
     return { verdict: released.includes(s) ? 'released' : 'held', released };
   }
 
   /** Releases what has waited past its limits (call from a timer); `all` releases everything (shutdown, end of a backtest). */
-  drain(state: OrderState, wallNow: number, all: boolean): Sample[] {
+  drain(state: OrderState, all: boolean): Sample[] {
     const out: Sample[] = [];
     while (state.held.length > 0) {
       const next = state.held[0]!;
       const contiguous = state.lastSeq === null || next.t.seq === state.lastSeq + 1;
       const lanes = this.caughtUp(next);
-      const overdue = all || (lanes ?? (state.maxTs !== null && next.t.ts <= state.maxTs - this.allowedLatenessMs)) || (state.heldSince !== null && wallNow - state.heldSince >= this.holdMs);
+      const overdue = all || (lanes ?? (state.maxTs !== null && next.t.ts <= state.maxTs - this.allowedLatenessMs));
       if (!contiguous && !overdue) break;
       state.held.shift();
       if (state.lastSeq !== null && next.t.seq <= state.lastSeq) continue;
       this.advance(state, next);
       out.push(next);
     }
-    state.heldSince = state.held.length === 0 ? null : (state.heldSince ?? wallNow);
     return out;
   }
 
