@@ -5,11 +5,11 @@ import { disconnectQuietly, withDeadline } from '../../shared/kafka/index.js';
 /**
  * Reads a topic from its earliest offsets up to the ends taken when it starts, with a
  * throw-away consumer group that never commits (read_committed), handing each record to
- * `onMessage`. A topic written in transactions ends a partition with a commit marker, not a
+ * `onMessage` (`onStart` is told how many offsets that spans). A topic written in transactions ends a partition with a commit marker, not a
  * record: `transactional` allows that one offset, and gives up on a partition whose last
  * records were aborted once nothing has come for 2 s.
  */
-export async function readToEnd(kafka: Kafka, topic: string, onMessage: (partition: number, message: KafkaMessage) => void, o: { timeoutMs: number; transactional: boolean; what: string }): Promise<void> {
+export async function readToEnd(kafka: Kafka, topic: string, onMessage: (partition: number, message: KafkaMessage) => void, o: { timeoutMs: number; readTimeoutMs?: number; transactional: boolean; what: string; onStart?: (records: number) => void }): Promise<void> {
   const admin = kafka.admin();
   await withDeadline(() => admin.connect(), o.timeoutMs, o.what);
   let ends: { partition: number; high: string; low: string }[];
@@ -19,6 +19,7 @@ export async function readToEnd(kafka: Kafka, topic: string, onMessage: (partiti
     await disconnectQuietly(admin);
   }
   const left = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
+  o.onStart?.(ends.reduce((n, e) => n + Number(BigInt(e.high) - BigInt(e.low)), 0));
   if (left.size === 0) return;
   const slack = o.transactional ? 2n : 1n;
   const seen = new Map<number, bigint>();
@@ -46,7 +47,7 @@ export async function readToEnd(kafka: Kafka, topic: string, onMessage: (partiti
         check();
       },
     });
-    await withDeadline(() => done, o.timeoutMs, `${o.what}: reading ${topic}`);
+    await withDeadline(() => done, o.readTimeoutMs ?? o.timeoutMs, `${o.what}: reading ${topic}`);
   } finally {
     if (idle !== undefined) clearTimeout(idle);
     await disconnectQuietly(consumer);
