@@ -80,7 +80,7 @@ export function registerSimCommands(program: Command): void {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$/.test(flags.idPrefix)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--id-prefix: expected 1-41 characters of A-Z a-z 0-9 _ . -, got ${JSON.stringify(flags.idPrefix)}`);
       await createOutputFile('--truth', flags.truth);
       await createOutputFile('--messages', flags.messages);
-      const base = { vehicles: flags.vehicles, seed: flags.seed, speedup: flags.speedup, durationMs, rateHz: flags.rate, startTs, idPrefix: flags.idPrefix };
+      const base = { vehicles: flags.vehicles, seed: flags.seed, speedup: flags.speedup, durationMs, rateHz: flags.rate, startTs, startNow: flags.start === 'now', idPrefix: flags.idPrefix };
       const { runFleet, truthLines, writeTruth, fleetVehicles } = await import('./fleet.js');
       if (flags.vehiclesCsv !== undefined && flags.shard === undefined) {
         const { formatVehiclesCsv } = await import('../shared/vehicles/index.js');
@@ -123,7 +123,7 @@ export function registerSimCommands(program: Command): void {
           const rate = ((p.acked - lastAcked) * 1000) / Math.max(1, now - lastAt);
           lastAcked = p.acked;
           lastAt = now;
-          const line = `sim ${clock(p.deviceTs - startTs)} of ${clock(durationMs)} device time | ${p.connected}/${p.vehicles} connected | ${rate.toFixed(0)} msg/s acked | made ${p.made}, acked ${p.acked} | reconnects ${p.reconnects} | backlog ${p.backlog}${p.dropped > 0 ? ` | dropped ${p.dropped}` : ''}`;
+          const line = `sim ${clock(durationMs - (p.endTs - p.deviceTs))} of ${clock(durationMs)} device time | ${p.connected}/${p.vehicles} connected | ${rate.toFixed(0)} msg/s acked | made ${p.made}, acked ${p.acked} | reconnects ${p.reconnects} | backlog ${p.backlog}${p.dropped > 0 ? ` | dropped ${p.dropped}` : ''}`;
           if (tty) process.stderr.write(`\r${line.padEnd(120)}`);
           else if (now - lastLine >= 10_000) {
             lastLine = now;
@@ -157,18 +157,18 @@ export function registerSimCommands(program: Command): void {
 }
 
 /** Forks `--workers` processes, each running its shard; merges their progress and truth files. */
-async function runWorkers(flags: SimFlags, base: { vehicles: number; seed: number; startTs: number; durationMs: number; rateHz: number; idPrefix: string }): Promise<void> {
+async function runWorkers(flags: SimFlags, base: { vehicles: number; seed: number; startTs: number; startNow: boolean; durationMs: number; rateHz: number; idPrefix: string }): Promise<void> {
   const cli = process.argv[1]!;
-  // Each worker gets its own truth and messages file (merged below) and the start time resolved here, so `now` is one instant for all.
+  // Each worker gets its own truth and messages file (merged below), and the start time resolved here; `now` stays `now` (each worker's device time is the wall clock once its vehicles are connected).
   const own = new Set(['--workers', '--progress', '--truth', '--messages', '--start']);
   const args = process.argv.slice(2).filter((a, i, all) => !(own.has(a) || own.has(all[i - 1] ?? '') || [...own].some((o) => a.startsWith(`${o}=`))));
-  args.push('--start', new Date(base.startTs).toISOString());
+  args.push('--start', base.startNow ? 'now' : new Date(base.startTs).toISOString());
   // Ctrl-C reaches the workers too (one process group): they stop and write their parts; this process waits and merges.
   let interrupted = false;
   process.on('SIGINT', () => {
     interrupted = true;
   });
-  const totals = new Map<number, { made: number; acked: number; connected: number; vehicles: number; deviceTs: number }>();
+  const totals = new Map<number, { made: number; acked: number; connected: number; vehicles: number; deviceTs: number; endTs: number }>();
   const summaries: { made: number; acked: number; dropped: number; reconnects: number; unsent: number }[] = [];
   const started = Date.now();
   let lastLine = 0;
@@ -190,7 +190,7 @@ async function runWorkers(flags: SimFlags, base: { vehicles: number; seed: numbe
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           try {
-            const msg = JSON.parse(line) as { progress?: { made: number; acked: number; connected: number; vehicles: number; deviceTs: number }; summary?: (typeof summaries)[number] };
+            const msg = JSON.parse(line) as { progress?: { made: number; acked: number; connected: number; vehicles: number; deviceTs: number; endTs: number }; summary?: (typeof summaries)[number] };
             if (msg.progress !== undefined) totals.set(i, msg.progress);
             if (msg.summary !== undefined) summaries.push(msg.summary);
           } catch {
@@ -201,7 +201,7 @@ async function runWorkers(flags: SimFlags, base: { vehicles: number; seed: numbe
           lastLine = Date.now();
           const t = [...totals.values()];
           const sum = (k: 'made' | 'acked' | 'connected' | 'vehicles') => t.reduce((n, x) => n + x[k], 0);
-          process.stderr.write(`sim (${flags.workers} workers) device ${clock(Math.min(...t.map((x) => x.deviceTs)) - base.startTs)} | ${sum('connected')}/${sum('vehicles')} connected | made ${sum('made')}, acked ${sum('acked')}\n`);
+          process.stderr.write(`sim (${flags.workers} workers) device ${clock(Math.min(...t.map((x) => base.durationMs - (x.endTs - x.deviceTs))))} | ${sum('connected')}/${sum('vehicles')} connected | made ${sum('made')}, acked ${sum('acked')}\n`);
         }
       });
       const worker = `sim worker ${i} of ${flags.workers} (vehicles with index % ${flags.workers} = ${i})`;

@@ -29,6 +29,11 @@ export interface FleetOptions {
   rateHz: number;
   /** Device time at the start, ms since the epoch. */
   startTs: number;
+  /**
+   * Device time is the wall clock: the run starts (startTs is replaced) once the vehicles are
+   * connected, so the seconds spent connecting a large fleet do not put every record behind.
+   */
+  startNow?: boolean;
   idPrefix: string;
   /** mqtt://host:port; none: generate only (a dry run). */
   broker?: string;
@@ -74,6 +79,7 @@ export function vehiclePassword(secret: string, vehicleId: string): string {
 }
 
 interface Runner {
+  index: number;
   vehicle: SimVehicle;
   outbox: Telemetry[];
   /** Recently acknowledged (for re-sending after a link loss). */
@@ -103,16 +109,15 @@ export function fleetVehicles(o: Pick<FleetOptions, 'seed' | 'vehicles' | 'start
   });
 }
 
-export async function runFleet(o: FleetOptions): Promise<FleetResult> {
+export async function runFleet(options: FleetOptions): Promise<FleetResult> {
+  let o = options;
   const root = new Rng(o.seed);
   const intervalMs = Math.round(1000 / o.rateHz);
-  const endTs = o.startTs + o.durationMs;
+  const vehicleOf = (i: number, startTs: number) => new SimVehicle({ index: i, vehicleId: vehicleIdOf(o.idPrefix, i), seed: root.fork(i).seed, startTs, durationMs: o.durationMs, intervalMs });
   const runners: Runner[] = [];
   for (let i = 0; i < o.vehicles; i++) {
     if (o.shard !== undefined && i % o.shard.count !== o.shard.index) continue;
-    const vehicleId = vehicleIdOf(o.idPrefix, i);
-    const vehicle = new SimVehicle({ index: i, vehicleId, seed: root.fork(i).seed, startTs: o.startTs, durationMs: o.durationMs, intervalMs });
-    runners.push({ vehicle, outbox: [], recent: [], client: undefined, inFlight: 0, acked: new Set(), lossHandled: new Set(), dropped: 0, refused: undefined });
+    runners.push({ index: i, vehicle: vehicleOf(i, o.startTs), outbox: [], recent: [], client: undefined, inFlight: 0, acked: new Set(), lossHandled: new Set(), dropped: 0, refused: undefined });
   }
   const bufferLimit = o.bufferLimit ?? 3_600;
   const stats = { made: 0, sent: 0, acked: 0, reconnects: 0 };
@@ -128,7 +133,13 @@ export async function runFleet(o: FleetOptions): Promise<FleetResult> {
     throw new RoadlogError('ROADLOG_ERR_MQTT_UNAVAILABLE', `no vehicle could connect to ${o.broker} within 10 s (is the edge agent running?)`);
   }
 
-  const wallStart = Date.now();
+  if (o.startNow === true) {
+    // The vehicles are built again (cheap) for the start known only now: a vehicle's seqs and truth follow its start.
+    o = { ...o, startTs: Math.floor(Date.now() / intervalMs) * intervalMs };
+    for (const r of runners) r.vehicle = vehicleOf(r.index, o.startTs);
+  }
+  const endTs = o.startTs + o.durationMs;
+  const wallStart = o.startNow === true ? o.startTs : Date.now();
   const deviceNow = () => Math.min(endTs, o.startTs + (Date.now() - wallStart) * o.speedup);
   const progress = (): FleetProgress => ({
     deviceTs: deviceNow(),

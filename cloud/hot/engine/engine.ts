@@ -236,7 +236,11 @@ export class HotEngine {
     v.lane = s.lane;
     v.partition = s.partition;
     const lane = this.laneOf(s.lane);
-    const lateByMs = Math.max(0, lane.watermark - s.t.ts, s.ingestTs === undefined ? 0 : s.arrivedAt - s.ingestTs);
+    // How far behind the gateway's live front: its lane's, and for a record forwarded ahead (critical lane: few records, a
+    // watermark of its own that says little) the normal lane's too. A vehicle's buffer uploaded after a link loss is late here.
+    const normal = normalLaneOf(s.lane);
+    const front = Math.max(lane.watermark, normal === undefined ? -Infinity : (this.lanes.get(normal)?.watermark ?? -Infinity));
+    const lateByMs = Math.max(0, front - s.t.ts, s.ingestTs === undefined ? 0 : s.arrivedAt - s.ingestTs);
     const at: Occasion = { vehicleId, gatewayId: s.gatewayId, ts: s.t.ts, detectedAt: s.arrivedAt, lateByMs, lateAfterMs: this.pack.lateAfter };
     const ref = this.options.vehicleRef?.(vehicleId);
     for (const rule of this.pack.rules) {

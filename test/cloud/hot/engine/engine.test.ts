@@ -228,6 +228,19 @@ describe('rule kinds (pure engine)', () => {
     expect(backlog.alertId).toBe(live.alertId);
   });
 
+  it('a vehicle\'s buffer uploaded after a link loss is late by its gateway\'s normal lane, also for records forwarded ahead (critical lane)', () => {
+    const p = pack({ kind: 'dtc' });
+    const engine = new HotEngine(p);
+    for (let s = 0; s <= 60; s++) engine.offer(sample(rec(s, {}, 'V2'), T0 + s * 1000, 'gw/normal-0/0'));
+    engine.offer(sample(rec(0, {}, 'V1'), T0, 'gw/normal-0/0'));
+    // V1 was out of reach from 1 s; at 61 s its buffer arrives, its trouble-code records by the critical lane (no gap: seq 1 follows 0)
+    const uploaded = engine.offer({ ...sample(rec(1, { dtcs: ['P0300'] }, 'V1'), T0 + 61_000, 'gw/critical-0/0'), ingestTs: T0 + 61_000 }).events;
+    expect(uploaded.map((e) => [e.change, e.late, e.lateByMs])).toEqual([['opened', true, 59_000]]);
+    // a live trouble code (V2, on time) is not late, whichever lane it came by
+    const live = engine.offer({ ...sample(rec(61, { dtcs: ['P0420'] }, 'V2'), T0 + 61_000, 'gw/critical-0/0'), ingestTs: T0 + 61_000 }).events;
+    expect(live.map((e) => [e.change, e.late])).toEqual([['opened', false]]);
+  });
+
   it('counts duplicates and records too late to be evaluated in order', () => {
     const p = pack({ kind: 'threshold', field: 'coolantC', op: '>', value: 110 });
     const engine = new HotEngine(p);
