@@ -56,6 +56,18 @@ async function createTopics(kafka: Kafka, prefix: string): Promise<void> {
   await admin.disconnect();
 }
 
+/** p50 and p99 (the upper bound of the bucket each falls in, ms) of a Prometheus histogram on a /metrics page. */
+async function histogramQuantiles(base: string | undefined, name: string): Promise<string> {
+  if (base === undefined) return 'n/a';
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\d+)`, 'gm'))].map((m) => [Number(m[1]), Number(m[2])] as const);
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (total === 0) return 'no samples';
+  const q = (p: number) => buckets.find(([, n]) => n >= p * total)?.[0] ?? Infinity;
+  const ms = (s: number) => (Number.isFinite(s) ? `≤ ${fmt(s * 1000)} ms` : '> the last bucket');
+  return `p50 ${ms(q(0.5))}, p99 ${ms(q(0.99))} (${fmt(total)} samples)`;
+}
+
 /** Reads `topic` to its ends with a plain consumer that decodes each record; records/s and CPU. */
 async function plainConsumer(kafka: Kafka, topic: string, total: number): Promise<{ rps: number; cpu: number }> {
   const consumer = kafka.consumer({ groupId: `plain-${Date.now()}`, maxBytesPerPartition: 1024 * 1024 });
@@ -118,7 +130,22 @@ async function hotProcessor(kafkaBrokers: string, prefix: string, total: number)
   return { rps: total / seconds, cpu: (u.user + u.system) / 1e6 };
 }
 
-async function latency(brokers: string, dir: string): Promise<{ p50: number; p99: number; n: number; late: number; ackedRate: string }> {
+interface LatencyRun {
+  p50: number;
+  p99: number;
+  n: number;
+  late: number;
+  /** device time → the alert event's producer timestamp (before its transaction commits). */
+  produced: { p50: number; p99: number };
+  byRule: Map<string, number[]>;
+  /** Stages from the components' own /metrics histograms. */
+  stages: Record<string, string>;
+  /** CPU of each process over the run, % of one core. */
+  cpu: Record<string, number>;
+  ackedRate: string;
+}
+
+async function latency(brokers: string, brokerPid: number, dir: string): Promise<LatencyRun> {
   const prefix = 'lat';
   const env = { ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_TOPICS_PREFIX: prefix, ROADLOG_LOG_LEVEL: 'error', ROADLOG_HOME: join(dir, 'home') };
   const config = join(dir, 'edge.yaml');
@@ -138,6 +165,8 @@ async function latency(brokers: string, dir: string): Promise<{ p50: number; p99
     if (port === undefined) throw new Error(`agent did not start: ${agent.output.stderr}`);
     for (let i = 0; i < 400 && !/^http /m.test(hot.output.stdout); i++) await sleep(50);
     const samples: number[] = [];
+    const produced: number[] = [];
+    const byRule = new Map<string, number[]>();
     let late = 0;
     await consumer.connect();
     await consumer.subscribe({ topics: [`${prefix}.alerts.v1`], fromBeginning: true });
@@ -145,16 +174,48 @@ async function latency(brokers: string, dir: string): Promise<{ p50: number; p99
       eachMessage: async ({ message }) => {
         const e = JSON.parse(message.value!.toString()) as AlertEvent;
         if (e.change !== 'opened') return;
-        if (e.late) late++;
-        else samples.push(Date.now() - e.openedAt);
+        if (e.late) {
+          late++;
+          return;
+        }
+        const ms = Date.now() - e.openedAt;
+        samples.push(ms);
+        produced.push(Number(message.timestamp) - e.openedAt);
+        byRule.set(e.rule, [...(byRule.get(e.rule) ?? []), ms]);
       },
     });
     const sim = startCli(['sim', '--vehicles', String(vehicles), '--rate', '5', '--start', 'now', '--duration', `${LATENCY_SECONDS}s`, '--speedup', '1', '--seed', '5', '--broker', `mqtt://127.0.0.1:${port}`, '--progress', 'none'], { env });
+    const pids = { 'edge agent': agent.child.pid!, 'hot path': hot.child.pid!, simulator: sim.child.pid!, 'Kafka broker': brokerPid };
+    const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, procCpuSeconds(pid)]));
+    const self0 = process.cpuUsage();
+    const t0 = performance.now();
+    const cpu: Record<string, number> = {};
+    const timer = setInterval(() => {
+      // Sampled while the simulator runs (its /proc entry goes when it exits).
+      const secs = (performance.now() - t0) / 1000;
+      for (const [k, pid] of Object.entries(pids)) {
+        try {
+          cpu[k] = ((procCpuSeconds(pid) - cpu0[k]!) / secs) * 100;
+        } catch {
+          /* exited */
+        }
+      }
+      const u = process.cpuUsage(self0);
+      cpu['this process (alert reader)'] = ((u.user + u.system) / 1e6 / secs) * 100;
+    }, 1_000);
     const res = await sim.exited;
+    clearInterval(timer);
     if (res.code !== 0) throw new Error(`sim failed: ${sim.output.stderr}`);
     await sleep(5_000);
     const summary = /sim: .*/.exec(sim.output.stdout)?.[0] ?? '';
-    return { p50: percentile(samples, 50), p99: percentile(samples, 99), n: samples.length, late, ackedRate: summary };
+    const base = (c: typeof agent) => /^http (http:\/\/\S+)$/m.exec(c.output.stdout)?.[1];
+    const stages = {
+      'PUBACK → Kafka ack (edge agent)': await histogramQuantiles(base(agent), 'roadlog_edge_forward_latency_seconds'),
+      'Kafka append → alert produced (hot path)': await histogramQuantiles(base(hot), 'roadlog_hot_append_to_alert_seconds'),
+      'device → alert produced (hot path)': await histogramQuantiles(base(hot), 'roadlog_hot_device_to_alert_seconds'),
+    };
+    return {
+      stages, p50: percentile(samples, 50), p99: percentile(samples, 99), n: samples.length, late, produced: { p50: percentile(produced, 50), p99: percentile(produced, 99) }, byRule, cpu, ackedRate: summary };
   } finally {
     await consumer.disconnect().catch(() => undefined);
     for (const c of [hot, agent]) if (c.child.exitCode === null) c.child.kill('SIGTERM');
@@ -165,40 +226,71 @@ async function latency(brokers: string, dir: string): Promise<{ p50: number; p99
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'roadlog-bench-hot-'));
   const result = new BenchResult('hot', 'Hot path: throughput against a plain consumer, device → alert latency', 'npm run bench:hot');
+  const all = PHASES.has('throughput') && PHASES.has('latency');
   console.log(`roadlog hot path benchmark\nmachine: ${machineLine()}; Node ${process.version}`);
   const cluster = await startKafkaCluster({ nodes: 1, dir: join(dir, 'kafka'), heapMb: 1024 });
   try {
     const brokers = cluster.bootstrapServers;
     const brokerPid = cluster.brokers[0]!.pid;
     const kafka = new Kafka({ clientId: 'bench', brokers: [brokers], logLevel: logLevel.NOTHING });
-    await createTopics(kafka, 'tp');
-    await createTopics(kafka, 'lat');
-    const records = fleetRecords(11, VEHICLES, MINUTES);
-    await produce(kafka, 'tp.telemetry.v1', records);
-    console.log(`preloaded ${fmt(records.length)} records (${VEHICLES} vehicles × ${MINUTES} min at 1 Hz)`);
-    const b0 = procCpuSeconds(brokerPid);
-    const plain = await plainConsumer(kafka, 'tp.telemetry.v1', records.length);
-    const b1 = procCpuSeconds(brokerPid);
-    console.log(`reference, a plain consumer that decodes: ${fmt(plain.rps)} records/s, ${plain.cpu.toFixed(1)} CPU-s`);
-    const hot = await hotProcessor(brokers, 'tp', records.length);
-    const b2 = procCpuSeconds(brokerPid);
-    console.log(`hot path, default rule pack, exactly once: ${fmt(hot.rps)} records/s, ${hot.cpu.toFixed(1)} CPU-s`);
-    const ratio = hot.rps / plain.rps;
-    if (!PHASES.has('latency')) {
-      console.log(`ratio ${ratio.toFixed(2)}× (a subset of the phases: no results file written)`);
+    const conditions: string[] = [];
+    if (PHASES.has('throughput')) {
+      await createTopics(kafka, 'tp');
+      const records = fleetRecords(11, VEHICLES, MINUTES);
+      await produce(kafka, 'tp.telemetry.v1', records);
+      console.log(`preloaded ${fmt(records.length)} records (${VEHICLES} vehicles × ${MINUTES} min at 1 Hz)`);
+      const b0 = procCpuSeconds(brokerPid);
+      const plain = await plainConsumer(kafka, 'tp.telemetry.v1', records.length);
+      const b1 = procCpuSeconds(brokerPid);
+      console.log(`reference, a plain consumer that decodes: ${fmt(plain.rps)} records/s, ${plain.cpu.toFixed(1)} CPU-s`);
+      const hot = await hotProcessor(brokers, 'tp', records.length);
+      const b2 = procCpuSeconds(brokerPid);
+      console.log(`hot path, default rule pack, exactly once: ${fmt(hot.rps)} records/s, ${hot.cpu.toFixed(1)} CPU-s`);
+      const ratio = hot.rps / plain.rps;
+      console.log(`ratio ${ratio.toFixed(2)}×`);
+      result.figure('hot path vs a plain consumer that decodes', `${ratio.toFixed(2)}× (${fmt(hot.rps)} / ${fmt(plain.rps)} records/s)`, '≥ 0.5×', ratio >= 0.5);
+      result.section('Throughput', [
+        '| | records/s | CPU-s | records per CPU-second | broker CPU-s |',
+        '|---|---:|---:|---:|---:|',
+        `| reference: plain kafkajs consumer, JSON + envelope decode | ${fmt(plain.rps)} | ${plain.cpu.toFixed(1)} | ${fmt(records.length / plain.cpu)} | ${(b1 - b0).toFixed(1)} |`,
+        `| hot path (HotProcessor, default pack, transactions, snapshots) | ${fmt(hot.rps)} | ${hot.cpu.toFixed(1)} | ${fmt(records.length / hot.cpu)} | ${(b2 - b1).toFixed(1)} |`,
+      ].join('\n'));
+      conditions.push(`Throughput: ${fmt(records.length)} records (${VEHICLES} simulated vehicles × ${MINUTES} min at 1 Hz, seed 11, envelope headers as a gateway forwards them) in a 12-partition topic of a 1-node Kafka on loopback, read from the start by each side in turn in this process.`);
+    }
+    if (PHASES.has('latency')) {
+      await createTopics(kafka, 'lat');
+      const lat = await latency(brokers, brokerPid, dir);
+      console.log(`device → alert through the whole chain at ${fmt(RATE)} msg/s: p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms over ${lat.n} live alerts (${lat.late} late); device → alert produced p50 ${fmt(lat.produced.p50)} ms, p99 ${fmt(lat.produced.p99)} ms; ${lat.ackedRate}`);
+      for (const [rule, v] of lat.byRule) console.log(`  ${rule}: ${v.length} alerts, p50 ${fmt(percentile(v, 50))} ms, p99 ${fmt(percentile(v, 99))} ms`);
+      for (const [k, v] of Object.entries(lat.stages)) console.log(`  ${k}: ${v}`);
+      console.log(`  CPU, % of one core: ${Object.entries(lat.cpu).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+      result.figure(`device → alert p99 at ${fmt(RATE)} msg/s, whole chain`, `${fmt(lat.p99)} ms (p50 ${fmt(lat.p50)} ms, ${lat.n} alerts)`, '≤ 250 ms', lat.p99 <= 250);
+      result.section('Latency', [
+        '| | p50 ms | p99 ms |',
+        '|---|---:|---:|',
+        `| device time → alert event readable (read_committed) | ${fmt(lat.p50)} | ${fmt(lat.p99)} |`,
+        `| device time → alert event produced (its timestamp, before the commit) | ${fmt(lat.produced.p50)} | ${fmt(lat.produced.p99)} |`,
+        '',
+        '| stage, from the component\'s /metrics histogram | quantiles (bucket bounds) |',
+        '|---|---|',
+        ...Object.entries(lat.stages).map(([k, v]) => `| ${k} | ${v} |`),
+        '',
+        '| rule | alerts | p50 ms | p99 ms |',
+        '|---|---:|---:|---:|',
+        ...[...lat.byRule].map(([rule, v]) => `| ${rule} | ${v.length} | ${fmt(percentile(v, 50))} | ${fmt(percentile(v, 99))} |`),
+        '',
+        '| process | CPU, % of one core |',
+        '|---|---:|',
+        ...Object.entries(lat.cpu).map(([k, v]) => `| ${k} | ${v.toFixed(0)} |`),
+        `| total (of 200) | ${Object.values(lat.cpu).reduce((a, b) => a + b, 0).toFixed(0)} |`,
+      ].join('\n'));
+      conditions.push(`Latency: \`roadlog sim\` (${Math.round(RATE / 5)} vehicles at 5 Hz = ${fmt(RATE)} msg/s, \`--start now\` so device time is the wall clock, ${LATENCY_SECONDS} s) → \`roadlog edge start\` → Kafka → \`roadlog hot start\` (default pack), all on this machine; a consumer here reads the alert events (read_committed) as they come: now − openedAt for each opened, not late alert. ${lat.ackedRate}`);
+    }
+    if (!all) {
+      console.log('(a subset of the phases: no results file written)');
       return;
     }
-    const lat = await latency(brokers, dir);
-    console.log(`device → alert through the whole chain at ${fmt(RATE)} msg/s: p50 ${fmt(lat.p50)} ms, p99 ${fmt(lat.p99)} ms over ${lat.n} live alerts (${lat.late} late); ${lat.ackedRate}`);
-    result.figure('hot path vs a plain consumer that decodes', `${ratio.toFixed(2)}× (${fmt(hot.rps)} / ${fmt(plain.rps)} records/s)`, '≥ 0.5×', ratio >= 0.5);
-    result.figure(`device → alert p99 at ${fmt(RATE)} msg/s, whole chain`, `${fmt(lat.p99)} ms (p50 ${fmt(lat.p50)} ms, ${lat.n} alerts)`, '≤ 250 ms', lat.p99 <= 250);
-    result.section('Throughput', [
-      '| | records/s | CPU-s | records per CPU-second | broker CPU-s |',
-      '|---|---:|---:|---:|---:|',
-      `| reference: plain kafkajs consumer, JSON + envelope decode | ${fmt(plain.rps)} | ${plain.cpu.toFixed(1)} | ${fmt(records.length / plain.cpu)} | ${(b1 - b0).toFixed(1)} |`,
-      `| hot path (HotProcessor, default pack, transactions, snapshots) | ${fmt(hot.rps)} | ${hot.cpu.toFixed(1)} | ${fmt(records.length / hot.cpu)} | ${(b2 - b1).toFixed(1)} |`,
-    ].join('\n'));
-    result.section('Conditions', `${fmt(records.length)} records (${VEHICLES} simulated vehicles × ${MINUTES} min at 1 Hz, seed 11, envelope headers as a gateway forwards them) in a 12-partition topic of a 1-node Kafka on loopback, read from the start by each side in turn in this process. Latency: \`roadlog sim\` (${Math.round(RATE / 5)} vehicles at 5 Hz = ${fmt(RATE)} msg/s, \`--start now\` so device time is the wall clock, ${LATENCY_SECONDS} s) → \`roadlog edge start\` → Kafka → \`roadlog hot start\` (default pack), all on this machine; a consumer here reads the alert events (read_committed) as they come: now − openedAt for each opened, not late alert. ${lat.ackedRate}`);
+    result.section('Conditions', conditions.join('\n\n'));
     console.log(`results: ${await result.write()}`);
   } finally {
     await stopKafkaCluster(join(dir, 'kafka')).catch(() => undefined);
