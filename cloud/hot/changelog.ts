@@ -19,7 +19,7 @@ import type { PartitionSnapshot } from './engine/engine.js';
  * the state it reaches is the state that was lost.
  */
 export interface SnapshotPointer {
-  /** Changelog offset of chunk 0, chunks, telemetry offset of the snapshot. */
+  /** Changelog offset of chunk 0, chunks, telemetry offset of the snapshot. No chunks (n = 0): the state was empty at t (no snapshot written yet). */
   o: string;
   n: number;
   t: string;

@@ -1,12 +1,12 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AlertEvent } from '../../shared/alerts/index.js';
+import type { EngineCounters } from './engine/engine.js';
 
 /** Upper bounds, seconds: from tens of ms (live) to hours (a gateway's backlog). */
 const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400];
 
 /** The hot path's /metrics (`roadlog_hot_*`). */
 export class HotMetrics {
-  readonly records: Counter<'verdict'>;
   readonly invalid: Counter;
   readonly replayed: Counter;
   readonly commands: Counter<'result'>;
@@ -18,11 +18,15 @@ export class HotMetrics {
   private readonly sources = new WeakMap<AlertEvent, { kafkaTs: number }>();
   private newestDeviceTs = 0;
   private lagSeconds = 0;
-  private readonly byVerdict = new Map<string, Counter.Internal>();
 
-  constructor(registry: Registry, status: () => { partitions: { partition: number; lag: string | null }[] }) {
+  constructor(registry: Registry, status: () => { partitions: { partition: number; lag: string | null }[] }, counters: () => EngineCounters) {
     const r = [registry];
-    this.records = new Counter({ name: 'roadlog_hot_records_total', help: 'Telemetry records read, by what the per-vehicle ordering did with them (released or held: evaluated; duplicate, too-late: not).', labelNames: ['verdict'], registers: r });
+    // Counted by the engine (a labelled inc per record costs more than the rest of the bookkeeping), read when scraped.
+    new Counter({ name: 'roadlog_hot_records_total', help: 'Telemetry records read, by what the per-vehicle ordering did with them (released or held: evaluated; duplicate, too-late: not).', labelNames: ['verdict'], registers: r, collect() {
+      const c = counters();
+      this.reset();
+      for (const [verdict, n] of [['released', c.released], ['held', c.held], ['duplicate', c.duplicates], ['too-late', c.tooLate]] as const) this.inc({ verdict }, n);
+    } });
     this.invalid = new Counter({ name: 'roadlog_hot_records_invalid_total', help: 'Telemetry records that are not valid telemetry (skipped, logged).', registers: r });
     this.replayed = new Counter({ name: 'roadlog_hot_records_replayed_total', help: 'Records evaluated again after a restore, their alerts discarded (published before).', registers: r });
     this.commands = new Counter({ name: 'roadlog_hot_commands_total', help: "Operators' alert commands, by result.", labelNames: ['result'], registers: r });
@@ -42,13 +46,6 @@ export class HotMetrics {
     new Gauge({ name: 'roadlog_hot_partitions', help: 'Telemetry partitions this instance owns.', registers: r, collect() {
       this.set(status().partitions.length);
     } });
-  }
-
-  /** Counts a record by what the ordering did with it (the labelled child is kept: this runs per record). */
-  record(verdict: string): void {
-    let c = this.byVerdict.get(verdict);
-    if (c === undefined) this.byVerdict.set(verdict, (c = this.records.labels(verdict)));
-    c.inc();
   }
 
   /** Called per evaluated record with the events it caused. */

@@ -7,24 +7,18 @@ import { Mutex } from '../../shared/mutex/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { parseTelemetry } from '../../shared/schema/index.js';
 import { coPartitionedAssigner, committedPosition } from './assigner.js';
-import { decodePointer, encodePointer, encodeSnapshot, SnapshotReader, type SnapshotPointer } from './changelog.js';
+import { decodePointer, SnapshotReader } from './changelog.js';
+import { PartitionCommits } from './commits.js';
 import { HotEngine } from './engine/engine.js';
 import { toSample } from './engine/sample.js';
 import { HotMetrics } from './metrics.js';
 import type { HotOptions } from './options.js';
-import type { Owned, Phase } from './owned.js';
+import { newOwned, type HotTopics, type Owned, type Phase } from './owned.js';
+
+export type { HotTopics } from './owned.js';
 import type { RulePack } from './rules/schema.js';
 import type { VehicleRef } from '../../shared/vehicles/index.js';
 import { applyVehicleRecord, readVehicles } from '../vehicles/table.js';
-
-export interface HotTopics {
-  telemetry: string;
-  alerts: string;
-  commands: string;
-  state: string;
-  gatewayStatus: string;
-  vehicles: string;
-}
 
 export interface HotProcessorInput {
   kafka: Kafka;
@@ -46,11 +40,12 @@ export interface HotProcessorInput {
  *   transaction this one left open, before the new owner reads the committed offset. So a
  *   stale member (paused, partitioned away, killed) can never commit for p again, and the new
  *   owner's offsets are stable when it reads them (Kafka Streams' exactly-once, v1 style);
- * - each batch of telemetry is one transaction: the alert events it caused, a snapshot of the
- *   partition's state when one is due, and the new offset with the snapshot's whereabouts in
+ * - records are evaluated as they come; the partition's commit loop (commits.ts) puts what
+ *   was evaluated since its last transaction into the next: the alert events, a snapshot of
+ *   the partition's state when one is due, and the offset with the snapshot's whereabouts in
  *   its metadata (changelog.ts);
- * - on assignment: restore the snapshot, replay telemetry from the snapshot to the committed
- *   offset with its events discarded, then go live (and only then read commands for p).
+ * - on assignment: restore the snapshot, replay telemetry from it to the committed offset
+ *   with its events discarded, then go live (and only then read commands for p).
  *
  * Inputs that depend on the wall clock (operators' commands, heartbeats and the gateway_offline
  * they drive) are written with a fresh snapshot in their transaction, so a replay never has to
@@ -59,6 +54,7 @@ export interface HotProcessorInput {
 export class HotProcessor {
   readonly engine: HotEngine;
   readonly metrics: HotMetrics;
+  private readonly commits: PartitionCommits;
   private consumer: Consumer | undefined;
   private heartbeats: Consumer | undefined;
   private readonly owned = new Map<number, Owned>();
@@ -73,7 +69,18 @@ export class HotProcessor {
   constructor(private readonly input: HotProcessorInput) {
     this.now = input.now ?? Date.now;
     this.engine = new HotEngine(input.pack, { vehicleRef: (id) => this.vehicles.get(id) });
-    this.metrics = new HotMetrics(input.registry, () => this.status());
+    this.metrics = new HotMetrics(input.registry, () => this.status(), () => this.engine.counters);
+    this.commits = new PartitionCommits({
+      topics: input.topics,
+      groupId: input.options.groupId,
+      snapshotIntervalMs: input.options.snapshotIntervalMs,
+      snapshotChunkBytes: input.options.snapshotChunkBytes,
+      metrics: this.metrics,
+      now: this.now,
+      snapshot: (p) => this.engine.snapshotPartition(p, this.ownsGateway(p)),
+      owns: (o) => this.owned.get(o.p) === o,
+      failed: (o, err) => this.onCommitFailed(o, err),
+    });
   }
 
   /** Joins the group and starts consuming; resolves once the consumer runs. */
@@ -127,9 +134,10 @@ export class HotProcessor {
     this.owned.clear();
   }
 
-  status(): { partitions: { partition: number; phase: Phase; next: string; lag: string | null; snapshots: number }[]; counters: HotEngine['counters'] } {
+  /** Per owned partition: `next` to evaluate, `committed` (the offset the last transaction carried: its alerts are published), lag behind the end. */
+  status(): { partitions: { partition: number; phase: Phase; next: string; committed: string; lag: string | null; snapshots: number }[]; counters: HotEngine['counters'] } {
     return {
-      partitions: [...this.owned.values()].map((o) => ({ partition: o.p, phase: o.phase, next: o.next.toString(), lag: o.high === null ? null : (o.high > o.next ? o.high - o.next : 0n).toString(), snapshots: o.snapshots })),
+      partitions: [...this.owned.values()].map((o) => ({ partition: o.p, phase: o.phase, next: o.next.toString(), committed: o.committedNext.toString(), lag: o.high === null ? null : (o.high > o.next ? o.high - o.next : 0n).toString(), snapshots: o.snapshots })),
       counters: this.engine.counters,
     };
   }
@@ -152,11 +160,15 @@ export class HotProcessor {
     }
     for (const p of wanted) {
       const old = this.owned.get(p);
-      const o: Owned = { p, phase: 'starting', generation: gen, mutex: old?.mutex ?? new Mutex(), producer: old?.producer, next: 0n, high: null, replayUntil: 0n, pointer: null, reader: undefined, lastSnapshotAt: this.now(), snapshots: 0 };
+      const o = newOwned(p, gen, old?.mutex ?? new Mutex(), old?.producer, this.now());
       if (old !== undefined) old.phase = 'gone';
+      const prior = old?.committing; // its transaction in flight uses the producer handed on here
       this.owned.set(p, o);
       this.pause(p, [this.input.topics.telemetry, this.input.topics.commands, this.input.topics.state]);
-      void o.mutex.run(async () => this.begin(o)).catch((err: unknown) => this.input.logger.error({ err, partition: p }, 'hot: could not take over the partition'));
+      void o.mutex.run(async () => {
+        await prior;
+        await this.begin(o);
+      }).catch((err: unknown) => this.input.logger.error({ err, partition: p }, 'hot: could not take over the partition'));
     }
   }
 
@@ -168,7 +180,9 @@ export class HotProcessor {
     this.consumer!.resume(topics.map((topic) => ({ topic, partitions: [p] })));
   }
 
+  /** Gives partition p up once its transaction in flight (if any) is done. */
   private async release(o: Owned): Promise<void> {
+    await o.committing;
     this.engine.dropPartition(o.p, this.ownsGateway(o.p));
     const producer = o.producer;
     o.producer = undefined;
@@ -186,8 +200,19 @@ export class HotProcessor {
       o.producer = producer;
     }
     const { committed, low, high } = await committedPosition(kafka, options.groupId, topics.telemetry, o.p);
+    const commands = await committedPosition(kafka, options.groupId, topics.commands, o.p);
+    // Read again from what was committed (a failed transaction's commands were applied to a state now dropped).
+    this.consumer!.seek({ topic: topics.commands, partition: o.p, offset: (commands.committed?.offset ?? BigInt(options.startFrom === 'earliest' ? commands.low : commands.high)).toString() });
     const committedOffset = committed?.offset;
+    o.committedNext = committedOffset ?? 0n;
     o.pointer = decodePointer(committed?.metadata);
+    if (o.pointer !== null && committedOffset !== undefined && o.pointer.n === 0) {
+      // No snapshot yet: the state was empty at offset t (where the group started), so replay from there.
+      o.next = BigInt(o.pointer.t);
+      o.replayUntil = committedOffset;
+      this.goLive(o);
+      return;
+    }
     if (o.pointer !== null && committedOffset !== undefined) {
       o.phase = 'restoring';
       o.replayUntil = committedOffset;
@@ -196,9 +221,12 @@ export class HotProcessor {
       this.resume(o.p, [topics.state]);
       return;
     }
+    if (committedOffset !== undefined) this.input.logger.warn({ partition: o.p, offset: committedOffset.toString() }, 'hot: a committed offset without a snapshot pointer (not written by the hot path): going on from it with an empty state');
     const start = committedOffset ?? BigInt(options.startFrom === 'earliest' ? low : high);
     o.next = start;
     o.replayUntil = start;
+    // Until the first snapshot, commits say where the (empty) state began: a restart replays from there.
+    o.pointer = { o: '-1', n: 0, t: start.toString(), id: 'empty' };
     this.goLive(o);
   }
 
@@ -228,6 +256,8 @@ export class HotProcessor {
     });
     // kafkajs's own position (nothing is committed here: offsets go in the transactions).
     if (taken) resolveOffset(batch.lastOffset());
+    // Evaluation runs ahead of the transactions, by a bounded amount (what a failed one makes the partition evaluate again).
+    if (o.committing !== null && o.next - o.committedNext > MAX_UNCOMMITTED) await o.committing;
     await heartbeat();
   }
 
@@ -247,15 +277,14 @@ export class HotProcessor {
     return true;
   }
 
-  private async onTelemetryBatch(o: Owned, messages: EachBatchPayload['batch']['messages']): Promise<boolean> {
+  private onTelemetryBatch(o: Owned, messages: EachBatchPayload['batch']['messages']): boolean {
     if (o.phase !== 'live' && o.phase !== 'replaying') return false;
-    const events: AlertEvent[] = [];
     const started = o.next;
     for (const m of messages) {
       const offset = BigInt(m.offset);
       if (offset < o.next) continue; // already evaluated (a fetch from before a seek); higher offsets may skip transaction markers
       const evs = this.evaluate(o.p, m);
-      if (offset >= o.replayUntil) events.push(...evs);
+      if (offset >= o.replayUntil) o.pending.push(...evs);
       else this.metrics.replayed.inc();
       o.next = offset + 1n;
     }
@@ -264,7 +293,7 @@ export class HotProcessor {
       this.resume(o.p, [this.input.topics.commands]);
       this.input.logger.info({ partition: o.p, at: o.next.toString() }, 'hot: replay done, partition live');
     }
-    if (o.phase === 'live' && o.next > started && o.next > o.replayUntil) return this.commit(o, events, undefined);
+    if (o.phase === 'live' && o.next > started && o.next > o.replayUntil) this.commits.request(o);
     return true;
   }
 
@@ -278,15 +307,13 @@ export class HotProcessor {
     }
     const env = decodeEnvelopeHeaders(m.headers);
     const sample = toSample(parsed.value, env, p, arrivedAt);
-    const { verdict, events } = this.engine.offer(sample);
-    this.metrics.record(verdict);
+    const { events } = this.engine.offer(sample);
     this.metrics.observe(parsed.value.ts, env?.ingestTs, Number(m.timestamp), arrivedAt, events);
     return events;
   }
 
-  private async onCommandBatch(o: Owned, messages: EachBatchPayload['batch']['messages']): Promise<boolean> {
+  private onCommandBatch(o: Owned, messages: EachBatchPayload['batch']['messages']): boolean {
     if (o.phase !== 'live' || messages.length === 0) return false;
-    const events: AlertEvent[] = [];
     for (const m of messages) {
       let cmd;
       try {
@@ -298,10 +325,12 @@ export class HotProcessor {
       }
       const e = this.engine.command(cmd, this.now());
       this.metrics.commands.inc({ result: e === undefined ? 'not-open' : 'applied' });
-      if (e !== undefined) events.push(e);
+      if (e !== undefined) o.pending.push(e);
     }
-    const next = BigInt(messages.at(-1)!.offset) + 1n;
-    return this.commit(o, events, next, true);
+    o.commandsNext = BigInt(messages.at(-1)!.offset) + 1n;
+    o.snapshotWanted = true;
+    this.commits.request(o);
+    return true;
   }
 
   /** Heartbeats: engine bookkeeping here; their alerts go out from the owner's tick. */
@@ -330,59 +359,38 @@ export class HotProcessor {
         if (o.phase !== 'live' || this.owned.get(o.p) !== o) return;
         const events = [...(this.pendingGateway.get(o.p) ?? []), ...this.engine.tick(this.now(), this.ownsGateway(o.p))];
         this.pendingGateway.delete(o.p);
-        const snapshotDue = this.now() - o.lastSnapshotAt >= this.input.options.snapshotIntervalMs && o.next > BigInt(o.pointer?.t ?? '-1');
-        if (events.length > 0 || snapshotDue) await this.commit(o, events, undefined, true);
+        o.pending.push(...events);
+        if (events.length > 0) o.snapshotWanted = true;
+        if (events.length > 0 || this.commits.snapshotDue(o)) this.commits.request(o);
       });
     }
   }
 
-  /**
-   * One transaction for partition p: the events, a snapshot when due (or forced), and the
-   * offsets (telemetry always, with the snapshot pointer; commands when given).
-   */
-  /** True when it committed; false when it failed and the partition starts over. */
-  private async commit(o: Owned, events: AlertEvent[], commandsNext: bigint | undefined, forceSnapshot = false): Promise<boolean> {
-    const { topics, options } = this.input;
-    const producer = o.producer;
-    if (producer === undefined) return false;
-    const snapshotDue = forceSnapshot || this.now() - o.lastSnapshotAt >= options.snapshotIntervalMs;
-    const txn = await producer.transaction();
+  /** A transaction of o's failed (fenced by another owner, or broken): the partition starts over from its last commit, unless a rebalance or stop took it already. */
+  private onCommitFailed(o: Owned, err: unknown): void {
+    const { topics } = this.input;
+    this.input.logger.error({ err, partition: o.p }, 'hot: a transaction failed; the partition starts over from its last commit');
+    this.metrics.aborted.inc();
+    if (this.owned.get(o.p) === o) this.owned.delete(o.p);
+    const live = o.phase !== 'gone';
+    o.phase = 'gone';
+    if (!live || this.stopping) return;
     try {
-      if (events.length > 0) await txn.send({ topic: topics.alerts, messages: events.map((e) => ({ key: e.alertId, value: JSON.stringify(e) })) });
-      let pointer = o.pointer;
-      if (snapshotDue) {
-        const id = `${o.next.toString()}-${Date.now().toString(36)}-${o.snapshots}`;
-        const chunks = encodeSnapshot(o.p, this.engine.snapshotPartition(o.p, this.ownsGateway(o.p)), id, o.next.toString(), options.snapshotChunkBytes);
-        const res = await txn.send({ topic: topics.state, messages: chunks.map((c) => ({ ...c, partition: o.p })) });
-        const base = res.find((r) => r.partition === o.p)?.baseOffset;
-        if (base === undefined) throw new Error(`changelog partition ${o.p}: no offset in the produce answer`);
-        pointer = { o: base, n: chunks.length, t: o.next.toString(), id };
-      }
-      const offsets = [{ topic: topics.telemetry, partitions: [{ partition: o.p, offset: o.next.toString(), metadata: encodePointer(pointer) }] }];
-      if (commandsNext !== undefined) offsets.push({ topic: topics.commands, partitions: [{ partition: o.p, offset: commandsNext.toString(), metadata: null }] });
-      await txn.sendOffsets({ consumerGroupId: options.groupId, topics: offsets as never });
-      await txn.commit();
-      o.pointer = pointer;
-      if (snapshotDue) {
-        o.lastSnapshotAt = this.now();
-        o.snapshots++;
-        this.metrics.snapshots.inc();
-      }
-      this.metrics.published(events, this.now());
-      return true;
-    } catch (err) {
-      await txn.abort().catch(() => undefined);
-      // Fenced (another owner) or a broken transaction: give the partition up; the group brings it back.
-      this.input.logger.error({ err, partition: o.p }, 'hot: a transaction failed; the partition starts over from its last commit');
-      this.metrics.aborted.inc();
-      o.phase = 'gone';
-      this.owned.delete(o.p);
       this.pause(o.p, [topics.telemetry, topics.commands, topics.state]);
-      await this.release(o);
-      const again: Owned = { ...o, phase: 'starting', producer: undefined, generation: this.generation, reader: undefined };
-      this.owned.set(o.p, again);
-      setTimeout(() => void again.mutex.run(async () => this.begin(again)).catch((e: unknown) => this.input.logger.error({ err: e, partition: o.p }, 'hot: could not take the partition back')), 1_000).unref();
-      return false;
+    } catch {
+      // the consumer is stopping
     }
+    const again = newOwned(o.p, this.generation, o.mutex, undefined, this.now());
+    this.owned.set(o.p, again);
+    const producerGone = o.producer;
+    o.producer = undefined;
+    // Not release(): it waits for the commit loop this runs in.
+    setTimeout(() => void again.mutex.run(async () => {
+      await producerGone?.disconnect().catch(() => undefined);
+      await this.begin(again);
+    }).catch((e: unknown) => this.input.logger.error({ err: e, partition: o.p }, 'hot: could not take the partition back')), 1_000).unref();
   }
 }
+
+/** Records a partition may be evaluated ahead of its last committed transaction before its next batch waits for the commit. */
+const MAX_UNCOMMITTED = 50_000n;

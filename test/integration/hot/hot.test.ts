@@ -21,8 +21,8 @@ afterAll(async () => {
   for (const r of running) if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
 });
 
-async function startHot(prefix: string, instance: string, extra: string[] = []): Promise<ReturnType<typeof startCli>> {
-  const hot = startCli(['hot', 'start', '--instance', instance, '--http-port', '0', ...extra], { env: { ...env, ROADLOG_TOPICS_PREFIX: prefix, ROADLOG_HOT_SNAPSHOT_INTERVAL_MS: '2000' } });
+async function startHot(prefix: string, instance: string, extra: string[] = [], snapshotIntervalMs = 2_000): Promise<ReturnType<typeof startCli>> {
+  const hot = startCli(['hot', 'start', '--instance', instance, '--http-port', '0', ...extra], { env: { ...env, ROADLOG_TOPICS_PREFIX: prefix, ROADLOG_HOT_SNAPSHOT_INTERVAL_MS: String(snapshotIntervalMs) } });
   running.push(hot);
   await waitFor(() => (/^http http:\/\//m.test(hot.output.stdout) ? true : hot.child.exitCode !== null ? Promise.reject(new Error(hot.output.stderr)) : undefined), 60_000, `hot ${instance} to start`);
   return hot;
@@ -89,6 +89,31 @@ describe('hot path (built CLI, real Kafka)', () => {
     hot.child.kill('SIGTERM');
     await hot.exited;
     expect(kills).toBe(5);
+    expect(multiset(got)).toEqual(multiset(expected));
+  });
+
+  it('kill -9 before any snapshot was written: the restart replays from where the group began, the same events', async () => {
+    const { prefix, records, expected } = await setup(7);
+    const half = Math.floor(records.length / 2);
+    let hot = await startHot(prefix, 'n0', [], 3_600_000);
+    await produce(kafka, `${prefix}.telemetry.v1`, records.slice(0, half));
+    // Every partition has committed what it read (offsets, no snapshot): windows and sustained spans are open across the kill.
+    const url = /^http (\S+)$/m.exec(hot.output.stdout)![1]!;
+    const admin = kafka.admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(`${prefix}.telemetry.v1`);
+    await admin.disconnect();
+    await waitFor(async () => {
+      const s = (await (await fetch(`${url}/status`)).json()) as { partitions: { partition: number; committed: string; snapshots: number }[] };
+      return ends.every((e) => BigInt(s.partitions.find((p) => p.partition === e.partition)?.committed ?? '-1') >= BigInt(e.high)) ? s : undefined;
+    }, 60_000, 'the first half committed').then((s) => expect(s.partitions.every((p) => p.snapshots === 0)).toBe(true));
+    hot.child.kill('SIGKILL');
+    await hot.exited;
+    hot = await startHot(prefix, 'n1', [], 3_600_000);
+    await produce(kafka, `${prefix}.telemetry.v1`, records.slice(half));
+    const got = await readAlertEvents(kafka, `${prefix}.alerts.v1`, expected.length);
+    hot.child.kill('SIGTERM');
+    await hot.exited;
     expect(multiset(got)).toEqual(multiset(expected));
   });
 

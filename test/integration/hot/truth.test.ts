@@ -79,20 +79,22 @@ describe('hot path against the simulator truth (sim → edge agent → Kafka →
           messages: messages.get(v.vehicleId) ?? [],
         }));
       const url = /^http (\S+)$/m.exec(hot.output.stdout)![1]!;
-      // Caught up: the hot path has read every telemetry record in Kafka (its next offsets at the ends).
+      // Caught up: the hot path has evaluated every telemetry record in Kafka and committed their alerts (its committed offsets at the ends).
       const admin = kafka.admin();
       await admin.connect();
       const ends = await admin.fetchTopicOffsets(`${agent.prefix}.telemetry.v1`);
       await admin.disconnect();
       let last = '';
       await waitFor(async () => {
-        const s = (await (await fetch(`${url}/status`)).json()) as { partitions: { partition: number; next: string }[] };
+        const s = (await (await fetch(`${url}/status`)).json()) as { partitions: { partition: number; committed: string }[] };
         last = JSON.stringify(s);
-        return ends.every((e) => BigInt(s.partitions.find((p) => p.partition === e.partition)?.next ?? '0') >= BigInt(e.high)) ? true : undefined;
+        return ends.every((e) => BigInt(s.partitions.find((p) => p.partition === e.partition)?.committed ?? '0') >= BigInt(e.high)) ? true : undefined;
       }, 120_000, 'the hot path to read every record').catch((err: unknown) => {
         throw new Error(`${String(err)}; ends ${JSON.stringify(ends)}; hot status ${last}; hot stderr ${hot.output.stderr.slice(-3000)}`);
       });
       const events = await readAlertEvents(kafka, `${agent.prefix}.alerts.v1`, 1, 60_000, 3_000);
+      // Undisturbed (the outage is the agent's): no transaction of the hot path failed, so none was evaluated twice.
+      expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^roadlog_hot_transactions_aborted_total(\{[^}]*\})? 0$/m);
       const score = scoreAlerts(inputs, events);
       expect(score.observable, JSON.stringify(score.byCategory)).toBeGreaterThan(5);
       expect(score.misses, JSON.stringify(score.byCategory)).toEqual([]);

@@ -1,0 +1,120 @@
+import { encodePointer, encodeSnapshot } from './changelog.js';
+import type { PartitionSnapshot } from './engine/engine.js';
+import type { HotMetrics } from './metrics.js';
+import type { HotTopics, Owned } from './owned.js';
+
+export interface CommitsInput {
+  topics: HotTopics;
+  groupId: string;
+  snapshotIntervalMs: number;
+  snapshotChunkBytes: number;
+  metrics: HotMetrics;
+  now: () => number;
+  /** The engine state of partition p, as the changelog keeps it. */
+  snapshot: (p: number) => PartitionSnapshot;
+  /** Whether o still owns its partition (a rebalance or a failure may have replaced it). */
+  owns: (o: Owned) => boolean;
+  /** A transaction failed (its events are not published; the partition must start over). */
+  failed: (o: Owned, err: unknown) => void;
+}
+
+/**
+ * The commit side of the hot path. Evaluation does not wait for Kafka: a batch's records are
+ * evaluated, its alert events wait in `o.pending`, and the partition's commit loop takes
+ * everything evaluated since its last transaction into the next one (the alert events, a
+ * snapshot when due, the offsets with the snapshot's whereabouts). One loop per partition, so
+ * a partition's transactions go one after another and never overlap, while the partitions'
+ * transactions (each its own producer) overlap each other and the evaluation.
+ */
+export class PartitionCommits {
+  constructor(private readonly input: CommitsInput) {}
+
+  snapshotDue(o: Owned): boolean {
+    return o.snapshotWanted || (this.input.now() - o.lastSnapshotAt >= this.input.snapshotIntervalMs && o.next > BigInt(o.pointer?.t ?? '-1'));
+  }
+
+  /** There is something to commit: the partition's commit loop takes it in its next transaction (started now if none runs). */
+  request(o: Owned): void {
+    o.dirty = true;
+    if (o.committing === null) o.committing = this.loop(o);
+  }
+
+  /** Transactions one after another while there is more to commit. */
+  private async loop(o: Owned): Promise<void> {
+    await Promise.resolve(); // o.committing is set before anything below runs
+    try {
+      while (o.dirty && o.phase === 'live' && this.input.owns(o)) {
+        o.dirty = false;
+        if (!(await this.commit(o))) break;
+      }
+    } finally {
+      o.committing = null;
+    }
+  }
+
+  /**
+   * One transaction for partition p with everything evaluated since the last. All of it is
+   * taken before the first await, so it describes one moment of the partition. True when it
+   * committed; false when it failed (and `failed` was told).
+   */
+  private async commit(o: Owned): Promise<boolean> {
+    const { topics, metrics, now } = this.input;
+    const producer = o.producer;
+    if (producer === undefined) return false;
+    const events = o.pending;
+    const next = o.next;
+    const commandsNext = o.commandsNext;
+    const snapshotDue = this.snapshotDue(o);
+    if (events.length === 0 && next === o.committedNext && commandsNext === undefined && !snapshotDue) return true;
+    o.pending = [];
+    o.commandsNext = undefined;
+    o.snapshotWanted = false;
+    const snapshotId = `${next.toString()}-${Date.now().toString(36)}-${o.snapshots}`;
+    const chunks = snapshotDue ? encodeSnapshot(o.p, this.input.snapshot(o.p), snapshotId, next.toString(), this.input.snapshotChunkBytes) : undefined;
+    const txn = await producer.transaction();
+    try {
+      if (events.length > 0) await txn.send({ topic: topics.alerts, messages: events.map((e) => ({ key: e.alertId, value: JSON.stringify(e) })) });
+      let pointer = o.pointer;
+      if (chunks !== undefined) {
+        const res = await txn.send({ topic: topics.state, messages: chunks.map((c) => ({ ...c, partition: o.p })) });
+        const base = res.find((r) => r.partition === o.p)?.baseOffset;
+        if (base === undefined) throw new Error(`changelog partition ${o.p}: no offset in the produce answer`);
+        pointer = { o: base, n: chunks.length, t: next.toString(), id: snapshotId };
+      }
+      const offsets = [{ topic: topics.telemetry, partitions: [{ partition: o.p, offset: next.toString(), metadata: encodePointer(pointer) }] }];
+      if (commandsNext !== undefined) offsets.push({ topic: topics.commands, partitions: [{ partition: o.p, offset: commandsNext.toString(), metadata: null }] });
+      await whileConcurrent(() => txn.sendOffsets({ consumerGroupId: this.input.groupId, topics: offsets as never }));
+      await txn.commit();
+      o.pointer = pointer;
+      o.committedNext = next;
+      if (chunks !== undefined) {
+        o.lastSnapshotAt = now();
+        o.snapshots++;
+        metrics.snapshots.inc();
+      }
+      metrics.published(events, now());
+      return true;
+    } catch (err) {
+      await txn.abort().catch(() => undefined);
+      this.input.failed(o, err);
+      return false;
+    }
+  }
+}
+
+/**
+ * Retries `fn` while the transaction coordinator answers CONCURRENT_TRANSACTIONS: the previous
+ * transaction of this producer is still being completed (its markers written), which a commit
+ * loop that starts the next transaction at once often meets. kafkajs retries it for produce
+ * requests, not for AddOffsetsToTxn; the Java client retries both.
+ */
+async function whileConcurrent<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if ((err as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 30) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** attempt)));
+    }
+  }
+}
