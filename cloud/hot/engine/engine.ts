@@ -29,6 +29,8 @@ export interface EngineOptions {
 }
 
 export interface EngineCounters {
+  /** Records offered, by what the per-vehicle ordering did with them. */
+  released: number;
   evaluated: number;
   duplicates: number;
   tooLate: number;
@@ -76,7 +78,7 @@ export interface PartitionSnapshot {
 }
 
 export class HotEngine {
-  readonly counters: EngineCounters = { evaluated: 0, duplicates: 0, tooLate: 0, held: 0 };
+  readonly counters: EngineCounters = { released: 0, evaluated: 0, duplicates: 0, tooLate: 0, held: 0 };
   private readonly vehicles = new Map<string, VehicleState>();
   private readonly lanes = new Map<string, LaneState>();
   private readonly gateways = new Map<string, GatewayState>();
@@ -106,7 +108,8 @@ export class HotEngine {
   offer(s: Sample): { verdict: Verdict; events: AlertEvent[] } {
     const v = this.vehicleOf(s);
     const { verdict, released } = this.order.offer(v.order, s);
-    if (verdict === 'duplicate') this.counters.duplicates++;
+    if (verdict === 'released') this.counters.released++;
+    else if (verdict === 'duplicate') this.counters.duplicates++;
     else if (verdict === 'too-late') this.counters.tooLate++;
     else if (verdict === 'held') this.counters.held++;
     const events: AlertEvent[] = [];
@@ -322,6 +325,8 @@ export class HotEngine {
   }
 
   private emit(v: VehicleState, ruleId: string, sig: Signal, at: Occasion, events: AlertEvent[]): void {
+    // The usual case: nothing open and nothing starts (a subject without an open episode has no state worth keeping).
+    if (!sig.active && v.episodes[ruleId]?.[sig.subject]?.open == null) return;
     const subjects = (v.episodes[ruleId] ??= {});
     const st = (subjects[sig.subject] ??= newSubjectState());
     const e = stepEpisode(st, this.metas.get(ruleId)!, sig, at, this.pack.updateEvery);

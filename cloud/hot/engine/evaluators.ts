@@ -80,12 +80,13 @@ export function windowCount(rule: RuleOf<'window_count'>, limits: Limits): Evalu
       const match = holds({ op: rule.op, value: rule.value }, fieldOf(s, rule.field));
       const event = rule.count === 'samples' ? match : match && !state.inRun;
       state.inRun = match;
-      for (const k of Object.keys(state.windows)) if (Number(k) + rule.window <= ts) delete state.windows[k];
+      // (for..in, not Object.keys: no array per sample; most vehicles have no window open)
+      for (const k in state.windows) if (Number(k) + rule.window <= ts) delete state.windows[k];
       if (event) {
         for (let w = Math.floor(ts / hop) * hop; w > ts - rule.window; w -= hop) state.windows[w] = (state.windows[w] ?? 0) + 1;
       }
       let max = 0;
-      for (const [k, n] of Object.entries(state.windows)) if (Number(k) <= ts) max = Math.max(max, n);
+      for (const k in state.windows) if (Number(k) <= ts) max = Math.max(max, state.windows[k]!);
       return [{ subject: '', active: max > limits.threshold, value: max, threshold: limits.threshold, describe: () => `${max} × ${rule.field} ${rule.op} ${fmt(rule.value)} in ${Math.round(rule.window / 1000)} s (more than ${limits.threshold})` }];
     },
   };
@@ -141,10 +142,14 @@ export function stuck(rule: RuleOf<'stuck'>): Evaluator<Record<string, { value: 
       if (s.t.engineRpm <= 0) return []; // an engine that is off may hold its readings
       return rule.fields.map((f) => {
         const x = fieldOf(s, f);
-        const cur = state[f];
-        if (cur !== undefined && cur.value === x) cur.count++;
-        else state[f] = { value: x, count: 1 };
-        const count = state[f]!.count;
+        let cur = state[f];
+        if (cur === undefined) state[f] = cur = { value: x, count: 1 };
+        else if (cur.value === x) cur.count++;
+        else {
+          cur.value = x;
+          cur.count = 1;
+        }
+        const count = cur.count;
         return { subject: f, active: count >= rule.samples, value: count, threshold: rule.samples, describe: () => `${f} stuck at ${fmt(x)} for ${count} samples` };
       });
     },

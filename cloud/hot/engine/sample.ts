@@ -36,9 +36,31 @@ export function toSample(t: Telemetry, env: Envelope | undefined, partition: num
   return {
     t,
     gatewayId,
-    lane: env === undefined ? `unknown/-/${partition}` : `${gatewayId}/${env.edgeLane}-${env.edgePartition}/${partition}`,
+    lane: env === undefined ? `unknown/-/${partition}` : laneName(gatewayId, env.edgeLane, env.edgePartition, partition),
     partition,
     arrivedAt,
     ...(env === undefined ? {} : { ingestTs: env.ingestTs }),
   };
 }
+
+/**
+ * `gateway/lane-edgePartition/partition`, the same string object for the same lane: the engine
+ * looks lanes up by this name for every record, and a string met before has its hash already
+ * (a new one would be joined and hashed each time). A handful of lanes per gateway.
+ */
+function laneName(gatewayId: string, edgeLane: string, edgePartition: number, partition: number): string {
+  let byGateway = laneNames.get(gatewayId);
+  if (byGateway === undefined) {
+    if (laneNames.size >= MAX_GATEWAYS_NAMED) laneNames.clear();
+    laneNames.set(gatewayId, (byGateway = new Map()));
+  }
+  const laneIndex = LANES.indexOf(edgeLane);
+  const key = laneIndex < 0 || edgePartition >= 1 << 12 || partition >= 1 << 16 ? `${edgeLane}-${edgePartition}/${partition}` : (laneIndex * (1 << 12) + edgePartition) * (1 << 16) + partition;
+  let name = byGateway.get(key);
+  if (name === undefined) byGateway.set(key, (name = `${gatewayId}/${edgeLane}-${edgePartition}/${partition}`));
+  return name;
+}
+
+const LANES = ['normal', 'critical', 'dead'];
+const laneNames = new Map<string, Map<number | string, string>>();
+const MAX_GATEWAYS_NAMED = 100_000;
