@@ -8,6 +8,8 @@ export interface CommitsInput {
   groupId: string;
   snapshotIntervalMs: number;
   snapshotChunkBytes: number;
+  /** A partition with nothing to publish commits at most this often (ms); alert events and commands go at once. */
+  commitIntervalMs: number;
   metrics: HotMetrics;
   now: () => number;
   /** The engine state of partition p, as the changelog keeps it. */
@@ -37,6 +39,7 @@ export class PartitionCommits {
   request(o: Owned): void {
     o.dirty = true;
     if (o.committing === null) o.committing = this.loop(o);
+    else if (urgent(o)) o.wake?.();
   }
 
   /** Transactions one after another while there is more to commit. */
@@ -44,7 +47,21 @@ export class PartitionCommits {
     await Promise.resolve(); // o.committing is set before anything below runs
     try {
       while (o.dirty && o.phase === 'live' && this.input.owns(o)) {
+        // Offsets alone wait for the interval (what arrives meanwhile joins them); alert events do not wait.
+        const wait = urgent(o) ? 0 : o.lastCommitAt + this.input.commitIntervalMs - this.input.now();
+        if (wait > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, wait);
+            o.wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          o.wake = undefined;
+        }
+        if (o.phase !== 'live' || !this.input.owns(o)) break;
         o.dirty = false;
+        o.lastCommitAt = this.input.now();
         if (!(await this.commit(o))) break;
       }
     } finally {
@@ -100,6 +117,11 @@ export class PartitionCommits {
       return false;
     }
   }
+}
+
+/** Something to publish (alert events, an operator's command) or a state a replay cannot reproduce. */
+function urgent(o: Owned): boolean {
+  return o.pending.length > 0 || o.commandsNext !== undefined || o.snapshotWanted;
 }
 
 /**

@@ -17,6 +17,14 @@ export const HotOptionsSchema = z
     startFrom: z.enum(['earliest', 'latest']).default('earliest'),
     /** A snapshot of a partition's state goes to the changelog at most this often (restore replays the records since). */
     snapshotIntervalMs: z.number().int().min(100).max(3_600_000).default(30_000),
+    /**
+     * A partition with no alert events to publish commits (its offsets, and a snapshot when due)
+     * at most this often, ms; alert events and operators' commands are committed at once. Each
+     * transaction costs the broker several log writes: measured here at 1,000 msg/s over 12
+     * partitions, committing each partition as often as it could (about 10 per second) took the
+     * broker to 65 % of a core, once a second to 42 %. A crash re-evaluates at most this much.
+     */
+    commitIntervalMs: z.number().int().min(0).max(60_000).default(1_000),
     /** Longest wait of a fetch for new records, ms (latency against request rate). */
     maxWaitMs: z.number().int().min(1).max(10_000).default(50),
     /** Snapshot chunks stay under this size (the changelog topic allows 8 MiB records). */

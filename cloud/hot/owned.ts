@@ -49,8 +49,12 @@ export interface Owned {
   committing: Promise<void> | null;
   /** Telemetry offset of the last committed transaction. */
   committedNext: bigint;
+  /** When the last transaction started (wall ms): one with nothing to publish waits for hot.commitIntervalMs. */
+  lastCommitAt: number;
+  /** Ends the commit loop's wait for the interval (alert events to publish came). */
+  wake: (() => void) | undefined;
 }
 
 export function newOwned(p: number, generation: number, mutex: Mutex, producer: Producer | undefined, now: number): Owned {
-  return { p, phase: 'starting', generation, mutex, producer, next: 0n, high: null, replayUntil: 0n, pointer: null, reader: undefined, lastSnapshotAt: now, snapshots: 0, pending: [], commandsNext: undefined, snapshotWanted: false, dirty: false, committing: null, committedNext: 0n };
+  return { p, phase: 'starting', generation, mutex, producer, next: 0n, high: null, replayUntil: 0n, pointer: null, reader: undefined, lastSnapshotAt: now, snapshots: 0, pending: [], commandsNext: undefined, snapshotWanted: false, dirty: false, committing: null, committedNext: 0n, lastCommitAt: 0, wake: undefined };
 }

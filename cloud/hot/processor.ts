@@ -75,6 +75,7 @@ export class HotProcessor {
       groupId: input.options.groupId,
       snapshotIntervalMs: input.options.snapshotIntervalMs,
       snapshotChunkBytes: input.options.snapshotChunkBytes,
+      commitIntervalMs: input.options.commitIntervalMs,
       metrics: this.metrics,
       now: this.now,
       snapshot: (p) => this.engine.snapshotPartition(p, this.ownsGateway(p)),
@@ -162,6 +163,7 @@ export class HotProcessor {
       const old = this.owned.get(p);
       const o = newOwned(p, gen, old?.mutex ?? new Mutex(), old?.producer, this.now());
       if (old !== undefined) old.phase = 'gone';
+      old?.wake?.();
       const prior = old?.committing; // its transaction in flight uses the producer handed on here
       this.owned.set(p, o);
       this.pause(p, [this.input.topics.telemetry, this.input.topics.commands, this.input.topics.state]);
@@ -182,6 +184,7 @@ export class HotProcessor {
 
   /** Gives partition p up once its transaction in flight (if any) is done. */
   private async release(o: Owned): Promise<void> {
+    o.wake?.(); // a commit loop waiting for its interval commits now (or, for a partition taken away, ends)
     await o.committing;
     this.engine.dropPartition(o.p, this.ownsGateway(o.p));
     const producer = o.producer;
