@@ -50,12 +50,17 @@ export interface Target {
   stop(): Promise<number>;
 }
 
-/** The agent's group-commit flushes (write + fdatasync), cumulative, from its /metrics. */
-export async function flushBuckets(httpUrl: string): Promise<Map<number, number>> {
+/** A Prometheus histogram on a component's /metrics: cumulative count per upper bound (seconds; +Inf as Infinity). */
+export async function histogramBuckets(httpUrl: string, name: string): Promise<Map<number, number>> {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
   const buckets = new Map<number, number>();
-  for (const m of text.matchAll(/^roadlog_edge_log_flush_seconds_bucket\{le="([^"]+)"[^}]*\} (\d+)$/gm)) buckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\d+)$`, 'gm'))) buckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
   return buckets;
+}
+
+/** The agent's group-commit flushes (write + fdatasync), cumulative, from its /metrics. */
+export async function flushBuckets(httpUrl: string): Promise<Map<number, number>> {
+  return histogramBuckets(httpUrl, 'roadlog_edge_log_flush_seconds');
 }
 
 

@@ -39,6 +39,7 @@ import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.j
 import { fleetRecords, produce } from '../integration/hot/support.js';
 import { startCli } from '../support/cli.js';
 import { createTopicsReady } from '../support/kafka.js';
+import { histogramBuckets } from './brokers.js';
 import { procCpuSeconds } from './proc.js';
 import { BenchResult, machineLine } from './results.js';
 
@@ -66,11 +67,10 @@ async function createTopics(kafka: Kafka, prefix: string): Promise<void> {
 /** p50 and p99 (the upper bound of the bucket each falls in, ms) of a Prometheus histogram on a /metrics page. */
 async function histogramQuantiles(base: string | undefined, name: string): Promise<string> {
   if (base === undefined) return 'n/a';
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\d+)`, 'gm'))].map((m) => [Number(m[1]), Number(m[2])] as const);
+  const buckets = [...(await histogramBuckets(base, name))].sort(([a], [b]) => a - b);
   const total = buckets.at(-1)?.[1] ?? 0;
   if (total === 0) return 'no samples';
-  const q = (p: number) => buckets.find(([, n]) => n >= p * total)?.[0] ?? Infinity;
+  const q = (p: number) => buckets.find(([, n]) => n >= p * total)![0];
   const ms = (s: number) => (Number.isFinite(s) ? `≤ ${fmt(s * 1000)} ms` : '> the last bucket');
   return `p50 ${ms(q(0.5))}, p99 ${ms(q(0.99))} (${fmt(total)} samples)`;
 }
