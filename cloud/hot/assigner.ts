@@ -37,19 +37,30 @@ export function coPartitionedAssigner(onMismatch: (counts: Record<string, number
   });
 }
 
+export interface CommittedPosition {
+  committed: { offset: bigint; metadata: string | null } | undefined;
+  low: string;
+  high: string;
+}
+
 /**
- * Where group `groupId` got to in partition p (its committed offset and metadata; undefined when
- * nothing is committed), and the partition's first and end offsets. Read after the partition's
- * transactional producer has started, so no transaction of a previous owner is still open.
+ * Where group `groupId` got to in partition p of each of `topics` (its committed offset and
+ * metadata; undefined when nothing is committed), and the partition's first and end offsets,
+ * over one admin connection. Read after the partition's transactional producer has started,
+ * so no transaction of a previous owner is still open.
  */
-export async function committedPosition(kafka: Kafka, groupId: string, topic: string, p: number): Promise<{ committed: { offset: bigint; metadata: string | null } | undefined; low: string; high: string }> {
+export async function committedPositions(kafka: Kafka, groupId: string, topics: string[], p: number): Promise<CommittedPosition[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const c = offsets[0]?.partitions.find((x) => x.partition === p);
-    const end = (await admin.fetchTopicOffsets(topic)).find((x) => x.partition === p);
-    return { committed: c === undefined || BigInt(c.offset) < 0n ? undefined : { offset: BigInt(c.offset), metadata: c.metadata }, low: end?.low ?? '0', high: end?.high ?? '0' };
+    const offsets = await admin.fetchOffsets({ groupId, topics });
+    return await Promise.all(
+      topics.map(async (topic) => {
+        const c = offsets.find((t) => t.topic === topic)?.partitions.find((x) => x.partition === p);
+        const end = (await admin.fetchTopicOffsets(topic)).find((x) => x.partition === p);
+        return { committed: c === undefined || BigInt(c.offset) < 0n ? undefined : { offset: BigInt(c.offset), metadata: c.metadata }, low: end?.low ?? '0', high: end?.high ?? '0' };
+      }),
+    );
   } finally {
     await admin.disconnect();
   }

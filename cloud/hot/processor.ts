@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/logging/index.js';
 import { Mutex } from '../../shared/mutex/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { parseTelemetry } from '../../shared/schema/index.js';
-import { coPartitionedAssigner, committedPosition } from './assigner.js';
+import { coPartitionedAssigner, committedPositions, type CommittedPosition } from './assigner.js';
 import { decodePointer, SnapshotReader } from './changelog.js';
 import { PartitionCommits } from './commits.js';
 import { HotEngine } from './engine/engine.js';
@@ -202,8 +202,7 @@ export class HotProcessor {
       await producer.connect(); // InitProducerId: fences the previous owner, ends its open transaction
       o.producer = producer;
     }
-    const { committed, low, high } = await committedPosition(kafka, options.groupId, topics.telemetry, o.p);
-    const commands = await committedPosition(kafka, options.groupId, topics.commands, o.p);
+    const [{ committed, low, high }, commands] = (await committedPositions(kafka, options.groupId, [topics.telemetry, topics.commands], o.p)) as [CommittedPosition, CommittedPosition];
     // Read again from what was committed (a failed transaction's commands were applied to a state now dropped).
     this.consumer!.seek({ topic: topics.commands, partition: o.p, offset: (commands.committed?.offset ?? BigInt(options.startFrom === 'earliest' ? commands.low : commands.high)).toString() });
     const committedOffset = committed?.offset;
