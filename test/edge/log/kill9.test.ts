@@ -54,6 +54,18 @@ describe('edge log under kill -9', () => {
     dirs.push(dir);
     const r = rng(Number(process.env.ROADLOG_KILL_SEED ?? 9));
     const reported = new Set<number>();
+    // Offsets a recovery skipped on purpose after cutting a torn tail (a write cut short by the
+    // kill): `lane/partition from..to` as the log's warning reports them. Readers see them as a
+    // 'gap'; any other gap, or damage, is a problem.
+    const intendedGaps = new Set<string>();
+    const logger = {
+      info: () => {},
+      error: () => {},
+      warn: (obj: object) => {
+        const { lane, partition, skippedOffsets } = obj as { lane?: string; partition?: number; skippedOffsets?: { fromOffset: number; toOffset: number } };
+        if (skippedOffsets !== undefined) intendedGaps.add(`${lane}/${partition} ${skippedOffsets.fromOffset}..${skippedOffsets.toOffset}`);
+      },
+    };
     let totalAcks = 0;
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       const t0 = Date.now();
@@ -61,14 +73,15 @@ describe('edge log under kill -9', () => {
       const t1 = Date.now();
       totalAcks += acks.length;
       for (const a of acks) reported.add(a);
-      const log = await openLog(dir, { partitions: 4, segmentBytes: 64 * 1024, allowSmallSegments: true, indexIntervalBytes: 1024 });
+      const log = await openLog(dir, { partitions: 4, segmentBytes: 64 * 1024, allowSmallSegments: true, indexIntervalBytes: 1024 }, { logger });
       const reader = await log.openReader(`check-${cycle}`);
       const seen = new Set<number>();
       const lastSeqByKey = new Map<string, number>();
       const problems: string[] = [];
       for (;;) {
         const b = await reader.read({ maxRecords: 5000, maxBytes: 16 << 20 });
-        if (b.skipped.length > 0) problems.push(`skipped ${JSON.stringify(b.skipped)}`);
+        const unexpected = b.skipped.filter((k) => k.reason !== 'gap' || !intendedGaps.has(`${k.lane}/${k.partition} ${k.fromOffset}..${k.toOffset}`));
+        if (unexpected.length > 0) problems.push(`skipped ${JSON.stringify(unexpected)}`);
         if (b.records.length === 0) break;
         for (const rec of b.records) {
           const { key, seq } = JSON.parse(Buffer.from(rec.value).toString()) as { key: string; seq: number };
@@ -83,7 +96,7 @@ describe('edge log under kill -9', () => {
       const lost = [...reported].filter((s) => !seen.has(s));
       if (lost.length > 0) problems.push(`cycle ${cycle}: ${lost.length} acknowledged appends lost, e.g. ${lost.slice(0, 5).join(', ')}`);
       await log.close();
-      if (process.env.ROADLOG_KILL_DEBUG) console.log(`cycle ${cycle}: ${acks.length} acks, child ${t1 - t0} ms, verify ${Date.now() - t1} ms, ${seen.size} records`);
+      if (process.env.ROADLOG_KILL_DEBUG) console.log(`cycle ${cycle}: ${acks.length} acks, child ${t1 - t0} ms, verify ${Date.now() - t1} ms, ${seen.size} records, ${intendedGaps.size} gaps left by recoveries`);
       expect(problems).toEqual([]);
     }
     expect(totalAcks).toBeGreaterThan(CYCLES * 10);
