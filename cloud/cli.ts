@@ -2,13 +2,15 @@ import { Option, type Command } from 'commander';
 import { intOption } from '../shared/cli/context.js';
 import { BROKERS_HELP, kafkaCommandContext } from './kafka-options.js';
 import { registerTopicsCommands } from './admin/cli.js';
+import { registerColdCommands } from './cold/cli.js';
 import { registerHotCommands } from './hot/cli.js';
 import { registerVehiclesCommands } from './vehicles/cli.js';
 
-/** Commands of the cloud side: topics, tail, hot and alerts (cold, report, console come with their issues). */
+/** Commands of the cloud side: topics, tail, hot and alerts (report, console come with their issues). */
 export function registerCloudCommands(program: Command): void {
   registerTopicsCommands(program);
   registerHotCommands(program);
+  registerColdCommands(program);
   registerVehiclesCommands(program);
 
   program

@@ -1,6 +1,7 @@
 import type { AppendInput, AppendResult } from '../log/index.js';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { parseTelemetry } from '../../shared/schema/index.js';
+import { DEAD_LETTER_HEADER } from '../../shared/envelope/index.js';
 import { DedupWindow } from './dedup.js';
 import { mayPublish } from './identity.js';
 import type { IngressMetrics } from './metrics.js';
@@ -76,8 +77,7 @@ function schemaHeaders(version: number): { name: string; value: Buffer }[] {
   return headers;
 }
 
-/** Header names on dead-letter records (the forwarder copies them to the dead-letter topic). */
-export const DEAD_LETTER_HEADER = Object.freeze({ reason: 'roadlog.dlq.reason', code: 'roadlog.dlq.code', message: 'roadlog.dlq.message', topic: 'roadlog.mqtt.topic', clientId: 'roadlog.mqtt.client' });
+export { DEAD_LETTER_HEADER };
 
 export class Ingest {
   private readonly dedup: DedupWindow;

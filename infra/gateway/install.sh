@@ -14,8 +14,10 @@
 #           running (/run/systemd/system) and --root is /.
 #
 # What it does, each step checked first so a second run changes nothing:
-#   1. npm install --global --prefix /opt/roadlog --omit=dev <tarball>  (skipped when the same
-#      tarball, by sha256, is already installed) and /usr/local/bin/roadlog -> /opt/roadlog/bin/roadlog
+#   1. npm install --global --prefix /opt/roadlog --omit=dev --omit=optional <tarball>  (skipped
+#      when the same tarball, by sha256, is already installed) and /usr/local/bin/roadlog ->
+#      /opt/roadlog/bin/roadlog. The cloud's packages (DuckDB's native binding for the archive and
+#      the reports) are optionalDependencies: a gateway gets pure JavaScript only.
 #   2. system user and group `roadlog` (home /var/lib/roadlog, no login shell)
 #   3. /var/lib/roadlog (0750 roadlog:roadlog): the edge log
 #   4. /etc/roadlog (0750 root:roadlog), edge.yaml (0640 root:roadlog) and an empty
@@ -98,9 +100,17 @@ package_changed=0
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$sha" && -x "$R$prefix/bin/roadlog" ]]; then
   say package "$prefix unchanged ($(basename "$tarball"))"
 else
-  say package "npm install --global --prefix $prefix $(basename "$tarball") (runtime dependencies only)"
+  say package "npm install --global --prefix $prefix $(basename "$tarball") (runtime dependencies only, no cloud-only optional ones)"
   mkdir -p "$R$prefix"
-  npm install --global --prefix "$R$prefix" --omit=dev --no-audit --no-fund --loglevel=error "$tarball" >/dev/null
+  # npm installs a global package's optionalDependencies even with --omit=optional (npm 11), so
+  # the gateway's copy of the package has them removed from its package.json and is packed again.
+  mkdir "$tmp/edge-only"
+  tar -xzf "$tarball" -C "$tmp/edge-only"
+  node -e 'const f = process.argv[1]; const p = JSON.parse(require("node:fs").readFileSync(f, "utf8")); delete p.optionalDependencies; require("node:fs").writeFileSync(f, JSON.stringify(p, null, 2) + "\n");' "$tmp/edge-only/package/package.json"
+  mkdir "$tmp/edge-only/out"
+  edge_tarball="$tmp/edge-only/out/$(cd "$tmp/edge-only/package" && npm pack --silent --pack-destination "$tmp/edge-only/out" 2>/dev/null | tail -1)"
+  [[ -f "$edge_tarball" ]] || die "packing the gateway's copy of $(basename "$tarball") failed"
+  npm install --global --prefix "$R$prefix" --omit=dev --omit=optional --no-audit --no-fund --loglevel=error "$edge_tarball" >/dev/null
   echo "$sha" > "$stamp"
   package_changed=1
 fi

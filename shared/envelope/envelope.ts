@@ -26,6 +26,23 @@ export const HEADER = Object.freeze({
   ingestTs: 'roadlog.ingest.ts',
 });
 
+/**
+ * Header names on dead-letter records: why the record was refused (a reason word and an error
+ * code with its message), and for a gateway's refusals the MQTT topic and client. The edge
+ * agent writes them (its forwarder copies them to the dead-letter topic); the archiver writes
+ * them for a record on the telemetry topic it cannot read, with the Kafka coordinates.
+ */
+export const DEAD_LETTER_HEADER = Object.freeze({
+  reason: 'roadlog.dlq.reason',
+  code: 'roadlog.dlq.code',
+  message: 'roadlog.dlq.message',
+  topic: 'roadlog.mqtt.topic',
+  clientId: 'roadlog.mqtt.client',
+  sourceTopic: 'roadlog.source.topic',
+  sourcePartition: 'roadlog.source.partition',
+  sourceOffset: 'roadlog.source.offset',
+});
+
 export interface Envelope {
   gatewayId: string;
   edgeLog: string;

@@ -19,6 +19,8 @@ import { describe, expect, it } from 'vitest';
  *
  * Packages: only `dependencies` of package.json (an install with --omit=dev has nothing else),
  * and for what the gateway loads (edge/, simulators/, shared/ but shared/cli) only GATEWAY_PACKAGES.
+ * `optionalDependencies` are the cloud's own (DuckDB's native binding): only cloud/ loads them,
+ * and the gateway install leaves them out (test/integration/infra/gateway-install.test.ts).
  */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SOURCE_FOLDERS = ['edge', 'shared', 'cloud', 'simulators', 'infra'] as const;
@@ -41,7 +43,7 @@ const MAY_IMPORT: Record<Area, readonly Area[] | 'anything'> = {
 const GATEWAY_PACKAGES = ['aedes', 'commander', 'kafkajs', 'mqtt', 'mqtt-packet', 'pino', 'pino-pretty', 'prom-client', 'ws', 'yaml', 'zod'];
 const GATEWAY_AREAS: readonly Area[] = ['edge', 'simulators', 'shared'];
 
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string>; optionalDependencies?: Record<string, string> };
 const BUILTINS = new Set(builtinModules);
 
 interface Import {
@@ -94,6 +96,7 @@ function violation(imp: Import): string | undefined {
   if (imp.specifier.startsWith('node:') || BUILTINS.has(imp.specifier)) return undefined;
   const name = packageOf(imp.specifier);
   if (name in pkg.devDependencies) return `${where}: a devDependency, missing from an install with --omit=dev`;
+  if (name in (pkg.optionalDependencies ?? {})) return from === 'cloud' ? undefined : `${where}: an optional (cloud-only) package; only cloud/ may load it`;
   if (!(name in pkg.dependencies)) return `${where}: not in package.json dependencies`;
   if (GATEWAY_AREAS.includes(from) && !GATEWAY_PACKAGES.includes(name)) return `${where}: ${from}/ runs on the gateway and may load only GATEWAY_PACKAGES (pure JavaScript; test/shared/boundaries.test.ts)`;
   return undefined;

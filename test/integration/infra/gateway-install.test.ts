@@ -89,6 +89,14 @@ describe('infra/gateway/install.sh --root', () => {
     expect(await readlink(join(root, 'usr/local/bin/roadlog'))).toBe('/opt/roadlog/bin/roadlog');
     const modules = await readdir(join(root, 'opt/roadlog/lib/node_modules/roadlog/node_modules'));
     expect(modules).toEqual(expect.arrayContaining(['aedes', 'mqtt', 'zod', 'yaml']));
+    // The cloud's native and browser packages never reach a gateway: no binary module at all.
+    expect(modules).not.toContain('@duckdb');
+    const native = await findFiles(join(root, 'opt/roadlog/lib/node_modules/roadlog/node_modules'), (name) => name.endsWith('.node'));
+    expect(native).toEqual([]);
+    // A cloud command on the gateway says what is missing instead of failing on a module path.
+    const cold = await run(bin(), ['cold', 'start', '--archive', join(root, 'archive'), '--brokers', '127.0.0.1:1'], { env: ENV });
+    expect(cold.code).toBe(1);
+    expect(cold.stderr).toMatch(/ROADLOG_ERR_CLOUD_PACKAGE_MISSING.*DuckDB/);
     for (const dev of ['vitest', 'typescript', 'tsx', 'fast-check']) expect(modules).not.toContain(dev);
     const version = await run(bin(), ['--version']);
     expect(version.code).toBe(0);
@@ -256,3 +264,9 @@ describe('infra/gateway/install.sh on a gateway whose Node.js is too old', () =>
     }
   });
 });
+
+/** Files under `dir` (recursively) whose name passes `match`, as paths relative to `dir`. */
+async function findFiles(dir: string, match: (name: string) => boolean): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile() && match(e.name)).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}

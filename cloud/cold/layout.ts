@@ -1,0 +1,154 @@
+import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { nodeAtomicFs, writeFileAtomic } from '../../shared/atomic-file/index.js';
+import type { Run } from './seqs.js';
+
+/**
+ * The archive on disk (Hive-partitioned by device time, readable by DuckDB, Spark, Trino):
+ *
+ *   {archive}/telemetry/date=YYYY-MM-DD/hour=HH/{topic}+{partition}+{start}.parquet
+ *   {archive}/telemetry/_state/{topic}+{partition}.json
+ *
+ * A flush of Kafka partition p covers the offsets from its state's `nextOffset` (`start`,
+ * zero-padded to 20 digits) to the last record read; it writes one file per device-time hour
+ * its records fall in, all named by that start, so a flush written again after a crash has
+ * the same names. The state file is the commit point: written (temp, fsync, rename, fsync the
+ * directory) after every file of the flush is renamed into place, it says where p resumes and
+ * holds the duplicate filters as of that offset. A file whose start is at or past its
+ * partition's `nextOffset` belongs to a flush that never committed: no reader counts it, and
+ * the archiver deletes it when it takes p over.
+ */
+export const TELEMETRY = 'telemetry';
+export const STATE_DIR = '_state';
+
+export interface PartitionState {
+  v: 1;
+  topic: string;
+  partition: number;
+  /** Every offset below this is archived (or was a duplicate or invalid). */
+  nextOffset: number;
+  /** Rows archived from this partition, all flushes. */
+  rows: number;
+  /** Edge duplicates' filter (EnvelopeDedup.snapshot()). */
+  envelope: Record<string, string>;
+  /** Device retries' filter (SeqRuns.snapshot()). */
+  seqs: Record<string, Run[]>;
+  updatedAt: number;
+}
+
+export interface ArchiveFile {
+  /** Path relative to the archive root. */
+  path: string;
+  date: string;
+  hour: number;
+  topic: string;
+  partition: number;
+  start: number;
+}
+
+const FLUSH_FILE = /^(.+)\+(\d+)\+(\d{20})\.parquet$/;
+
+export function flushFileName(topic: string, partition: number, start: number): string {
+  return `${topic}+${partition}+${String(start).padStart(20, '0')}.parquet`;
+}
+
+/** `date=2026-12-02/hour=06` of a device time (UTC). */
+export function hourDir(tsMs: number): string {
+  const d = new Date(tsMs).toISOString();
+  return `date=${d.slice(0, 10)}/hour=${d.slice(11, 13)}`;
+}
+
+export function stateFile(archive: string, topic: string, partition: number): string {
+  return join(archive, TELEMETRY, STATE_DIR, `${topic}+${partition}.json`);
+}
+
+export async function readState(archive: string, topic: string, partition: number): Promise<PartitionState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(stateFile(archive, topic, partition), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return JSON.parse(text) as PartitionState;
+}
+
+export async function writeState(archive: string, state: PartitionState): Promise<void> {
+  const dir = join(archive, TELEMETRY, STATE_DIR);
+  await mkdirDurable(archive, join(TELEMETRY, STATE_DIR));
+  await writeFileAtomic(join(dir, `${state.topic}+${state.partition}.json`), JSON.stringify(state));
+}
+
+/** Every partition's state found in the archive. */
+export async function readStates(archive: string): Promise<PartitionState[]> {
+  const dir = join(archive, TELEMETRY, STATE_DIR);
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
+  const out: PartitionState[] = [];
+  for (const n of names) if (n.endsWith('.json')) out.push(JSON.parse(await readFile(join(dir, n), 'utf8')) as PartitionState);
+  return out;
+}
+
+/** Every flush file in the archive, committed or not (see committedFiles). */
+export async function listFlushFiles(archive: string): Promise<ArchiveFile[]> {
+  const root = join(archive, TELEMETRY);
+  const out: ArchiveFile[] = [];
+  for (const dateDir of await dirs(root, /^date=(\d{4}-\d{2}-\d{2})$/)) {
+    for (const hDir of await dirs(join(root, dateDir), /^hour=(\d{2})$/)) {
+      for (const name of await readdir(join(root, dateDir, hDir))) {
+        const m = FLUSH_FILE.exec(name);
+        if (m === null) continue;
+        out.push({ path: join(TELEMETRY, dateDir, hDir, name), date: dateDir.slice(5), hour: Number(hDir.slice(5)), topic: m[1]!, partition: Number(m[2]), start: Number(m[3]) });
+      }
+    }
+  }
+  return out;
+}
+
+/** The files a reader counts: those of committed flushes (start below their partition's nextOffset). */
+export async function committedFiles(archive: string): Promise<ArchiveFile[]> {
+  const next = new Map((await readStates(archive)).map((s) => [`${s.topic}+${s.partition}`, s.nextOffset]));
+  return (await listFlushFiles(archive)).filter((f) => f.start < (next.get(`${f.topic}+${f.partition}`) ?? 0));
+}
+
+/**
+ * Deletes what a flush of (topic, partition) that never committed left behind: its renamed
+ * files (start ≥ nextOffset) and temp files. Returns how many files went.
+ */
+export async function deleteUncommitted(archive: string, topic: string, partition: number, nextOffset: number): Promise<number> {
+  const root = join(archive, TELEMETRY);
+  const prefix = `${topic}+${partition}+`;
+  let n = 0;
+  for (const dateDir of await dirs(root, /^date=/)) {
+    for (const hDir of await dirs(join(root, dateDir), /^hour=/)) {
+      const dir = join(root, dateDir, hDir);
+      let removed = false;
+      for (const name of await readdir(dir)) {
+        if (!name.startsWith(prefix)) continue;
+        const m = FLUSH_FILE.exec(name.replace(/\.tmp$/, ''));
+        if (m === null || m[1] !== topic || Number(m[2]) !== partition) continue;
+        if (!name.endsWith('.tmp') && Number(m[3]) < nextOffset) continue;
+        await unlink(join(dir, name));
+        removed = true;
+        n++;
+      }
+      if (removed) await nodeAtomicFs.fsyncDir(dir);
+    }
+  }
+  return n;
+}
+
+/** mkdir -p of `rel` under `root`, each directory it creates made durable in its parent. */
+export async function mkdirDurable(root: string, rel: string): Promise<void> {
+  let at = root;
+  for (const part of rel.split('/')) {
+    const next = join(at, part);
+    const made = await mkdir(next).then(() => true, (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? false : Promise.reject(err)));
+    if (made) await nodeAtomicFs.fsyncDir(at);
+    at = next;
+  }
+}
+
+async function dirs(dir: string, pattern: RegExp): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
+  return entries.filter((e) => e.isDirectory() && pattern.test(e.name)).map((e) => e.name).sort();
+}
