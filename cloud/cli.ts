@@ -4,6 +4,8 @@ import { BROKERS_HELP, kafkaCommandContext } from './kafka-options.js';
 import { registerTopicsCommands } from './admin/cli.js';
 import { registerColdCommands } from './cold/cli.js';
 import { registerHotCommands } from './hot/cli.js';
+import { registerInfluxCommands } from './influx/cli.js';
+import { registerReportCommands } from './report/cli.js';
 import { registerVehiclesCommands } from './vehicles/cli.js';
 
 /** Commands of the cloud side: topics, tail, hot and alerts (report, console come with their issues). */
@@ -11,6 +13,8 @@ export function registerCloudCommands(program: Command): void {
   registerTopicsCommands(program);
   registerHotCommands(program);
   registerColdCommands(program);
+  registerReportCommands(program);
+  registerInfluxCommands(program);
   registerVehiclesCommands(program);
 
   program

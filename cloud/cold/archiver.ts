@@ -7,7 +7,7 @@ import { DEAD_LETTER_HEADER, decodeEnvelopeHeaders, EnvelopeDedup } from '../../
 import type { Logger } from '../../shared/logging/index.js';
 import { Mutex } from '../../shared/mutex/index.js';
 import { parseTelemetry } from '../../shared/schema/index.js';
-import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBInstance } from '@duckdb/node-api';
 import { loadDuckDB } from './duckdb.js';
 import { deleteUncommitted, flushFileName, hourDir, mkdirDurable, readState, TELEMETRY, writeState, type PartitionState } from './layout.js';
 import { ColdMetrics } from './metrics.js';
@@ -47,6 +47,8 @@ interface Owned {
   highWatermark: number;
 }
 
+const FLUSH_PARALLELISM = 2;
+
 interface FlushReason {
   why: 'records' | 'bytes' | 'age' | 'memory' | 'stop';
 }
@@ -67,7 +69,6 @@ interface FlushReason {
 export class Archiver {
   readonly metrics: ColdMetrics;
   private db: DuckDBInstance | undefined;
-  private conn: DuckDBConnection | undefined;
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private readonly owned = new Map<number, Owned>();
@@ -87,7 +88,6 @@ export class Archiver {
     await mkdirDurable(options.archive, TELEMETRY);
     const { DuckDBInstance } = await loadDuckDB();
     this.db = await DuckDBInstance.create(':memory:', { threads: '2', memory_limit: `${options.duckdbMemoryMiB}MiB`, temp_directory: join(options.archive, TELEMETRY, '_state', `duckdb-${options.instanceId}.tmp`) });
-    this.conn = await this.db.connect();
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     const consumer = (this.consumer = kafka.consumer({ groupId: options.groupId, sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10), maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 1_000 }));
@@ -108,7 +108,8 @@ export class Archiver {
     // Flush while still a member (the lock keeps batches out), so the offsets commit to the group;
     // whatever a batch reads after this is dropped and read again by the next owner.
     await this.lock.run(async () => {
-      for (const o of this.owned.values()) await this.flush(o, { why: 'stop' });
+      await this.flushAll([...this.owned.values()], 'stop');
+      for (const o of this.owned.values()) await o.stage.drop();
       this.owned.clear();
     });
     log('flushed');
@@ -116,7 +117,6 @@ export class Archiver {
     await this.consumer?.disconnect();
     log('consumer disconnected');
     await this.producer?.disconnect();
-    this.conn?.closeSync();
     this.db?.closeSync();
     log('duckdb closed');
   }
@@ -156,7 +156,7 @@ export class Archiver {
       start: state?.nextOffset,
       next: state?.nextOffset,
       sought: false,
-      stage: await Stage.create(this.conn!, topics.telemetry, p),
+      stage: await Stage.create(this.db!, topics.telemetry, p),
       envelope: restoreEnvelope(state),
       seqs: SeqRuns.restore(state?.seqs ?? {}),
       invalid: [],
@@ -226,7 +226,8 @@ export class Archiver {
       this.metrics.records.invalid.inc();
       return;
     }
-    if (o.envelope.isDuplicate(this.input.topics.telemetry, o.p, m.headers)) {
+    const env = decodeEnvelopeHeaders(m.headers);
+    if (env !== undefined && o.envelope.isDuplicateEnvelope(this.input.topics.telemetry, o.p, env)) {
       this.metrics.records.edgeDuplicate.inc();
       return;
     }
@@ -235,14 +236,22 @@ export class Archiver {
       this.metrics.records.deviceRetry.inc();
       return;
     }
-    o.stage.add(t, decodeEnvelopeHeaders(m.headers), m.offset, m.timestamp, value!.length, now);
+    o.stage.add(t, env, Number(m.offset), Number(m.timestamp), value!.length, now);
   }
 
   private async flushDue(): Promise<void> {
     const now = this.now();
-    for (const o of this.owned.values()) {
-      if ((o.stage.rows > 0 || o.invalid.length > 0) && now - o.stage.firstAt >= this.input.options.flush.maxAgeMs) await this.flush(o, { why: 'age' });
-    }
+    const due = [...this.owned.values()].filter((o) => (o.stage.rows > 0 || o.invalid.length > 0) && now - o.stage.firstAt >= this.input.options.flush.maxAgeMs);
+    await this.flushAll(due, 'age');
+  }
+
+  /** Flushes partitions FLUSH_PARALLELISM at a time (each stage has its own DuckDB connection; a partition's COPY alone keeps one core busy). */
+  private async flushAll(list: Owned[], why: FlushReason['why']): Promise<void> {
+    const queue = [...list];
+    const worker = async (): Promise<void> => {
+      for (let o = queue.shift(); o !== undefined; o = queue.shift()) await this.flush(o, { why });
+    };
+    await Promise.all(Array.from({ length: FLUSH_PARALLELISM }, worker));
   }
 
   /**

@@ -1,15 +1,19 @@
 import { createServer } from 'node:http';
 import type { Command } from 'commander';
-import { globalOptions, intOption } from '../../shared/cli/context.js';
-import { loadConfig } from '../../shared/config/index.js';
+import { intOption } from '../../shared/cli/context.js';
+import { progressBar } from '../../shared/cli/progress.js';
+import { RoadlogError } from '../../shared/errors/index.js';
 import { RoadlogConfigSchema } from '../../shared/config/roadlog.js';
 import { createLogger } from '../../shared/logging/index.js';
 import { topicName } from '../../shared/topics/topics.js';
 import type { TopicsOptions } from '../../shared/topics/options.js';
+import { loadComponentConfig, runUntilSignal } from '../component.js';
 import { BROKERS_HELP, resolveKafka } from '../kafka-options.js';
+import { InfluxSinkOptionsSchema, type InfluxSinkOptions } from '../influx/options.js';
 import { ColdOptionsSchema, type ColdOptions } from './options.js';
 
-export const ColdConfigSchema = RoadlogConfigSchema.extend({ cold: ColdOptionsSchema.prefault({}) });
+/** The cold commands' config: the cold: section, and influx: (where `cold forget` also deletes). */
+export const ColdConfigSchema = RoadlogConfigSchema.extend({ cold: ColdOptionsSchema.prefault({}), influx: InfluxSinkOptionsSchema.prefault({}) });
 
 interface ColdFlags {
   config?: string;
@@ -21,18 +25,12 @@ interface ColdFlags {
 }
 
 export function coldConfig(cmd: Command, flags: ColdFlags) {
-  const g = globalOptions(cmd);
   const cold: Record<string, unknown> = {};
   if (flags.archive !== undefined) cold.archive = flags.archive;
   if (flags.group !== undefined) cold.groupId = flags.group;
   if (flags.instance !== undefined) cold.instanceId = flags.instance;
   if (flags.httpPort !== undefined) cold.http = { port: flags.httpPort };
-  const overrides: Record<string, unknown> = { cold };
-  if (flags.brokers !== undefined) overrides.kafka = { brokers: flags.brokers.split(',').map((b) => b.trim()).filter((b) => b !== '') };
-  if (g.logLevel !== undefined) overrides.log = { level: g.logLevel };
-  else if (g.verbose === true) overrides.log = { level: 'debug' };
-  const file = flags.config ?? g.config;
-  return loadConfig(ColdConfigSchema, { ...(file === undefined ? {} : { file }), overrides });
+  return loadComponentConfig(cmd, ColdConfigSchema, 'cold', cold, flags);
 }
 
 /** `roadlog cold ...`: the Parquet archive. */
@@ -72,18 +70,7 @@ export function registerColdCommands(program: Command): void {
       await archiver.start();
       process.stdout.write(`cold group ${options.groupId} instance ${options.instanceId}: archive ${options.archive}, Kafka from ${brokersFrom}\n`);
       process.stdout.write(`http http://${address.address}:${address.port}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals): void => {
-          logger.info({ signal }, 'stopping: flushing what is held, leaving the group');
-          process.once(signal, () => process.exit(130));
-          void archiver.stop().then(() => server.close(() => resolve()), (err: unknown) => {
-            logger.error({ err }, 'clean stop failed');
-            process.exit(1);
-          });
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await runUntilSignal(logger, server, () => archiver.stop(), 'stopping: flushing what is held, leaving the group');
     });
 
   cold
@@ -95,16 +82,86 @@ export function registerColdCommands(program: Command): void {
     .action(async (flags: ColdFlags & { format: string }, cmd: Command) => {
       const config = coldConfig(cmd, flags);
       const options = config.cold as ColdOptions;
-      const { readStates, committedFiles, listFlushFiles } = await import('./layout.js');
+      const { readStates, committedFiles, listHours } = await import('./layout.js');
       const states = (await readStates(options.archive)).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
       const files = await committedFiles(options.archive);
-      const all = await listFlushFiles(options.archive);
+      const all = (await listHours(options.archive)).flatMap((h) => h.files);
       const summary = { archive: options.archive, partitions: states.map((s) => ({ topic: s.topic, partition: s.partition, nextOffset: s.nextOffset, rows: s.rows, updatedAt: new Date(s.updatedAt).toISOString() })), files: files.length, uncommittedFiles: all.length - files.length, hours: new Set(files.map((f) => `${f.date} ${f.hour}`)).size };
       if (flags.format === 'json') {
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return;
       }
-      process.stdout.write(`archive ${options.archive}: ${files.length} files in ${summary.hours} hour folders, ${states.reduce((n, s) => n + s.rows, 0).toLocaleString('en-US')} rows${summary.uncommittedFiles > 0 ? `, ${summary.uncommittedFiles} files of uncommitted flushes` : ''}\n`);
+      process.stdout.write(`archive ${options.archive}: ${files.length} files in ${summary.hours} hour folders, ${states.reduce((n, s) => n + s.rows, 0).toLocaleString('en-US')} rows${summary.uncommittedFiles > 0 ? `; ${summary.uncommittedFiles} files not counted (an uncommitted flush, or replaced by a compaction that is finishing)` : ''}\n`);
       for (const p of summary.partitions) process.stdout.write(`  ${p.topic}[${p.partition}]  next offset ${p.nextOffset}  rows ${p.rows}  at ${p.updatedAt}\n`);
+    });
+
+  cold
+    .command('compact')
+    .description('merge each hour folder\'s small files (late records, a small fleet\'s flushes) into one; readers count every record once throughout, and an interrupted run is finished by the next')
+    .option('--date <YYYY-MM-DD>', 'only this day (default: every day)')
+    .option('--small-mib <n>', 'files under this size are merged (default 64)', intOption('--small-mib', 1, 1_048_576))
+    .option('--archive <dir>', 'the archive folder (cold.archive, default $ROADLOG_HOME/archive)')
+    .option('--config <file>', 'YAML config file')
+    .action(async (flags: ColdFlags & { date?: string; smallMib?: number }, cmd: Command) => {
+      if (flags.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(flags.date)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--date: expected YYYY-MM-DD, got ${JSON.stringify(flags.date)}`);
+      const options = coldConfig(cmd, flags).cold as ColdOptions;
+      const { DuckDBInstance } = await (await import('./duckdb.js')).loadDuckDB();
+      const { compactArchive } = await import('./compact.js');
+      const bar = progressBar('compact', 'hour folders');
+      const db = await DuckDBInstance.create(':memory:');
+      const conn = await db.connect();
+      try {
+        const r = await compactArchive(conn, options.archive, { ...(flags.date === undefined ? {} : { date: flags.date }), ...(flags.smallMib === undefined ? {} : { smallBytes: flags.smallMib * 1024 * 1024 }), progress: (d, t) => bar.update(d, t) });
+        bar.done();
+        const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
+        process.stdout.write(`compact: ${r.hours} hour folders, ${r.compacted} compacted: ${r.filesIn} files (${mib(r.bytesIn)} MiB) → ${r.filesOut} (${mib(r.bytesOut)} MiB), ${r.rows.toLocaleString('en-US')} rows\n`);
+      } finally {
+        conn.closeSync();
+        db.closeSync();
+      }
+    });
+
+  cold
+    .command('forget')
+    .description('remove a vehicle from the archive (every file holding it rewritten without it, atomically, file by file; run again if interrupted) and from InfluxDB; says what it cannot reach')
+    .argument('<vehicleId>', 'the vehicle')
+    .option('--archive <dir>', 'the archive folder (cold.archive, default $ROADLOG_HOME/archive)')
+    .option('--influx-url <url>', 'InfluxDB to delete its series from (influx.url, default http://127.0.0.1:8086)')
+    .option('--no-influx', 'leave InfluxDB alone')
+    .option('--config <file>', 'YAML config file')
+    .action(async (vehicleId: string, flags: ColdFlags & { influxUrl?: string; influx: boolean }, cmd: Command) => {
+      const config = coldConfig(cmd, flags);
+      const options = config.cold as ColdOptions;
+      const { DuckDBInstance } = await (await import('./duckdb.js')).loadDuckDB();
+      const { forgetVehicle } = await import('./forget.js');
+      const bar = progressBar('forget', 'files');
+      const db = await DuckDBInstance.create(':memory:');
+      const conn = await db.connect();
+      try {
+        const r = await forgetVehicle(conn, options.archive, vehicleId, undefined, (d, t) => bar.update(d, t));
+        bar.done();
+        process.stdout.write(`forget ${vehicleId}: ${r.rows.toLocaleString('en-US')} rows removed from ${r.files} of ${r.scanned} files in ${options.archive}\n`);
+      } finally {
+        conn.closeSync();
+        db.closeSync();
+      }
+      let influxSaid = 'InfluxDB: left alone (--no-influx)';
+      if (flags.influx) {
+        const influx = { ...(config.influx as InfluxSinkOptions), ...(flags.influxUrl === undefined ? {} : { url: flags.influxUrl }) };
+        const { influxTarget } = await import('../influx/cli.js');
+        const { InfluxWriter } = await import('../influx/writer.js');
+        const { createLogger } = await import('../../shared/logging/index.js');
+        const writer = new InfluxWriter(influxTarget(influx), { written: () => {}, rejected: () => {}, retry: () => {} }, createLogger({ level: 'silent', format: 'json', name: 'forget' }));
+        const id = vehicleId.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+        try {
+          for (const m of ['telemetry', 'alerts']) await writer.query(`DROP SERIES FROM "${m}" WHERE "vehicleId" = '${id}'`, 'POST');
+          influxSaid = `InfluxDB ${influx.url} database ${influx.database}: its telemetry and alerts series dropped`;
+        } catch (err) {
+          influxSaid = `InfluxDB ${influx.url} NOT reached (${(err as Error).message.split('\n')[0]}): run again when it answers, or --no-influx`;
+          process.exitCode = 1;
+        }
+      }
+      const hours = (config.topics as TopicsOptions).telemetryRetentionHours;
+      process.stdout.write(`${influxSaid}\nnot reached: Kafka keeps its raw records until the telemetry topic's retention (${hours} h); records that arrive from now on are archived and written again; the archiver's duplicate filters keep its id and last seq numbers until they age out\n`);
     });
 }

@@ -39,14 +39,37 @@ export interface PartitionState {
 export interface ArchiveFile {
   /** Path relative to the archive root. */
   path: string;
+  /** The hour folder, relative to the archive root. */
+  dir: string;
+  name: string;
   date: string;
   hour: number;
+  /** A flush's file (named by topic, partition and first offset), or a compaction's. */
+  kind: 'flush' | 'compact';
   topic: string;
   partition: number;
+  /** A flush file's first offset (-1 for a compacted file). */
   start: number;
 }
 
+/** A compaction's list of the files it replaces, beside its output (compact.ts). */
+export interface CompactInputs {
+  v: 1;
+  output: string;
+  inputs: string[];
+}
+
 const FLUSH_FILE = /^(.+)\+(\d+)\+(\d{20})\.parquet$/;
+const COMPACT_FILE = /^compact\+([0-9a-f]{16})\.parquet$/;
+export const COMPACT_INPUTS = /^compact\+([0-9a-f]{16})\.inputs\.json$/;
+
+export function compactFileName(id: string): string {
+  return `compact+${id}.parquet`;
+}
+
+export function compactInputsName(id: string): string {
+  return `compact+${id}.inputs.json`;
+}
 
 export function flushFileName(topic: string, partition: number, start: number): string {
   return `${topic}+${partition}+${String(start).padStart(20, '0')}.parquet`;
@@ -88,26 +111,65 @@ export async function readStates(archive: string): Promise<PartitionState[]> {
   return out;
 }
 
-/** Every flush file in the archive, committed or not (see committedFiles). */
-export async function listFlushFiles(archive: string): Promise<ArchiveFile[]> {
+/** One hour folder: its Parquet files, and the compactions' input lists found in it. */
+export interface HourFolder {
+  dir: string;
+  date: string;
+  hour: number;
+  files: ArchiveFile[];
+  /** By compaction id. */
+  compactions: Map<string, CompactInputs>;
+}
+
+/** Every hour folder of the archive (`date` = YYYY-MM-DD: only that day). */
+export async function listHours(archive: string, date?: string): Promise<HourFolder[]> {
   const root = join(archive, TELEMETRY);
-  const out: ArchiveFile[] = [];
+  const out: HourFolder[] = [];
   for (const dateDir of await dirs(root, /^date=(\d{4}-\d{2}-\d{2})$/)) {
+    if (date !== undefined && dateDir !== `date=${date}`) continue;
     for (const hDir of await dirs(join(root, dateDir), /^hour=(\d{2})$/)) {
-      for (const name of await readdir(join(root, dateDir, hDir))) {
+      const dir = join(TELEMETRY, dateDir, hDir);
+      const folder: HourFolder = { dir, date: dateDir.slice(5), hour: Number(hDir.slice(5)), files: [], compactions: new Map() };
+      for (const name of (await readdir(join(archive, dir))).sort()) {
+        const base = { path: join(dir, name), dir, name, date: folder.date, hour: folder.hour };
         const m = FLUSH_FILE.exec(name);
-        if (m === null) continue;
-        out.push({ path: join(TELEMETRY, dateDir, hDir, name), date: dateDir.slice(5), hour: Number(hDir.slice(5)), topic: m[1]!, partition: Number(m[2]), start: Number(m[3]) });
+        if (m !== null) folder.files.push({ ...base, kind: 'flush', topic: m[1]!, partition: Number(m[2]), start: Number(m[3]) });
+        else if (COMPACT_FILE.test(name)) folder.files.push({ ...base, kind: 'compact', topic: '', partition: -1, start: -1 });
+        const c = COMPACT_INPUTS.exec(name);
+        if (c === null) continue;
+        // Deleted since the listing: its compaction finished, and its inputs are gone.
+        const text = await readFile(join(archive, dir, name), 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+        if (text !== undefined) folder.compactions.set(c[1]!, JSON.parse(text) as CompactInputs);
       }
+      out.push(folder);
     }
   }
   return out;
 }
 
-/** The files a reader counts: those of committed flushes (start below their partition's nextOffset). */
-export async function committedFiles(archive: string): Promise<ArchiveFile[]> {
+/** Every flush file in the archive, committed or not (see committedFiles). */
+export async function listFlushFiles(archive: string): Promise<ArchiveFile[]> {
+  return (await listHours(archive)).flatMap((h) => h.files.filter((f) => f.kind === 'flush'));
+}
+
+/**
+ * The files a reader counts, each record once:
+ * - a flush's file when its flush committed (its first offset below its partition's nextOffset);
+ * - a compaction's output once it is renamed into place;
+ * - minus the files a compaction in place replaces (its input list sits beside its output
+ *   until the inputs are deleted; a list without its output is a compaction that never
+ *   finished, and changes nothing).
+ */
+export async function committedFiles(archive: string, date?: string): Promise<ArchiveFile[]> {
   const next = new Map((await readStates(archive)).map((s) => [`${s.topic}+${s.partition}`, s.nextOffset]));
-  return (await listFlushFiles(archive)).filter((f) => f.start < (next.get(`${f.topic}+${f.partition}`) ?? 0));
+  return (await listHours(archive, date)).flatMap((h) => liveFiles(h, next));
+}
+
+export function liveFiles(h: HourFolder, next: ReadonlyMap<string, number>): ArchiveFile[] {
+  const present = new Set(h.files.map((f) => f.name));
+  const replaced = new Set<string>();
+  for (const [id, c] of h.compactions) if (present.has(compactFileName(id))) for (const i of c.inputs) replaced.add(i);
+  return h.files.filter((f) => !replaced.has(f.name) && (f.kind === 'compact' || f.start < (next.get(`${f.topic}+${f.partition}`) ?? 0)));
 }
 
 /**

@@ -1,6 +1,6 @@
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { httpSchema, instanceIdSchema } from '../component.js';
 import { roadlogHome } from '../../shared/home/index.js';
 
 /** The archiver (`cold:` in the config file; `ROADLOG_COLD_*` in the environment). */
@@ -11,10 +11,7 @@ export const ColdOptionsSchema = z
     /** Consumer group; every archiver of one archive shares it. */
     groupId: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('cold'),
     /** Names this instance in logs and its client ids. Default: host name and process id. */
-    instanceId: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]{1,100}$/)
-      .default(() => `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'host'}-${process.pid}`),
+    instanceId: instanceIdSchema(),
     flush: z
       .object({
         /** A partition's rows are written out when it holds this many... */
@@ -33,13 +30,7 @@ export const ColdOptionsSchema = z
     /** The consumer group session: an instance silent this long loses its partitions. */
     sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(30_000),
     /** /healthz, /metrics and /status. */
-    http: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65_535).default(9466),
-      })
-      .strict()
-      .prefault({}),
+    http: httpSchema(9466),
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import { BIGINT, DOUBLE, DuckDBDataChunk, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import { DOUBLE, DuckDBDataChunk, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBInstance, type DuckDBType } from '@duckdb/node-api';
 import type { Envelope } from '../../shared/envelope/index.js';
 import type { Telemetry } from '../../shared/schema/index.js';
 
@@ -14,10 +14,10 @@ import type { Telemetry } from '../../shared/schema/index.js';
  * kafkaTimestamp). The Hive partition columns `date` and `hour` are in the path.
  */
 const STAGE_COLUMNS: readonly [string, DuckDBType, string][] = [
-  ['v', INTEGER, 'INTEGER'],
+  ['v', DOUBLE, 'DOUBLE'],
   ['vehicleId', VARCHAR, 'VARCHAR'],
-  ['seq', BIGINT, 'BIGINT'],
-  ['ts', BIGINT, 'BIGINT'],
+  ['seq', DOUBLE, 'DOUBLE'],
+  ['ts', DOUBLE, 'DOUBLE'],
   ['speedKph', DOUBLE, 'DOUBLE'],
   ['longAccelMps2', DOUBLE, 'DOUBLE'],
   ['engineRpm', DOUBLE, 'DOUBLE'],
@@ -31,15 +31,15 @@ const STAGE_COLUMNS: readonly [string, DuckDBType, string][] = [
   ['lat', DOUBLE, 'DOUBLE'],
   ['lon', DOUBLE, 'DOUBLE'],
   ['dtcs', VARCHAR, 'VARCHAR'],
-  ['gatewayId', VARCHAR, 'VARCHAR'],
-  ['edgeLog', VARCHAR, 'VARCHAR'],
-  ['edgeLane', VARCHAR, 'VARCHAR'],
-  ['edgePartition', INTEGER, 'INTEGER'],
-  ['edgeOffset', VARCHAR, 'VARCHAR'],
-  ['ingestTs', BIGINT, 'BIGINT'],
-  ['kafkaOffset', BIGINT, 'BIGINT'],
-  ['kafkaTimestamp', BIGINT, 'BIGINT'],
-  ['hourBucket', BIGINT, 'BIGINT'],
+  // The envelope's (gateway, edge log, lane, edge partition): an index into the stage's sources (few per partition).
+  ['source', INTEGER, 'INTEGER'],
+  // The edge offset (an unsigned 64-bit number) in two exact halves.
+  ['edgeOffsetHi', DOUBLE, 'DOUBLE'],
+  ['edgeOffsetLo', DOUBLE, 'DOUBLE'],
+  ['ingestTs', DOUBLE, 'DOUBLE'],
+  ['kafkaOffset', DOUBLE, 'DOUBLE'],
+  ['kafkaTimestamp', DOUBLE, 'DOUBLE'],
+  ['hourBucket', INTEGER, 'INTEGER'],
 ];
 
 /** What a Parquet file holds, in order: the staged columns cast to their archived types. */
@@ -47,9 +47,9 @@ function selectList(topic: string, partition: number): string {
   return [
     'v::UTINYINT AS v',
     'vehicleId',
-    'seq',
-    'ts',
-    'epoch_ms(ts) AS time',
+    'seq::BIGINT AS seq',
+    'ts::BIGINT AS ts',
+    'epoch_ms(ts::BIGINT) AS time',
     'speedKph',
     'longAccelMps2',
     'engineRpm',
@@ -63,21 +63,25 @@ function selectList(topic: string, partition: number): string {
     'lat',
     'lon',
     "CASE WHEN dtcs = '' THEN []::VARCHAR[] ELSE string_split(dtcs, ',') END AS dtcs",
-    'gatewayId',
-    'edgeLog',
-    'edgeLane',
-    'edgePartition',
-    'edgeOffset::UBIGINT AS edgeOffset',
-    'ingestTs',
+    'src.gatewayId',
+    'src.edgeLog',
+    'src.edgeLane',
+    'src.edgePartition',
+    '(edgeOffsetHi::UBIGINT << 32) + edgeOffsetLo::UBIGINT AS edgeOffset',
+    'ingestTs::BIGINT AS ingestTs',
     `'${topic.replace(/'/g, "''")}' AS kafkaTopic`,
     `${partition}::INTEGER AS kafkaPartition`,
-    'kafkaOffset',
-    'kafkaTimestamp',
+    'kafkaOffset::BIGINT AS kafkaOffset',
+    'kafkaTimestamp::BIGINT AS kafkaTimestamp',
   ].join(', ');
 }
 
 const CHUNK_ROWS = 2048;
 const HOUR_MS = 3_600_000;
+
+function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
 
 export class Stage {
   private appender: DuckDBAppender | undefined;
@@ -90,6 +94,10 @@ export class Stage {
   firstAt = 0;
   readonly hours = new Set<number>();
   private readonly table: string;
+  private sources: { gatewayId: string; edgeLog: string; edgeLane: string; edgePartition: number }[] = [];
+  private sourceIds = new Map<string, number>();
+  /** The previous record's source: a partition's records mostly come from one edge partition in a row. */
+  private lastSource: { env: Envelope; id: number } | undefined;
 
   private constructor(
     private readonly conn: DuckDBConnection,
@@ -99,21 +107,22 @@ export class Stage {
     this.table = `stage_${partition}`;
   }
 
-  static async create(conn: DuckDBConnection, topic: string, partition: number): Promise<Stage> {
-    const s = new Stage(conn, topic, partition);
+  /** A stage on a connection of its own, so that partitions' flushes can run side by side. */
+  static async create(db: DuckDBInstance, topic: string, partition: number): Promise<Stage> {
+    const s = new Stage(await db.connect(), topic, partition);
     await s.reset();
     return s;
   }
 
-  add(t: Telemetry, env: Envelope | undefined, kafkaOffset: string, kafkaTimestamp: string, jsonBytes: number, now: number): void {
+  add(t: Telemetry, env: Envelope | undefined, kafkaOffset: number, kafkaTimestamp: number, jsonBytes: number, now: number): void {
     if (this.rows === 0) this.firstAt = now;
     const hour = Math.floor(t.ts / HOUR_MS);
     this.hours.add(hour);
     const c = this.cols;
     c[0]!.push(t.v);
     c[1]!.push(t.vehicleId);
-    c[2]!.push(BigInt(t.seq));
-    c[3]!.push(BigInt(t.ts));
+    c[2]!.push(t.seq);
+    c[3]!.push(t.ts);
     c[4]!.push(t.speedKph);
     c[5]!.push(t.longAccelMps2);
     c[6]!.push(t.engineRpm);
@@ -126,19 +135,43 @@ export class Stage {
     c[13]!.push(t.batteryV);
     c[14]!.push(t.position.lat);
     c[15]!.push(t.position.lon);
-    c[16]!.push(t.dtcs.join(','));
-    c[17]!.push(env?.gatewayId ?? null);
-    c[18]!.push(env?.edgeLog ?? null);
-    c[19]!.push(env?.edgeLane ?? null);
-    c[20]!.push(env?.edgePartition ?? null);
-    c[21]!.push(env === undefined ? null : env.edgeOffset.toString());
-    c[22]!.push(env === undefined ? null : BigInt(env.ingestTs));
-    c[23]!.push(BigInt(kafkaOffset));
-    c[24]!.push(BigInt(kafkaTimestamp));
-    c[25]!.push(BigInt(hour));
+    c[16]!.push(t.dtcs.length === 0 ? '' : t.dtcs.join(','));
+    if (env === undefined) {
+      c[17]!.push(null);
+      c[18]!.push(null);
+      c[19]!.push(null);
+      c[20]!.push(null);
+    } else {
+      c[17]!.push(this.sourceOf(env));
+      c[18]!.push(Number(env.edgeOffset >> 32n));
+      c[19]!.push(Number(env.edgeOffset & 0xffffffffn));
+      c[20]!.push(env.ingestTs);
+    }
+    c[21]!.push(kafkaOffset);
+    c[22]!.push(kafkaTimestamp);
+    c[23]!.push(hour);
     this.rows++;
     this.bytes += jsonBytes;
     if (++this.pendingRows === CHUNK_ROWS) this.appendChunk();
+  }
+
+  private sourceOf(env: Envelope): number {
+    const last = this.lastSource;
+    if (last !== undefined && last.env.gatewayId === env.gatewayId && last.env.edgeLog === env.edgeLog && last.env.edgeLane === env.edgeLane && last.env.edgePartition === env.edgePartition) return last.id;
+    const id = this.sourceId(env);
+    this.lastSource = { env, id };
+    return id;
+  }
+
+  private sourceId(env: Envelope): number {
+    const key = `${env.gatewayId}\u0000${env.edgeLog}\u0000${env.edgeLane}\u0000${env.edgePartition}`;
+    let id = this.sourceIds.get(key);
+    if (id === undefined) {
+      id = this.sources.length;
+      this.sources.push({ gatewayId: env.gatewayId, edgeLog: env.edgeLog, edgeLane: env.edgeLane, edgePartition: env.edgePartition });
+      this.sourceIds.set(key, id);
+    }
+    return id;
   }
 
   private appendChunk(): void {
@@ -159,9 +192,15 @@ export class Stage {
     this.appender!.flushSync();
     const out: { path: string; hourStartMs: number; rows: number }[] = [];
     const select = selectList(this.topic, this.partition);
+    const sources = `${this.table}_sources`;
+    await this.conn.run(`CREATE OR REPLACE TABLE ${sources} (id INTEGER, gatewayId VARCHAR, edgeLog VARCHAR, edgeLane VARCHAR, edgePartition INTEGER)`);
+    if (this.sources.length > 0) {
+      const values = this.sources.map((x, i) => `(${i}, ${sqlString(x.gatewayId)}, ${sqlString(x.edgeLog)}, ${sqlString(x.edgeLane)}, ${x.edgePartition})`).join(', ');
+      await this.conn.run(`INSERT INTO ${sources} VALUES ${values}`);
+    }
     for (const hour of [...this.hours].sort((a, b) => a - b)) {
       const path = pathFor(hour * HOUR_MS);
-      const reader = await this.conn.runAndReadAll(`COPY (SELECT ${select} FROM ${this.table} WHERE hourBucket = ${hour} ORDER BY kafkaOffset) TO '${path.replace(/'/g, "''")}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
+      const reader = await this.conn.runAndReadAll(`COPY (SELECT ${select} FROM ${this.table} s LEFT JOIN ${sources} src ON s.source = src.id WHERE hourBucket = ${hour} ORDER BY kafkaOffset) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
       out.push({ path, hourStartMs: hour * HOUR_MS, rows: Number(reader.getColumns()[0]?.[0] ?? 0) });
     }
     return out;
@@ -177,11 +216,17 @@ export class Stage {
     this.rows = 0;
     this.bytes = 0;
     this.hours.clear();
+    this.sources = [];
+    this.sourceIds = new Map();
+    this.lastSource = undefined;
   }
 
+  /** Drops the stage's tables and closes its connection. */
   async drop(): Promise<void> {
     this.appender?.closeSync();
     this.appender = undefined;
     await this.conn.run(`DROP TABLE IF EXISTS ${this.table}`);
+    await this.conn.run(`DROP TABLE IF EXISTS ${this.table}_sources`);
+    this.conn.closeSync();
   }
 }

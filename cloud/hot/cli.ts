@@ -1,11 +1,11 @@
 import { createServer } from 'node:http';
 import type { Command } from 'commander';
-import { globalOptions, intOption } from '../../shared/cli/context.js';
-import { loadConfig } from '../../shared/config/index.js';
+import { intOption } from '../../shared/cli/context.js';
 import { RoadlogConfigSchema } from '../../shared/config/roadlog.js';
 import { createLogger } from '../../shared/logging/index.js';
 import { topicName } from '../../shared/topics/topics.js';
 import type { TopicsOptions } from '../../shared/topics/options.js';
+import { loadComponentConfig, runUntilSignal } from '../component.js';
 import { BROKERS_HELP, resolveKafka } from '../kafka-options.js';
 import { HotOptionsSchema, type HotOptions } from './options.js';
 
@@ -21,18 +21,12 @@ interface HotFlags {
 }
 
 function hotConfig(cmd: Command, flags: HotFlags) {
-  const g = globalOptions(cmd);
   const hot: Record<string, unknown> = {};
   if (flags.rules !== undefined) hot.rules = flags.rules;
   if (flags.group !== undefined) hot.groupId = flags.group;
   if (flags.instance !== undefined) hot.instanceId = flags.instance;
   if (flags.httpPort !== undefined) hot.http = { port: flags.httpPort };
-  const overrides: Record<string, unknown> = { hot };
-  if (flags.brokers !== undefined) overrides.kafka = { brokers: flags.brokers.split(',').map((b) => b.trim()).filter((b) => b !== '') };
-  if (g.logLevel !== undefined) overrides.log = { level: g.logLevel };
-  else if (g.verbose === true) overrides.log = { level: 'debug' };
-  const file = flags.config ?? g.config;
-  return loadConfig(HotConfigSchema, { ...(file === undefined ? {} : { file }), overrides });
+  return loadComponentConfig(cmd, HotConfigSchema, 'hot', hot, flags);
 }
 
 /** `roadlog hot ...` and `roadlog alerts ...`: the alerting processor and what operators do with its alerts. */
@@ -74,18 +68,7 @@ export function registerHotCommands(program: Command): void {
       await processor.start();
       process.stdout.write(`hot group ${options.groupId} instance ${options.instanceId}: ${pack.rules.length} rules (${options.rules ?? 'built-in pack'}), Kafka from ${brokersFrom}\n`);
       process.stdout.write(`http http://${address.address}:${address.port}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = (signal: NodeJS.Signals): void => {
-          logger.info({ signal }, 'stopping: leaving the group, ending transactions');
-          process.once(signal, () => process.exit(130));
-          void processor.stop().then(() => server.close(() => resolve()), (err: unknown) => {
-            logger.error({ err }, 'clean stop failed');
-            process.exit(1);
-          });
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await runUntilSignal(logger, server, () => processor.stop(), 'stopping: leaving the group, ending transactions');
     });
 
   hot

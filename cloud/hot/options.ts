@@ -1,5 +1,5 @@
-import { hostname } from 'node:os';
 import { z } from 'zod';
+import { httpSchema, instanceIdSchema } from '../component.js';
 
 /** The hot path (`hot:` in the config file; `ROADLOG_HOT_*` in the environment). */
 export const HotOptionsSchema = z
@@ -7,10 +7,7 @@ export const HotOptionsSchema = z
     /** Consumer group; every instance of one hot path shares it. */
     groupId: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default('hot'),
     /** Names this instance in logs and its client ids. Default: host name and process id. */
-    instanceId: z
-      .string()
-      .regex(/^[A-Za-z0-9._-]{1,100}$/)
-      .default(() => `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60) || 'host'}-${process.pid}`),
+    instanceId: instanceIdSchema(),
     /** The rule pack (YAML). Unset: cloud/hot/rules/default.yaml. */
     rules: z.string().min(1).optional(),
     /** Where a group with no committed offsets starts reading telemetry. */
@@ -32,13 +29,7 @@ export const HotOptionsSchema = z
     /** The consumer group session: an instance silent this long loses its partitions. */
     sessionTimeoutMs: z.number().int().min(6_000).max(300_000).default(10_000),
     /** /healthz, /metrics and /status. */
-    http: z
-      .object({
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65_535).default(9465),
-      })
-      .strict()
-      .prefault({}),
+    http: httpSchema(9465),
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import { decodeEnvelopeHeaders, type RecordHeaders } from './envelope.js';
+import { decodeEnvelopeHeaders, type Envelope, type RecordHeaders } from './envelope.js';
 
 /**
  * Drops the copies the forwarder may re-send (after a lost ack, a partial failure or a
@@ -30,7 +30,11 @@ export class EnvelopeDedup {
    */
   isDuplicate(topic: string, partition: number, headers: RecordHeaders | undefined): boolean {
     const env = decodeEnvelopeHeaders(headers);
-    if (env === undefined) return false;
+    return env !== undefined && this.isDuplicateEnvelope(topic, partition, env);
+  }
+
+  /** isDuplicate for an envelope the caller has decoded already. */
+  isDuplicateEnvelope(topic: string, partition: number, env: Envelope): boolean {
     const key = `${topic}\u0000${partition}\u0000${env.gatewayId}\u0000${env.edgeLog}\u0000${env.edgeLane}\u0000${env.edgePartition}`;
     const mark = this.marks.get(key);
     if (mark !== undefined && env.edgeOffset <= mark) {

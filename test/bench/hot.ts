@@ -23,23 +23,18 @@
  * the latency run), ROADLOG_BENCH_PHASES (throughput,latency: one of them runs alone and
  * writes no results file).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
-import { Registry } from 'prom-client';
 import type { AlertEvent } from '../../shared/alerts/index.js';
-import { decodeEnvelopeHeaders } from '../../shared/envelope/index.js';
-import { createKafka, KafkaClientOptionsSchema } from '../../shared/kafka/index.js';
-import { createLogger } from '../../shared/logging/index.js';
 import { topicSpecs, TopicsOptionsSchema } from '../../shared/topics/index.js';
 import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.js';
 import { fleetRecords, produce } from '../integration/hot/support.js';
-import { startCli } from '../support/cli.js';
+import { startCli, httpBaseOf } from '../support/cli.js';
 import { createTopicsReady } from '../support/kafka.js';
 import { histogramBuckets } from './brokers.js';
+import { inChild } from './plain-consumer.js';
 import { procCpuSeconds } from './proc.js';
 import { BenchResult, machineLine } from './results.js';
 
@@ -75,40 +70,6 @@ async function histogramQuantiles(base: string | undefined, name: string): Promi
   return `p50 ${ms(q(0.5))}, p99 ${ms(q(0.99))} (${fmt(total)} samples)`;
 }
 
-/** Reads `topic` to its ends with a plain consumer that decodes each record; records/s and CPU. */
-async function plainConsumer(kafka: Kafka, topic: string, total: number): Promise<{ rps: number; cpu: number }> {
-  const consumer = kafka.consumer({ groupId: `plain-${Date.now()}`, maxBytesPerPartition: 1024 * 1024 });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  let n = 0;
-  let decoded = 0;
-  let t0 = 0;
-  let cpu0: NodeJS.CpuUsage | undefined;
-  let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      if (t0 === 0) {
-        t0 = performance.now();
-        cpu0 = process.cpuUsage();
-      }
-      for (const m of batch.messages) {
-        const t = JSON.parse(m.value!.toString('utf8')) as { ts: number };
-        if (decodeEnvelopeHeaders(m.headers) !== undefined && t.ts > 0) decoded++;
-        n++;
-      }
-      if (n >= total) done();
-    },
-  });
-  await finished;
-  const seconds = (performance.now() - t0) / 1000;
-  const u = process.cpuUsage(cpu0);
-  await consumer.disconnect();
-  if (decoded !== total) throw new Error(`plain consumer decoded ${decoded} of ${total}`);
-  return { rps: total / seconds, cpu: (u.user + u.system) / 1e6 };
-}
-
 /**
  * Reads `topic` (prefix `prefix`) to its ends with `roadlog hot start`, the built CLI in a
  * process of its own, as users run it; records/s from its /status, CPU from /proc.
@@ -117,15 +78,7 @@ async function hotProcessor(brokers: string, prefix: string, total: number, dir:
   const env = { ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_TOPICS_PREFIX: prefix, ROADLOG_LOG_LEVEL: 'error', ROADLOG_HOME: join(dir, 'home-tp'), ROADLOG_HOT_GROUP_ID: `bench-${prefix}-${round}` };
   const hot = startCli(['hot', 'start', '--instance', 'bench', '--http-port', '0'], { env });
   try {
-    let base: string | undefined;
-    for (let i = 0; i < 600 && base === undefined; i++) {
-      base = /^http (http:\/\/\S+)$/m.exec(hot.output.stdout)?.[1];
-      if (base === undefined) {
-        if (hot.child.exitCode !== null) throw new Error(`roadlog hot start exited: ${hot.output.stderr}`);
-        await sleep(50);
-      }
-    }
-    if (base === undefined) throw new Error(`roadlog hot start did not start: ${hot.output.stderr}`);
+    const base = await httpBaseOf(hot, 'roadlog hot start');
     const pid = hot.child.pid!;
     let firstAt = 0;
     let cpu0 = 0;
@@ -350,20 +303,4 @@ async function main(): Promise<void> {
   }
 }
 
-/** Runs plainConsumer in a fresh process (this file again), like the hot path: neither shares a heap with the preloading. */
-async function inChild(brokers: string, topic: string, total: number): Promise<{ rps: number; cpu: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], { env: { ...process.env, ROADLOG_BENCH_HOT_ROLE: 'plain-consumer', ROADLOG_BENCH_HOT_ARGS: JSON.stringify({ brokers, topic, total }) }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`the reference consumer failed (exit ${code})`);
-  return JSON.parse(out.trim().split('\n').at(-1)!) as { rps: number; cpu: number };
-}
-
-if (process.env.ROADLOG_BENCH_HOT_ROLE === 'plain-consumer') {
-  const { brokers, topic, total } = JSON.parse(process.env.ROADLOG_BENCH_HOT_ARGS!) as { brokers: string; topic: string; total: number };
-  const kafka = new Kafka({ clientId: 'bench-plain', brokers: [brokers], logLevel: logLevel.NOTHING });
-  process.stdout.write(`${JSON.stringify(await plainConsumer(kafka, topic, total))}\n`);
-} else {
-  await main();
-}
+await main();

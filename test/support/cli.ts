@@ -42,3 +42,15 @@ export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return { child, output, exited };
 }
+
+/** The `http http://host:port` line a started component prints once it serves: its base URL (rejects if the process exits first). */
+export async function httpBaseOf(started: ReturnType<typeof startCli>, what: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const base = /^http (http:\/\/\S+)$/m.exec(started.output.stdout)?.[1];
+    if (base !== undefined) return base;
+    if (started.child.exitCode !== null) throw new Error(`${what} exited (${started.child.exitCode}): ${started.output.stderr}`);
+    if (Date.now() > deadline) throw new Error(`${what} did not start within ${timeoutMs} ms: ${started.output.stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

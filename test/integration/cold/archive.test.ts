@@ -69,7 +69,7 @@ async function caughtUp(archive: string, topic: string): Promise<void> {
   }, 90_000, 'the archive to hold every offset');
 }
 
-async function countArchive(archive: string): Promise<{ rows: number; distinct: number; perKey: Map<string, number>; types: Record<string, string>; partitionsOk: boolean }> {
+async function countArchive(archive: string): Promise<{ rows: number; distinct: number; perKey: Map<string, number>; types: Record<string, string>; partitionsOk: boolean; enveloped: number }> {
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();
   try {
@@ -77,8 +77,9 @@ async function countArchive(archive: string): Promise<{ rows: number; distinct: 
     const rows = (await c.runAndReadAll(`SELECT vehicleId, seq, count(*) AS n FROM ${rel} GROUP BY ALL`)).getRowObjectsJson();
     const perKey = new Map(rows.map((r) => [`${String(r.vehicleId)}/${String(r.seq)}`, Number(r.n)]));
     const types = (await c.runAndReadAll(`SELECT typeof(time) AS time, typeof(dtcs) AS dtcs, typeof(speedKph) AS speed, typeof(edgeOffset) AS edgeOffset, typeof(kafkaOffset) AS kafkaOffset FROM ${rel} LIMIT 1`)).getRowObjectsJson()[0] as Record<string, string>;
+    const enveloped = Number((await c.runAndReadAll(`SELECT count(*) AS n FROM ${rel} WHERE gatewayId = 'gw-hot' AND edgeLane = 'normal' AND edgePartition IN (0, 1) AND edgeOffset IS NOT NULL AND kafkaTopic LIKE '%.telemetry.v1'`)).getRowObjectsJson()[0]!.n);
     const misplaced = (await c.runAndReadAll(`SELECT count(*) AS n FROM ${rel} WHERE strftime(time, '%Y-%m-%d') <> date::VARCHAR OR hour(time) <> hour::INTEGER`)).getRowObjectsJson()[0]!;
-    return { rows: [...perKey.values()].reduce((a, b) => a + b, 0), distinct: perKey.size, perKey, types, partitionsOk: Number(misplaced.n) === 0 };
+    return { rows: [...perKey.values()].reduce((a, b) => a + b, 0), distinct: perKey.size, perKey, types, partitionsOk: Number(misplaced.n) === 0, enveloped };
   } finally {
     c.closeSync();
     db.closeSync();
@@ -108,6 +109,7 @@ describe('archiver (built CLI, real Kafka, DuckDB)', () => {
     expect(got.rows).toBe(records.length);
     expect(got.types).toEqual({ time: 'TIMESTAMP', dtcs: 'VARCHAR[]', speed: 'DOUBLE', edgeOffset: 'UBIGINT', kafkaOffset: 'BIGINT' });
     expect(got.partitionsOk).toBe(true);
+    expect(got.enveloped).toBe(records.length);
     // 90 minutes from 06:00: two hour folders, each partition's flushes in both.
     const hours = new Set((await listFlushFiles(archive)).map((f) => `${f.date}/${f.hour}`));
     expect([...hours].sort()).toEqual(['2026-01-05/6', '2026-01-05/7']);
@@ -120,6 +122,24 @@ describe('archiver (built CLI, real Kafka, DuckDB)', () => {
     expect(summary.uncommittedFiles).toBe(0);
     const dead = await runCli(['tail', `${prefix}.dead-letters.v1`, '--from-beginning', '--limit', '1', '--format', 'json'], { env, timeoutMs: 30_000 });
     expect(dead.stdout).toContain('archive_invalid');
+
+    // Compaction: one file per hour folder, every record still once.
+    const compact = await runCli(['cold', 'compact', '--archive', archive], { env });
+    expect(compact.code, compact.stderr).toBe(0);
+    expect(compact.stdout).toMatch(/^compact: 2 hour folders, 2 compacted: \d+ files/m);
+    expect((await committedFiles(archive)).map((f) => f.kind)).toEqual(['compact', 'compact']);
+    const compacted = await countArchive(archive);
+    expect([compacted.rows, compacted.distinct]).toEqual([records.length, records.length]);
+    // Forget: the vehicle's rows gone, everyone else's kept.
+    const gone = records[0]!.t.vehicleId;
+    const forget = await runCli(['cold', 'forget', gone, '--archive', archive, '--no-influx'], { env });
+    expect(forget.code, forget.stderr).toBe(0);
+    const theirs = records.filter((r) => r.t.vehicleId === gone).length;
+    expect(forget.stdout).toContain(`forget ${gone}: ${theirs.toLocaleString('en-US')} rows removed from 2 of 2 files`);
+    expect(forget.stdout).toMatch(/Kafka keeps its raw records until the telemetry topic's retention/);
+    const after = await countArchive(archive);
+    expect(after.rows).toBe(records.length - theirs);
+    expect([...after.perKey.keys()].some((k) => k.startsWith(`${gone}/`))).toBe(false);
   });
 
   it('kill -9 of the archiver at random moments under load, each time restarted: every record exactly once', async () => {

@@ -1,0 +1,200 @@
+/**
+ * Benchmark of the cold path (`npm run bench:cold`; never part of `npm test`).
+ *
+ *   npx tsx test/bench/cold.ts
+ *
+ * Measures, in one run:
+ *  - archiver throughput: a 1-node Kafka 4 on loopback (started here, stopped at the end), a
+ *    telemetry topic preloaded with a simulated fleet's records (envelope headers as a gateway
+ *    forwards them), read to the end in turn by
+ *      reference: a plain kafkajs consumer that only decodes (plain-consumer.ts), its own process;
+ *      archiver: `roadlog cold start` (the built CLI, its own process, a fresh archive and group),
+ *        until every offset is committed in the archive's state files;
+ *    records/s of each and the ratio (targets ≥ 0.5× and ≥ 100,000 records/s), median of ROUNDS;
+ *  - the fleet report over REPORT_ROWS rows: `roadlog sim` as a dry run (`--messages`, no
+ *    broker) makes the records, DuckDB turns them into an archive in the archiver's layout
+ *    (hour folders, flush-file names, state files), and `roadlog report fleet --format json`
+ *    (the built CLI, wall time including its start) runs over it three times; the median counts
+ *    (target ≤ 5 s).
+ *
+ * Environment: ROADLOG_BENCH_COLD_VEHICLES (300) and ROADLOG_BENCH_COLD_MINUTES (60): the preloaded
+ * fleet at 1 Hz; ROADLOG_BENCH_COLD_ROUNDS (3); ROADLOG_BENCH_REPORT_VEHICLES (700) and
+ * ROADLOG_BENCH_REPORT_HOURS (4): the report's fleet at 1 Hz (700 × 4 h = 10.08M rows);
+ * ROADLOG_BENCH_PHASES (archive,report: one of them alone writes no results file).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { Kafka, logLevel } from 'kafkajs';
+import { flushFileName, readStates, writeState } from '../../cloud/cold/layout.js';
+import { topicSpecs, TopicsOptionsSchema } from '../../shared/topics/index.js';
+import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.js';
+import { fleetRecords, produce } from '../integration/hot/support.js';
+import { CLI, runCli, startCli, httpBaseOf } from '../support/cli.js';
+import { createTopicsReady } from '../support/kafka.js';
+import { inChild } from './plain-consumer.js';
+import { procCpuSeconds } from './proc.js';
+import { BenchResult, machineLine } from './results.js';
+
+const VEHICLES = Number(process.env.ROADLOG_BENCH_COLD_VEHICLES ?? 300);
+const MINUTES = Number(process.env.ROADLOG_BENCH_COLD_MINUTES ?? 60);
+const ROUNDS = Number(process.env.ROADLOG_BENCH_COLD_ROUNDS ?? 3);
+const REPORT_VEHICLES = Number(process.env.ROADLOG_BENCH_REPORT_VEHICLES ?? 700);
+const REPORT_HOURS = Number(process.env.ROADLOG_BENCH_REPORT_HOURS ?? 4);
+const PHASES = new Set((process.env.ROADLOG_BENCH_PHASES ?? 'archive,report').split(','));
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+
+/**
+ * `roadlog cold start` (default flush settings) over the preloaded topic: from its first read
+ * until every record is read, then SIGTERM, whose clean stop flushes and commits everything;
+ * records/s over first read → exit, CPU over the same span.
+ */
+async function archiver(brokers: string, total: number, dir: string, round: number): Promise<{ rps: number; cpu: number; files: number; stopSeconds: number }> {
+  const archive = join(dir, `archive-${round}`);
+  const env = { ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_TOPICS_PREFIX: 'cp', ROADLOG_LOG_LEVEL: 'error', ROADLOG_HOME: join(dir, 'home'), ROADLOG_COLD_GROUP_ID: `bench-cold-${round}` };
+  const cold = startCli(['cold', 'start', '--archive', archive, '--http-port', '0'], { env });
+  try {
+    const base = await httpBaseOf(cold, 'roadlog cold start');
+    const pid = cold.child.pid!;
+    let t0 = 0;
+    let cpu0 = 0;
+    for (;;) {
+      const status = (await (await fetch(`${base}/status`)).json()) as { partitions: { read: number | null }[] };
+      if (t0 === 0 && status.partitions.some((p) => p.read !== null)) {
+        t0 = performance.now();
+        cpu0 = procCpuSeconds(pid);
+      }
+      if (status.partitions.reduce((n, p) => n + (p.read ?? 0), 0) >= total) break;
+      await sleep(20);
+    }
+    const t1 = performance.now();
+    let cpu = procCpuSeconds(pid) - cpu0;
+    cold.child.kill('SIGTERM');
+    while (cold.child.exitCode === null) {
+      try {
+        cpu = procCpuSeconds(pid) - cpu0;
+      } catch {
+        break; // gone
+      }
+      await sleep(10);
+    }
+    const exit = await cold.exited;
+    if (exit.code !== 0) throw new Error(`roadlog cold start exited ${exit.code}: ${cold.output.stderr}`);
+    const t2 = performance.now();
+    const committed = (await readStates(archive)).reduce((n, s) => n + s.nextOffset, 0);
+    if (committed !== total) throw new Error(`the archive committed ${committed} of ${total} offsets`);
+    const files = (await readdir(join(archive, 'telemetry'), { recursive: true })).filter((f) => f.endsWith('.parquet')).length;
+    return { rps: total / ((t2 - t0) / 1000), cpu, files, stopSeconds: (t2 - t1) / 1000 };
+  } finally {
+    if (cold.child.exitCode === null) cold.child.kill('SIGKILL');
+  }
+}
+
+/** An archive of the sim's dry-run messages, in the archiver's layout: one flush per hour folder, a state file. */
+async function reportArchive(dir: string): Promise<{ archive: string; rows: number; csv: string; makeSeconds: number }> {
+  const t0 = performance.now();
+  const messages = join(dir, 'messages.jsonl');
+  const csv = join(dir, 'vehicles.csv');
+  execFileSync(process.execPath, [CLI, 'sim', '--vehicles', String(REPORT_VEHICLES), '--duration', `${REPORT_HOURS}h`, '--speedup', '100000', '--messages', messages, '--vehicles-csv', csv, '--progress', 'none', '--workers', '2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const archive = join(dir, 'report-archive');
+  const staging = join(dir, 'report-staging');
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  const rows = Number((await c.runAndReadAll(`SELECT count(*) FROM read_json('${messages}', format = 'newline_delimited')`)).getColumns()[0]![0]);
+  await c.run(`COPY (
+    SELECT v::UTINYINT AS v, vehicleId, seq::BIGINT AS seq, ts::BIGINT AS ts, epoch_ms(ts::BIGINT) AS time, speedKph::DOUBLE AS speedKph, longAccelMps2::DOUBLE AS longAccelMps2,
+      engineRpm::DOUBLE AS engineRpm, coolantC::DOUBLE AS coolantC, oilPressureKpa::DOUBLE AS oilPressureKpa, oilLevelPct::DOUBLE AS oilLevelPct, fuelLevelPct::DOUBLE AS fuelLevelPct,
+      fuelUsedL::DOUBLE AS fuelUsedL, odometerKm::DOUBLE AS odometerKm, batteryV::DOUBLE AS batteryV, position.lat::DOUBLE AS lat, position.lon::DOUBLE AS lon, dtcs::VARCHAR[] AS dtcs,
+      'gw-bench' AS gatewayId, NULL::VARCHAR AS edgeLog, 'normal' AS edgeLane, 0 AS edgePartition, NULL::UBIGINT AS edgeOffset, ts::BIGINT AS ingestTs,
+      'bench.telemetry.v1' AS kafkaTopic, 0 AS kafkaPartition, (row_number() OVER () - 1)::BIGINT AS kafkaOffset, ts::BIGINT AS kafkaTimestamp,
+      strftime(epoch_ms(ts::BIGINT), '%Y-%m-%d') AS date, strftime(epoch_ms(ts::BIGINT), '%H') AS hour
+    FROM read_json('${messages}', format = 'newline_delimited')
+  ) TO '${staging}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date, hour))`);
+  c.closeSync();
+  db.closeSync();
+  // The archiver's names: date=D/hour=HH/{topic}+{partition}+{first offset}.parquet, committed by a state file.
+  let start = 0;
+  for (const d of (await readdir(staging)).sort()) {
+    for (const h of (await readdir(join(staging, d))).sort()) {
+      await mkdir(join(archive, 'telemetry', d, h), { recursive: true });
+      for (const f of await readdir(join(staging, d, h))) await rename(join(staging, d, h, f), join(archive, 'telemetry', d, h, flushFileName('bench.telemetry.v1', 0, start++)));
+    }
+  }
+  await writeState(archive, { v: 1, topic: 'bench.telemetry.v1', partition: 0, nextOffset: start, rows, envelope: {}, seqs: {}, updatedAt: Date.now() });
+  await rm(messages);
+  return { archive, rows, csv, makeSeconds: (performance.now() - t0) / 1000 };
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'roadlog-bench-cold-'));
+  const result = new BenchResult('cold', 'Cold path: archiver throughput against a plain consumer, the fleet report over 10M rows', 'npm run bench:cold');
+  const all = PHASES.has('archive') && PHASES.has('report');
+  console.log(`roadlog cold path benchmark\nmachine: ${machineLine()}; Node ${process.version}`);
+  const conditions: string[] = [];
+  try {
+    if (PHASES.has('archive')) {
+      const cluster = await startKafkaCluster({ nodes: 1, dir: join(dir, 'kafka'), heapMb: 1024 });
+      try {
+        const brokers = cluster.bootstrapServers;
+        const kafka = new Kafka({ clientId: 'bench', brokers: [brokers], logLevel: logLevel.NOTHING });
+        const admin = kafka.admin();
+        await admin.connect();
+        await createTopicsReady(admin, topicSpecs(TopicsOptionsSchema.parse({ prefix: 'cp' })).map((s) => ({ topic: s.name, numPartitions: s.partitions, replicationFactor: 1, configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })) })));
+        await admin.disconnect();
+        const records = fleetRecords(11, VEHICLES, MINUTES);
+        await produce(kafka, 'cp.telemetry.v1', records);
+        console.log(`preloaded ${fmt(records.length)} records (${VEHICLES} vehicles × ${MINUTES} min at 1 Hz)`);
+        const rounds: { plain: { rps: number; cpu: number }; cold: { rps: number; cpu: number; files: number; stopSeconds: number }; ratio: number }[] = [];
+        for (let round = 1; round <= ROUNDS; round++) {
+          const plain = await inChild(brokers, 'cp.telemetry.v1', records.length);
+          const cold = await archiver(brokers, records.length, dir, round);
+          rounds.push({ plain, cold, ratio: cold.rps / plain.rps });
+          console.log(`round ${round}: reference ${fmt(plain.rps)} records/s (${plain.cpu.toFixed(1)} CPU-s), archiver ${fmt(cold.rps)} records/s (${cold.cpu.toFixed(1)} CPU-s, ${cold.files} files, the final flush ${cold.stopSeconds.toFixed(1)} s): ${(cold.rps / plain.rps).toFixed(2)}×`);
+        }
+        const m = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)]!;
+        result.figure('archiver vs a plain consumer that decodes', `${m.ratio.toFixed(2)}× (${fmt(m.cold.rps)} / ${fmt(m.plain.rps)} records/s; median of ${rounds.length} rounds)`, '≥ 0.5×', m.ratio >= 0.5);
+        result.figure('archiver records/s, one process', fmt(m.cold.rps), '≥ 100,000', m.cold.rps >= 100_000);
+        result.section('Archiver', [
+          '| round | reference records/s | CPU-s | archiver records/s | CPU-s | Parquet files | final flush s | ratio |',
+          '|---:|---:|---:|---:|---:|---:|---:|---:|',
+          ...rounds.map((r, i) => `| ${i + 1} | ${fmt(r.plain.rps)} | ${r.plain.cpu.toFixed(1)} | ${fmt(r.cold.rps)} | ${r.cold.cpu.toFixed(1)} | ${r.cold.files} | ${r.cold.stopSeconds.toFixed(1)} | ${r.ratio.toFixed(2)}× |`),
+          '',
+          `Records per CPU-second, median round: reference ${fmt(records.length / m.plain.cpu)}, archiver ${fmt(records.length / m.cold.cpu)}.`,
+        ].join('\n'));
+        conditions.push(`Archiver: ${fmt(records.length)} records (${VEHICLES} simulated vehicles × ${MINUTES} min at 1 Hz, seed 11, envelope headers as a gateway forwards them) in a 12-partition topic of a 1-node Kafka on loopback, read from the start by each side in turn, each in a fresh process. The archiver is \`roadlog cold start\` (the built CLI) with the default settings (flush at 2M records, 1 GiB or 5 min per partition: here the records fit in one flush per partition and hour); its time runs from its first read until it has read every record, then SIGTERM, and its clean stop flushes and commits everything: the figure is records over first read → exit (parse, duplicate filters, the DuckDB stage, Parquet with zstd, fsyncs, renames and state files included; the final flush's share is in the table).`);
+      } finally {
+        await stopKafkaCluster(join(dir, 'kafka')).catch(() => undefined);
+      }
+    }
+    if (PHASES.has('report')) {
+      const made = await reportArchive(dir);
+      console.log(`report archive: ${fmt(made.rows)} rows (${REPORT_VEHICLES} vehicles × ${REPORT_HOURS} h at 1 Hz) made in ${made.makeSeconds.toFixed(0)} s`);
+      const times: number[] = [];
+      let vehicles = 0;
+      for (let i = 0; i < 3; i++) {
+        const run = await runCli(['report', 'fleet', '--archive', made.archive, '--format', 'json', '--vehicles-csv', made.csv], { timeoutMs: 300_000, env: { ROADLOG_HOME: join(dir, 'home') } });
+        if (run.code !== 0) throw new Error(`roadlog report fleet failed: ${run.stderr}`);
+        vehicles = (JSON.parse(run.stdout) as unknown[]).length;
+        times.push(run.ms / 1000);
+        console.log(`report fleet over ${fmt(made.rows)} rows: ${(run.ms / 1000).toFixed(2)} s (${vehicles} vehicles)`);
+      }
+      const t = median(times);
+      result.figure(`fleet report over ${fmt(made.rows)} rows`, `${t.toFixed(2)} s (median of 3: ${times.map((x) => x.toFixed(2)).join(', ')} s)`, '≤ 5 s', t <= 5);
+      conditions.push(`Report: \`roadlog sim --vehicles ${REPORT_VEHICLES} --duration ${REPORT_HOURS}h --speedup 100000 --messages FILE\` (a dry run, no broker; seed 1) made ${fmt(made.rows)} records, which DuckDB wrote as an archive in the archiver's layout (one Parquet file per hour folder, zstd, a state file); \`roadlog report fleet --format json --vehicles-csv\` (the built CLI, wall time from start to exit, ${vehicles} rows out) ran over it 3 times.`);
+    }
+    if (!all) {
+      console.log('(a subset of the phases: no results file written)');
+      return;
+    }
+    result.section('Conditions', conditions.join('\n\n'));
+    console.log(`results: ${await result.write()}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
