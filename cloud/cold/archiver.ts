@@ -278,7 +278,11 @@ export class Archiver {
       await rename(f.path, f.path.slice(0, -'.tmp'.length));
       dirs.add(dirname(f.path));
     }
+    // The hour folders, and the day folders above them: another partition's flush may have made
+    // one a moment ago and not yet made its entry durable.
     for (const d of dirs) await nodeAtomicFs.fsyncDir(d);
+    for (const d of new Set([...dirs].map((x) => dirname(x)))) await nodeAtomicFs.fsyncDir(d);
+    if (dirs.size > 0) await nodeAtomicFs.fsyncDir(join(options.archive, TELEMETRY));
     const rows = written.reduce((n, f) => n + f.rows, 0);
     const state: PartitionState = { v: 1, topic: topics.telemetry, partition: o.p, nextOffset: o.next, rows: (o.state?.rows ?? 0) + rows, envelope: o.envelope.snapshot(), seqs: o.seqs.snapshot(), updatedAt: this.now() };
     await writeState(options.archive, state);
