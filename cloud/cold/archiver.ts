@@ -104,7 +104,6 @@ export class Archiver {
     if (this.stopping) return;
     this.stopping = true;
     if (this.timer !== undefined) clearInterval(this.timer);
-    const log = (msg: string) => this.input.logger.debug(`cold stop: ${msg}`);
     // Flush while still a member (the lock keeps batches out), so the offsets commit to the group;
     // whatever a batch reads after this is dropped and read again by the next owner.
     await this.lock.run(async () => {
@@ -112,13 +111,10 @@ export class Archiver {
       for (const o of this.owned.values()) await o.stage.drop();
       this.owned.clear();
     });
-    log('flushed');
     await this.consumer?.stop();
     await this.consumer?.disconnect();
-    log('consumer disconnected');
     await this.producer?.disconnect();
     this.db?.closeSync();
-    log('duckdb closed');
   }
 
   status() {

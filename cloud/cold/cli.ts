@@ -105,20 +105,13 @@ export function registerColdCommands(program: Command): void {
     .action(async (flags: ColdFlags & { date?: string; smallMib?: number }, cmd: Command) => {
       if (flags.date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(flags.date)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--date: expected YYYY-MM-DD, got ${JSON.stringify(flags.date)}`);
       const options = coldConfig(cmd, flags).cold as ColdOptions;
-      const { DuckDBInstance } = await (await import('./duckdb.js')).loadDuckDB();
+      const { withDuckDB } = await import('./duckdb.js');
       const { compactArchive } = await import('./compact.js');
       const bar = progressBar('compact', 'hour folders');
-      const db = await DuckDBInstance.create(':memory:');
-      const conn = await db.connect();
-      try {
-        const r = await compactArchive(conn, options.archive, { ...(flags.date === undefined ? {} : { date: flags.date }), ...(flags.smallMib === undefined ? {} : { smallBytes: flags.smallMib * 1024 * 1024 }), progress: (d, t) => bar.update(d, t) });
-        bar.done();
-        const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
-        process.stdout.write(`compact: ${r.hours} hour folders, ${r.compacted} compacted: ${r.filesIn} files (${mib(r.bytesIn)} MiB) → ${r.filesOut} (${mib(r.bytesOut)} MiB), ${r.rows.toLocaleString('en-US')} rows\n`);
-      } finally {
-        conn.closeSync();
-        db.closeSync();
-      }
+      const r = await withDuckDB((conn) => compactArchive(conn, options.archive, { ...(flags.date === undefined ? {} : { date: flags.date }), ...(flags.smallMib === undefined ? {} : { smallBytes: flags.smallMib * 1024 * 1024 }), progress: (d, t) => bar.update(d, t) }));
+      bar.done();
+      const mib = (b: number) => (b / 1024 / 1024).toFixed(1);
+      process.stdout.write(`compact: ${r.hours} hour folders, ${r.compacted} compacted: ${r.filesIn} files (${mib(r.bytesIn)} MiB) → ${r.filesOut} (${mib(r.bytesOut)} MiB), ${r.rows.toLocaleString('en-US')} rows\n`);
     });
 
   cold
@@ -132,19 +125,12 @@ export function registerColdCommands(program: Command): void {
     .action(async (vehicleId: string, flags: ColdFlags & { influxUrl?: string; influx: boolean }, cmd: Command) => {
       const config = coldConfig(cmd, flags);
       const options = config.cold as ColdOptions;
-      const { DuckDBInstance } = await (await import('./duckdb.js')).loadDuckDB();
+      const { withDuckDB } = await import('./duckdb.js');
       const { forgetVehicle } = await import('./forget.js');
       const bar = progressBar('forget', 'files');
-      const db = await DuckDBInstance.create(':memory:');
-      const conn = await db.connect();
-      try {
-        const r = await forgetVehicle(conn, options.archive, vehicleId, undefined, (d, t) => bar.update(d, t));
-        bar.done();
-        process.stdout.write(`forget ${vehicleId}: ${r.rows.toLocaleString('en-US')} rows removed from ${r.files} of ${r.scanned} files in ${options.archive}\n`);
-      } finally {
-        conn.closeSync();
-        db.closeSync();
-      }
+      const r = await withDuckDB((conn) => forgetVehicle(conn, options.archive, vehicleId, undefined, (d, t) => bar.update(d, t)));
+      bar.done();
+      process.stdout.write(`forget ${vehicleId}: ${r.rows.toLocaleString('en-US')} rows removed from ${r.files} of ${r.scanned} files in ${options.archive}\n`);
       let influxSaid = 'InfluxDB: left alone (--no-influx)';
       if (flags.influx) {
         const influx = { ...(config.influx as InfluxSinkOptions), ...(flags.influxUrl === undefined ? {} : { url: flags.influxUrl }) };

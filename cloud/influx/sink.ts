@@ -45,16 +45,7 @@ export class InfluxSink {
     this.rejected = new Counter({ name: 'roadlog_influx_points_rejected_total', help: 'Points InfluxDB refused with a 4xx (logged, not sent again).', registers: r });
     this.retries = new Counter({ name: 'roadlog_influx_write_retries_total', help: 'Writes that failed and were tried again, by HTTP status (network: no answer).', labelNames: ['status'], registers: r });
     this.writeSeconds = new Histogram({ name: 'roadlog_influx_write_seconds', help: 'Time of a successful /write request.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r });
-    this.writer = new InfluxWriter(
-      input.target,
-      {
-        written: (_n, ms) => this.writeSeconds.observe(ms / 1000),
-        rejected: () => this.rejected.inc(),
-        retry: (status) => this.retries.inc({ status: String(status) }),
-      },
-      input.logger,
-      () => this.stopping,
-    );
+    this.writer = this.writerFor('telemetry', () => this.stopping);
   }
 
   async start(): Promise<void> {
@@ -74,6 +65,19 @@ export class InfluxSink {
     this.stopping = true;
     if (this.refresh !== undefined) clearInterval(this.refresh);
     await this.consumer?.disconnect();
+  }
+
+  /** A writer whose written, refused and retried points go to this sink's metrics under `measurement`. */
+  private writerFor(measurement: 'telemetry' | 'alerts', stopped: () => boolean, heartbeat?: () => Promise<void>): InfluxWriter {
+    const events = {
+      written: (n: number, ms: number) => {
+        this.writeSeconds.observe(ms / 1000);
+        this.points.inc({ measurement }, n);
+      },
+      rejected: () => this.rejected.inc(),
+      retry: (status: number | string) => this.retries.inc({ status: String(status) }),
+    };
+    return new InfluxWriter(this.input.target, events, this.input.logger, stopped, heartbeat);
   }
 
   private async loadVehicles(): Promise<void> {
@@ -112,8 +116,7 @@ export class InfluxSink {
         lines.push(alertLine(parsed.data));
       }
     }
-    const measurement = telemetry ? 'telemetry' : 'alerts';
-    const writer = new InfluxWriter(this.input.target, { written: (n, ms) => (this.writeSeconds.observe(ms / 1000), this.points.inc({ measurement }, n)), rejected: () => this.rejected.inc(), retry: (status) => this.retries.inc({ status: String(status) }) }, this.input.logger, () => this.stopping || !isRunning() || isStale(), heartbeat);
+    const writer = this.writerFor(telemetry ? 'telemetry' : 'alerts', () => this.stopping || !isRunning() || isStale(), heartbeat);
     for (let i = 0; i < lines.length; i += options.batchPoints) {
       const chunk = lines.slice(i, i + options.batchPoints);
       await writer.write(chunk);

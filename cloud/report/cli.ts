@@ -53,20 +53,13 @@ export function registerReportCommands(program: Command): void {
       const options = config.cold as ColdOptions;
       const logger = createLogger({ level: config.log.level, format: config.log.format, name: 'roadlog-report' });
       const vehicles = await vehicleRefs(cmd, flags, logger);
-      const { loadDuckDB } = await import('../cold/duckdb.js');
-      const { DuckDBInstance } = await loadDuckDB();
+      const { withDuckDB } = await import('../cold/duckdb.js');
       const { withArchive } = await import('../cold/scan.js');
-      const { fleetReport, groupFleet } = await import('./fleet-group.js');
+      const { fleetReport } = await import('./fleet.js');
+      const { groupFleet } = await import('./fleet-group.js');
       const { formatRows } = await import('./format.js');
-      const db = await DuckDBInstance.create(':memory:');
-      const conn = await db.connect();
-      let rows: FleetRow[];
-      try {
-        rows = await withArchive(options.archive, (rel) => fleetReport(conn, rel, { from, to, ...(flags.vehicle === undefined ? {} : { vehicle: flags.vehicle }) }, vehicles));
-      } finally {
-        conn.closeSync();
-        db.closeSync();
-      }
+      const query = { from, to, ...(flags.vehicle === undefined ? {} : { vehicle: flags.vehicle }) };
+      const rows: FleetRow[] = await withDuckDB((conn) => withArchive(options.archive, (rel) => fleetReport(conn, rel, query, vehicles)));
       const shown = flags.groupBy === 'vehicle' ? rows : groupFleet(rows, flags.groupBy);
       const columns = flags.groupBy === 'vehicle' ? FLEET_COLUMNS : [flags.groupBy, 'vehicles', ...FLEET_COLUMNS.slice(3)];
       const text = formatRows(shown as unknown as Record<string, unknown>[], columns, flags.format);

@@ -1,6 +1,4 @@
-import { fleetReport, type FleetRow } from './fleet.js';
-
-export { fleetReport };
+import type { FleetRow } from './fleet.js';
 
 export interface FleetGroupRow {
   [key: string]: string | number | null;

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { encodeEnvelopeHeaders } from '../../../shared/envelope/index.js';
 import { readStates, listFlushFiles, committedFiles } from '../../../cloud/cold/layout.js';
 import { archiveRelation } from '../../../cloud/cold/scan.js';
-import { runCli, startCli } from '../../support/cli.js';
+import { httpBaseOf, runCli, startCli } from '../../support/cli.js';
 import { randomName, testKafka, waitFor } from '../../support/kafka.js';
 import { fleetRecords, PARTITIONS, produce, type FleetRecord } from '../hot/support.js';
 
@@ -30,7 +30,7 @@ afterAll(async () => {
 async function startCold(prefix: string, archive: string, flushEnv: Record<string, string>): Promise<ReturnType<typeof startCli>> {
   const cold = startCli(['cold', 'start', '--archive', archive, '--http-port', '0'], { env: { ...env, ROADLOG_TOPICS_PREFIX: prefix, ...flushEnv } });
   running.push(cold);
-  await waitFor(() => (/^http http:\/\//m.test(cold.output.stdout) ? true : cold.child.exitCode !== null ? Promise.reject(new Error(cold.output.stderr)) : undefined), 60_000, 'the archiver to start');
+  await httpBaseOf(cold, 'the archiver');
   return cold;
 }
 

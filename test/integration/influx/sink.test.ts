@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startInflux, stopInflux, type InfluxInfo } from '../../../infra/influx/server.js';
 import type { AlertEvent } from '../../../shared/alerts/index.js';
-import { runCli, startCli } from '../../support/cli.js';
+import { httpBaseOf, runCli, startCli } from '../../support/cli.js';
 import { randomName, testKafka, waitFor } from '../../support/kafka.js';
 import { fleetRecords, produce } from '../hot/support.js';
 
@@ -40,7 +40,7 @@ async function count(measurement: string, field: string): Promise<number> {
 async function startSink(prefix: string, group: string): Promise<ReturnType<typeof startCli>> {
   const sink = startCli(['influx-sink', 'start', '--url', influx.url, '--group', group, '--http-port', '0'], { env: { ...env, ROADLOG_TOPICS_PREFIX: prefix, ROADLOG_INFLUX_SESSION_TIMEOUT_MS: '6000' } });
   running.push(sink);
-  await waitFor(() => (/^http http:\/\//m.test(sink.output.stdout) ? true : sink.child.exitCode !== null ? Promise.reject(new Error(sink.output.stderr)) : undefined), 60_000, 'the sink to start');
+  await httpBaseOf(sink, 'the sink');
   return sink;
 }
 
