@@ -42,6 +42,8 @@ interface Owned {
   stage: Stage;
   envelope: EnvelopeDedup;
   seqs: SeqRuns;
+  /** Duplicates dropped per vehicle, all flushes: [edge re-sends, device retries]; committed with the state. */
+  dropped: Map<string, [number, number]>;
   /** Records of this partition no schema accepts, for the dead-letter topic at the next flush. */
   invalid: { key: Buffer | null; value: Buffer | null; headers: Record<string, string> }[];
   highWatermark: number;
@@ -155,6 +157,7 @@ export class Archiver {
       stage: await Stage.create(this.db!, topics.telemetry, p),
       envelope: restoreEnvelope(state),
       seqs: SeqRuns.restore(state?.seqs ?? {}),
+      dropped: new Map(Object.entries(state?.dropped ?? {})),
       invalid: [],
       highWatermark: 0,
     };
@@ -223,13 +226,15 @@ export class Archiver {
       return;
     }
     const env = decodeEnvelopeHeaders(m.headers);
+    const t = parsed.value;
     if (env !== undefined && o.envelope.isDuplicateEnvelope(this.input.topics.telemetry, o.p, env)) {
       this.metrics.records.edgeDuplicate.inc();
+      countDropped(o, t.vehicleId, 0);
       return;
     }
-    const t = parsed.value;
     if (o.seqs.seen(t.vehicleId, t.seq, t.ts)) {
       this.metrics.records.deviceRetry.inc();
+      countDropped(o, t.vehicleId, 1);
       return;
     }
     o.stage.add(t, env, Number(m.offset), Number(m.timestamp), value!.length, now);
@@ -280,7 +285,7 @@ export class Archiver {
     for (const d of new Set([...dirs].map((x) => dirname(x)))) await nodeAtomicFs.fsyncDir(d);
     if (dirs.size > 0) await nodeAtomicFs.fsyncDir(join(options.archive, TELEMETRY));
     const rows = written.reduce((n, f) => n + f.rows, 0);
-    const state: PartitionState = { v: 1, topic: topics.telemetry, partition: o.p, nextOffset: o.next, rows: (o.state?.rows ?? 0) + rows, envelope: o.envelope.snapshot(), seqs: o.seqs.snapshot(), updatedAt: this.now() };
+    const state: PartitionState = { v: 1, topic: topics.telemetry, partition: o.p, nextOffset: o.next, rows: (o.state?.rows ?? 0) + rows, envelope: o.envelope.snapshot(), seqs: o.seqs.snapshot(), ...(o.dropped.size === 0 ? {} : { dropped: Object.fromEntries(o.dropped) }), updatedAt: this.now() };
     await writeState(options.archive, state);
     o.state = state;
     o.start = o.next;
@@ -291,6 +296,12 @@ export class Archiver {
     logger.debug({ partition: o.p, why: reason.why, from: start, to: o.next - 1, rows, files: written.length, ms: Math.round(ms) }, 'cold: flushed');
     await this.consumer!.commitOffsets([{ topic: topics.telemetry, partition: o.p, offset: String(o.next) }]).catch((err: unknown) => logger.debug({ err, partition: o.p }, 'cold: committing the Kafka offset failed (the archive is the truth; lag shows it)'));
   }
+}
+
+function countDropped(o: Owned, vehicleId: string, which: 0 | 1): void {
+  let c = o.dropped.get(vehicleId);
+  if (c === undefined) o.dropped.set(vehicleId, (c = [0, 0]));
+  c[which]++;
 }
 
 function restoreEnvelope(state: PartitionState | undefined): EnvelopeDedup {

@@ -33,6 +33,8 @@ export interface PartitionState {
   envelope: Record<string, string>;
   /** Device retries' filter (SeqRuns.snapshot()). */
   seqs: Record<string, Run[]>;
+  /** Duplicates dropped per vehicle, all flushes: [edge re-sends, device retries] (the quality report's). Absent in state files written before it. */
+  dropped?: Record<string, [number, number]>;
   updatedAt: number;
 }
 

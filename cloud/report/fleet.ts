@@ -1,5 +1,4 @@
-import type { DuckDBConnection } from '@duckdb/node-api';
-import type { VehicleRef } from '../../shared/vehicles/index.js';
+import { ratio, whereSql, type BaseRow, type ReportDef, type ReportQuery } from './model.js';
 
 /**
  * The fleet report: per vehicle, distance and fuel from the cumulative counters, L/100 km, idle
@@ -10,10 +9,12 @@ import type { VehicleRef } from '../../shared/vehicles/index.js';
  * - distance and fuel: the sums of the counters' steps (`odometerKm`, `fuelUsedL`). The
  *   counters are cumulative, so a gap in the telemetry loses nothing. A step is left out and
  *   counted when the counter went back (a reset or a swapped unit: `counterResets`) or moved
- *   faster than a vehicle can (over 250 km/h, or over 0.02 L/s: `outliers`).
+ *   faster than a vehicle can (over 250 km/h, or over 0.05 L/s, 180 L/h, more than a loaded truck burns: `outliers`). The fuel report
+ *   adds the rules for stuck counters.
  * - idle: engine on (`engineRpm` > 0) and `speedKph` < 1 at a sample adds the time since the
  *   sample before, when that is at most 10 s (across a longer gap nobody knows).
  * - harsh braking: an event is a run of consecutive samples with `longAccelMps2` ≤ −4.
+ * A step belongs to the day (device time, UTC) of its later sample.
  */
 export interface FleetRow {
   vehicleId: string;
@@ -32,24 +33,21 @@ export interface FleetRow {
   lastTs: number;
 }
 
-export interface FleetQuery {
-  from: number;
-  to: number;
-  vehicle?: string;
-}
-
 export const IDLE_MAX_GAP_S = 10;
 export const HARSH_BRAKING_MPS2 = -4;
-const MAX_KM_PER_S = 250 / 3600;
-const MAX_L_PER_S = 0.02;
+export const MAX_KM_PER_S = 250 / 3600;
+export const MAX_L_PER_S = 0.05;
+/** A counter step is plausible when it is not negative and no faster than a vehicle goes or burns (with the counters' rounding as slack). */
+export const KM_STEP_OK = `dKm >= 0 AND dKm <= dt * ${MAX_KM_PER_S} + 0.01`;
+export const L_STEP_OK = `dL >= 0 AND dL <= dt * ${MAX_L_PER_S} + 0.001`;
+export const STEP_OUTLIER = `(dKm > dt * ${MAX_KM_PER_S} + 0.01 OR dL > dt * ${MAX_L_PER_S} + 0.001)`;
 
-export function fleetSql(relation: string, q: FleetQuery): string {
-  const vehicle = q.vehicle === undefined ? '' : ` AND vehicleId = '${q.vehicle.replace(/'/g, "''")}'`;
+export function fleetSql(relation: string, q: ReportQuery): string {
   return `
 WITH s AS (
-  SELECT vehicleId, ts, seq, speedKph, engineRpm, longAccelMps2, odometerKm, fuelUsedL
+  SELECT vehicleId, date::VARCHAR AS day, ts, seq, speedKph, engineRpm, longAccelMps2, odometerKm, fuelUsedL
   FROM ${relation}
-  WHERE ts >= ${q.from} AND ts < ${q.to}${vehicle}
+  WHERE ${whereSql(q)}
 ), d AS (
   SELECT *,
     (ts - lag(ts) OVER w) / 1000.0 AS dt,
@@ -60,47 +58,47 @@ WITH s AS (
   FROM s
   WINDOW w AS (PARTITION BY vehicleId ORDER BY ts, seq)
 )
-SELECT vehicleId,
+SELECT vehicleId, day,
   count(*)::INTEGER AS samples,
-  coalesce(sum(dKm) FILTER (WHERE dKm >= 0 AND dKm <= dt * ${MAX_KM_PER_S} + 0.01), 0) AS distanceKm,
-  coalesce(sum(dL) FILTER (WHERE dL >= 0 AND dL <= dt * ${MAX_L_PER_S} + 0.001), 0) AS fuelL,
+  coalesce(sum(dKm) FILTER (WHERE ${KM_STEP_OK}), 0) AS distanceKm,
+  coalesce(sum(dL) FILTER (WHERE ${L_STEP_OK}), 0) AS fuelL,
   coalesce(sum(dt) FILTER (WHERE engineRpm > 0 AND speedKph < 1 AND dt <= ${IDLE_MAX_GAP_S}), 0) AS idleSeconds,
   (count(*) FILTER (WHERE harsh AND NOT coalesce(prevHarsh, false)))::INTEGER AS harshBrakingEvents,
   (count(*) FILTER (WHERE dKm < 0 OR dL < 0))::INTEGER AS counterResets,
-  (count(*) FILTER (WHERE dKm > dt * ${MAX_KM_PER_S} + 0.01 OR dL > dt * ${MAX_L_PER_S} + 0.001))::INTEGER AS outliers,
+  (count(*) FILTER (WHERE ${STEP_OUTLIER}))::INTEGER AS outliers,
   min(ts) AS firstTs, max(ts) AS lastTs
 FROM d
-GROUP BY vehicleId
-ORDER BY vehicleId`;
+GROUP BY vehicleId, day`;
 }
 
-export async function fleetReport(conn: DuckDBConnection, relation: string, q: FleetQuery, vehicles: ReadonlyMap<string, VehicleRef>): Promise<FleetRow[]> {
-  const rows = (await conn.runAndReadAll(fleetSql(relation, q))).getRowObjectsJS();
-  return rows.map((r) => {
-    const distanceKm = round(Number(r.distanceKm), 3);
-    const fuelL = round(Number(r.fuelL), 3);
-    const harsh = Number(r.harshBrakingEvents);
-    const ref = vehicles.get(String(r.vehicleId));
-    return {
-      vehicleId: String(r.vehicleId),
-      class: ref?.class ?? null,
-      depot: ref === undefined || ref.depot === '' ? null : ref.depot,
-      samples: Number(r.samples),
-      distanceKm,
-      fuelL,
-      lPer100km: distanceKm >= 1 ? round((100 * fuelL) / distanceKm, 2) : null,
-      idleSeconds: round(Number(r.idleSeconds), 1),
-      harshBrakingEvents: harsh,
-      harshPer100km: distanceKm >= 1 ? round((100 * harsh) / distanceKm, 2) : null,
-      counterResets: Number(r.counterResets),
-      outliers: Number(r.outliers),
-      firstTs: Number(r.firstTs),
-      lastTs: Number(r.lastTs),
-    };
-  });
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}
+export const fleetReport: ReportDef = {
+  name: 'fleet',
+  title: 'Fleet',
+  description: 'per vehicle: distance, fuel and L/100 km from the cumulative counters, idle time, harsh braking per 100 km, and the steps left out (counter resets, outliers)',
+  measures: [
+    { name: 'distanceKm', agg: 'sum', digits: 3 },
+    { name: 'fuelL', agg: 'sum', digits: 3 },
+    { name: 'idleSeconds', agg: 'sum', digits: 1 },
+    { name: 'harshBrakingEvents', agg: 'sum', digits: 0 },
+    { name: 'samples', agg: 'sum', digits: 0 },
+    { name: 'counterResets', agg: 'sum', digits: 0 },
+    { name: 'outliers', agg: 'sum', digits: 0 },
+    { name: 'firstTs', agg: 'min', digits: 0 },
+    { name: 'lastTs', agg: 'max', digits: 0 },
+  ],
+  derived: [
+    { name: 'lPer100km', digits: 2, of: (r) => ratio(r.fuelL, r.distanceKm, 100, 1) },
+    { name: 'harshPer100km', digits: 2, of: (r) => ratio(r.harshBrakingEvents, r.distanceKm, 100, 1) },
+  ],
+  columns: ['distanceKm', 'fuelL', 'lPer100km', 'idleSeconds', 'harshBrakingEvents', 'harshPer100km', 'samples', 'counterResets', 'outliers'],
+  charts: [
+    { title: 'Fuel economy (L/100 km)', field: 'lPer100km' },
+    { title: 'Distance (km)', field: 'distanceKm' },
+    { title: 'Idle time (s)', field: 'idleSeconds' },
+    { title: 'Harsh braking per 100 km', field: 'harshPer100km' },
+  ],
+  detailLists: [],
+  async collect(ctx) {
+    return { base: (await ctx.sql(fleetSql(ctx.relation, ctx.query))) as BaseRow[], details: [], notes: [] };
+  },
+};

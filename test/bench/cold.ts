@@ -23,15 +23,15 @@
  * ROADLOG_BENCH_PHASES (archive,report: one of them alone writes no results file).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { Kafka, logLevel } from 'kafkajs';
-import { flushFileName, readStates, writeState } from '../../cloud/cold/layout.js';
+import { readStates } from '../../cloud/cold/layout.js';
 import { topicSpecs, TopicsOptionsSchema } from '../../shared/topics/index.js';
 import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.js';
 import { fleetRecords, produce } from '../integration/hot/support.js';
+import { archiveFromMessages } from '../support/archive.js';
 import { CLI, runCli, startCli, httpBaseOf } from '../support/cli.js';
 import { createTopicsReady } from '../support/kafka.js';
 import { inChild } from './plain-consumer.js';
@@ -101,30 +101,7 @@ async function reportArchive(dir: string): Promise<{ archive: string; rows: numb
   const csv = join(dir, 'vehicles.csv');
   execFileSync(process.execPath, [CLI, 'sim', '--vehicles', String(REPORT_VEHICLES), '--duration', `${REPORT_HOURS}h`, '--speedup', '100000', '--messages', messages, '--vehicles-csv', csv, '--progress', 'none', '--workers', '2'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const archive = join(dir, 'report-archive');
-  const staging = join(dir, 'report-staging');
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  const rows = Number((await c.runAndReadAll(`SELECT count(*) FROM read_json('${messages}', format = 'newline_delimited')`)).getColumns()[0]![0]);
-  await c.run(`COPY (
-    SELECT v::UTINYINT AS v, vehicleId, seq::BIGINT AS seq, ts::BIGINT AS ts, epoch_ms(ts::BIGINT) AS time, speedKph::DOUBLE AS speedKph, longAccelMps2::DOUBLE AS longAccelMps2,
-      engineRpm::DOUBLE AS engineRpm, coolantC::DOUBLE AS coolantC, oilPressureKpa::DOUBLE AS oilPressureKpa, oilLevelPct::DOUBLE AS oilLevelPct, fuelLevelPct::DOUBLE AS fuelLevelPct,
-      fuelUsedL::DOUBLE AS fuelUsedL, odometerKm::DOUBLE AS odometerKm, batteryV::DOUBLE AS batteryV, position.lat::DOUBLE AS lat, position.lon::DOUBLE AS lon, dtcs::VARCHAR[] AS dtcs,
-      'gw-bench' AS gatewayId, NULL::VARCHAR AS edgeLog, 'normal' AS edgeLane, 0 AS edgePartition, NULL::UBIGINT AS edgeOffset, ts::BIGINT AS ingestTs,
-      'bench.telemetry.v1' AS kafkaTopic, 0 AS kafkaPartition, (row_number() OVER () - 1)::BIGINT AS kafkaOffset, ts::BIGINT AS kafkaTimestamp,
-      strftime(epoch_ms(ts::BIGINT), '%Y-%m-%d') AS date, strftime(epoch_ms(ts::BIGINT), '%H') AS hour
-    FROM read_json('${messages}', format = 'newline_delimited')
-  ) TO '${staging}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date, hour))`);
-  c.closeSync();
-  db.closeSync();
-  // The archiver's names: date=D/hour=HH/{topic}+{partition}+{first offset}.parquet, committed by a state file.
-  let start = 0;
-  for (const d of (await readdir(staging)).sort()) {
-    for (const h of (await readdir(join(staging, d))).sort()) {
-      await mkdir(join(archive, 'telemetry', d, h), { recursive: true });
-      for (const f of await readdir(join(staging, d, h))) await rename(join(staging, d, h, f), join(archive, 'telemetry', d, h, flushFileName('bench.telemetry.v1', 0, start++)));
-    }
-  }
-  await writeState(archive, { v: 1, topic: 'bench.telemetry.v1', partition: 0, nextOffset: start, rows, envelope: {}, seqs: {}, updatedAt: Date.now() });
+  const { rows } = await archiveFromMessages(messages, archive);
   await rm(messages);
   return { archive, rows, csv, makeSeconds: (performance.now() - t0) / 1000 };
 }

@@ -9,6 +9,8 @@ import { committedFiles, flushFileName, hourDir, listHours, mkdirDurable, writeS
 import { nodeFileOps, type FileOps } from '../../../cloud/cold/maintenance.js';
 import { archiveRelation } from '../../../cloud/cold/scan.js';
 import { SeqRuns } from '../../../cloud/cold/seqs.js';
+import { fleetReport } from '../../../cloud/report/fleet.js';
+import { runReport } from '../../../cloud/report/run.js';
 import { Stage } from '../../../cloud/cold/stage.js';
 import { exampleTelemetry } from '../../../shared/schema/index.js';
 
@@ -126,6 +128,28 @@ describe('cold compact and cold forget, interrupted at every step', () => {
       expect([...after.keys()].filter((k) => k.startsWith('V1-3/'))).toEqual([]);
       expect(after.size).toBe(others);
     }
+  });
+
+  it('a report running beside a compaction counts every record once, whenever it reads', async () => {
+    const a = await copyOf(pristine);
+    const slow = {} as FileOps;
+    for (const k of Object.keys(nodeFileOps) as (keyof FileOps)[]) {
+      (slow as unknown as Record<string, unknown>)[k] = async (...args: unknown[]) => {
+        await new Promise((r) => setTimeout(r, 25));
+        return (nodeFileOps[k] as (...x: unknown[]) => Promise<void>)(...args);
+      };
+    }
+    let done = false;
+    const compaction = compactArchive(conn, a, { ops: slow }).finally(() => (done = true));
+    const seen: { total: number; perVehicle: number[] }[] = [];
+    while (!done) {
+      const r = await runReport(fleetReport, { archive: a, query: { from: 0, to: Number.MAX_SAFE_INTEGER }, groupBy: 'vehicle', vehicles: new Map(), kafka: async () => undefined });
+      seen.push({ total: r.rows.reduce((n, x) => n + Number(x.samples), 0), perVehicle: [...new Set(r.rows.map((x) => Number(x.samples)))] });
+    }
+    await expect(compaction).resolves.toMatchObject({ compacted: 2 });
+    console.log(`report beside compaction: ${seen.length} reports while it ran`);
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen.filter((x) => x.total !== total || x.perVehicle.length !== 1 || x.perVehicle[0] !== 30)).toEqual([]);
   });
 
   it('one maintenance at a time: a live holder\'s lock refuses, a dead one\'s is taken over', async () => {

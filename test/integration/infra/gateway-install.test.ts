@@ -91,6 +91,8 @@ describe('infra/gateway/install.sh --root', () => {
     expect(modules).toEqual(expect.arrayContaining(['aedes', 'mqtt', 'zod', 'yaml']));
     // The cloud's native and browser packages never reach a gateway: no binary module at all.
     expect(modules).not.toContain('@duckdb');
+    expect(modules).not.toContain('echarts');
+    expect(modules).not.toContain('zrender');
     const native = await findFiles(join(root, 'opt/roadlog/lib/node_modules/roadlog/node_modules'), (name) => name.endsWith('.node'));
     expect(native).toEqual([]);
     // A cloud command on the gateway says what is missing instead of failing on a module path.

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { readStates } from '../../../cloud/cold/layout.js';
 import { HARSH_BRAKING_MPS2, IDLE_MAX_GAP_S, type FleetRow } from '../../../cloud/report/fleet.js';
+import { alertIdOf, type AlertEvent } from '../../../shared/alerts/index.js';
 import { encodeEnvelopeHeaders } from '../../../shared/envelope/index.js';
 import { partitionForKey } from '../../../shared/partitioner/index.js';
 import type { Telemetry } from '../../../shared/schema/index.js';
@@ -18,6 +19,9 @@ import { PARTITIONS, produce, type FleetRecord } from '../hot/support.js';
  * `roadlog report fleet` over an archive the built archiver wrote from a simulated fleet, against
  * the simulator's truth: L/100 km within 2 % per vehicle and the same ranking; idle seconds and
  * harsh braking events equal to what the telemetry itself shows (computed here, record by record).
+ * Then the other reports over the same archive and topics: fuel, idle and harsh agree with it;
+ * health counts the alert events on the alerts topic; quality finds the dead letters and the
+ * edge re-sends planted among the records; html is one file with a chart per figure.
  */
 const brokers = inject('kafkaBrokers');
 const env = { ROADLOG_HOME: inject('roadlogHome'), ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_LOG_LEVEL: 'warn' };
@@ -52,7 +56,11 @@ function drive(seed: number): { records: FleetRecord[]; truth: VehicleTruth[] } 
 /** Idle seconds and harsh braking events as the telemetry shows them, by the report's own definitions. */
 function fromTelemetry(records: readonly FleetRecord[]): Map<string, { idle: number; harsh: number }> {
   const by = new Map<string, Telemetry[]>();
-  for (const r of records) by.set(r.t.vehicleId, [...(by.get(r.t.vehicleId) ?? []), r.t]);
+  for (const r of records) {
+    const list = by.get(r.t.vehicleId);
+    if (list === undefined) by.set(r.t.vehicleId, [r.t]);
+    else list.push(r.t);
+  }
   const out = new Map<string, { idle: number; harsh: number }>();
   for (const [id, ts] of by) {
     let idle = 0;
@@ -75,7 +83,14 @@ describe('roadlog report fleet (built CLI, archive from a real Kafka)', () => {
     dirs.push(archive);
     expect((await runCli(['topics', 'apply', '--prefix', prefix], { env })).code).toBe(0);
     const { records, truth } = drive(21);
-    await produce(kafka, `${prefix}.telemetry.v1`, records);
+    // Planted: 3 records no schema accepts (to the dead letters), 4 edge re-sends (dropped).
+    const planted: FleetRecord[] = [
+      ...[0, 1, 2].map(() => ({ ...records[1]!, value: 'not json', headers: {} })),
+      ...records.slice(0, 4).map((r) => ({ ...r })),
+    ];
+    await produce(kafka, `${prefix}.telemetry.v1`, [...records, ...planted]);
+    const alerts = [alertEvent(records[1]!.t.vehicleId, 'coolant-high', 'overheating', 'critical', START + 600_000), alertEvent(records[1]!.t.vehicleId, 'battery-low', 'low_battery', 'warning', START + 900_000), alertEvent(records[2]!.t.vehicleId, 'dtc', 'dtc', 'warning', START + 60_000)];
+    await produceAlerts(`${prefix}.alerts.v1`, alerts);
     const cold = startCli(['cold', 'start', '--archive', archive, '--http-port', '0'], { env: { ...env, ROADLOG_TOPICS_PREFIX: prefix, ROADLOG_COLD_FLUSH_MAX_AGE_MS: '1000' } });
     const admin = kafka.admin();
     await admin.connect();
@@ -124,5 +139,55 @@ describe('roadlog report fleet (built CLI, archive from a real Kafka)', () => {
     const table = await runCli(['report', 'fleet', '--archive', archive, '--vehicle', truth[0]!.vehicleId, '--vehicles-csv', csv], { env });
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(new RegExp(`^${truth[0]!.vehicleId}\\s`, 'm'));
+
+    const report = async (name: string, ...args: string[]) => {
+      const r = await runCli(['report', name, '--archive', archive, '--format', 'json', '--vehicles-csv', csv, ...args], { env: { ...env, ROADLOG_TOPICS_PREFIX: prefix }, timeoutMs: 120_000 });
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Record<string, unknown>[];
+    };
+    const row = (rs: Record<string, unknown>[], id: string) => rs.find((r) => r.vehicleId === id)!;
+    const fuel = await report('fuel');
+    for (const t of driven) expect(Math.abs(Number(row(fuel, t.vehicleId).lPer100km) - t.lPer100km!) / t.lPer100km!, `fuel ${t.vehicleId}`).toBeLessThanOrEqual(0.02);
+    const [idle, harsh] = [await report('idle'), await report('harsh')];
+    for (const r of rows) {
+      expect(row(idle, r.vehicleId).idleSeconds, r.vehicleId).toBe(r.idleSeconds);
+      expect(row(harsh, r.vehicleId).harshBrakingEvents, r.vehicleId).toBe(r.harshBrakingEvents);
+      expect(row(fuel, r.vehicleId).counterResets, r.vehicleId).toBe(0);
+    }
+    const health = await report('health');
+    expect(row(health, records[1]!.t.vehicleId)).toMatchObject({ alerts: 2, criticalAlerts: 1, alertCategories: 'low_battery overheating' });
+    expect(row(health, records[2]!.t.vehicleId)).toMatchObject({ alerts: 1, alertCategories: 'dtc' });
+    expect(health.reduce((n, r) => n + Number(r.alerts), 0)).toBe(3);
+    expect(await report('health', '--details', 'alerts')).toEqual(expect.arrayContaining([expect.objectContaining({ category: 'overheating', severity: 'critical', alerts: 1, vehicles: 1 })]));
+    const quality = await report('quality');
+    expect(quality.reduce((n, r) => n + Number(r.samples), 0)).toBe(records.length);
+    expect(row(quality, records[1]!.t.vehicleId).deadLetters).toBe(3);
+    expect(quality.reduce((n, r) => n + Number(r.deadLetters), 0)).toBe(3);
+    expect(await report('quality', '--details', 'deadLetters')).toEqual([expect.objectContaining({ reason: 'archive_invalid', code: 'ROADLOG_ERR_PAYLOAD_NOT_JSON', records: 3, vehicles: 1 })]);
+    const dups = await report('quality', '--details', 'duplicates');
+    expect(dups.reduce((n, r) => n + Number(r.edgeResends), 0)).toBe(4);
+    const html = join(archive, '..', 'fleet.html');
+    const h = await runCli(['report', 'fleet', '--archive', archive, '--format', 'html', '--out', html, '--vehicles-csv', csv, '--group-by', 'class'], { env });
+    expect(h.code, h.stderr).toBe(0);
+    const page = await readFile(html, 'utf8');
+    expect((page.match(/<svg /g) ?? []).length).toBe(4);
+    expect(page).not.toMatch(/<script|\ssrc=|\shref=/i);
   });
 });
+
+function alertEvent(vehicleId: string, rule: string, category: string, severity: AlertEvent['severity'], openedAt: number): AlertEvent {
+  return { alertId: alertIdOf(vehicleId, rule, '', openedAt), vehicleId, gatewayId: 'gw-report', rule, subject: '', category, severity, state: 'open', change: 'opened', openedAt, clearedAt: null, detectedAt: Date.now(), value: 1, threshold: 0, message: `${rule} (planted by the test)`, late: false, lateByMs: 0, ack: null, operatorClear: null };
+}
+
+/** Alert events as the hot path writes them: in a transaction, keyed by alertId. */
+async function produceAlerts(topic: string, events: readonly AlertEvent[]): Promise<void> {
+  const producer = kafka.producer({ transactionalId: randomName('report-alerts'), idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    const tx = await producer.transaction();
+    await tx.send({ topic, acks: -1, messages: events.map((e) => ({ key: e.alertId, value: JSON.stringify(e) })) });
+    await tx.commit();
+  } finally {
+    await producer.disconnect();
+  }
+}
