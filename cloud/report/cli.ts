@@ -103,7 +103,7 @@ async function vehicleRefs(flags: ReportFlags, kafka: ReportContext['kafka']): P
     const k = await kafka();
     if (k === undefined) throw new Error('Kafka is not configured');
     const { readVehicles } = await import('../vehicles/table.js');
-    return (await readVehicles(k.kafka, (k.topic as (t: string) => string)('vehicles'), 10_000)).vehicles;
+    return (await readVehicles(k.kafka, k.topic('vehicles'), 10_000)).vehicles;
   } catch (err) {
     process.stderr.write(`report: no vehicles table (${(err as Error).message.split('\n')[0]}): class and depot left empty; pass --vehicles-csv FILE\n`);
     return new Map();

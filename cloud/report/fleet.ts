@@ -45,7 +45,7 @@ export const STEP_OUTLIER = `(dKm > dt * ${MAX_KM_PER_S} + 0.01 OR dL > dt * ${M
 export function fleetSql(relation: string, q: ReportQuery): string {
   return `
 WITH s AS (
-  SELECT vehicleId, date::VARCHAR AS day, ts, seq, speedKph, engineRpm, longAccelMps2, odometerKm, fuelUsedL
+  SELECT vehicleId, date AS dday, ts, seq, speedKph, engineRpm, longAccelMps2, odometerKm, fuelUsedL
   FROM ${relation}
   WHERE ${whereSql(q)}
 ), d AS (
@@ -58,7 +58,7 @@ WITH s AS (
   FROM s
   WINDOW w AS (PARTITION BY vehicleId ORDER BY ts, seq)
 )
-SELECT vehicleId, day,
+SELECT vehicleId, dday::VARCHAR AS day,
   count(*)::INTEGER AS samples,
   coalesce(sum(dKm) FILTER (WHERE ${KM_STEP_OK}), 0) AS distanceKm,
   coalesce(sum(dL) FILTER (WHERE ${L_STEP_OK}), 0) AS fuelL,
@@ -68,7 +68,7 @@ SELECT vehicleId, day,
   (count(*) FILTER (WHERE ${STEP_OUTLIER}))::INTEGER AS outliers,
   min(ts) AS firstTs, max(ts) AS lastTs
 FROM d
-GROUP BY vehicleId, day`;
+GROUP BY vehicleId, dday`;
 }
 
 export const fleetReport: ReportDef = {

@@ -63,7 +63,7 @@ SELECT *,
   fuelUsedL - lag(fuelUsedL) OVER w AS dL,
   fuelLevelPct - lag(fuelLevelPct) OVER w AS dLevel,
   lead(ts) OVER w AS nextTs
-FROM (SELECT vehicleId, date::VARCHAR AS day, ts, seq, speedKph, engineRpm, odometerKm, fuelUsedL, fuelLevelPct FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
+FROM (SELECT vehicleId, date AS dday, ts, seq, speedKph, engineRpm, odometerKm, fuelUsedL, fuelLevelPct FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
 WINDOW w AS (PARTITION BY vehicleId ORDER BY ts, seq)`);
     // An island is a sample that is not flagged followed by the flagged ones after it: its first
     // ts is where the stuck span starts, its last where it ends, the sample after it the catch-up.
@@ -83,7 +83,7 @@ WITH x AS (
   SELECT s.*, EXISTS (SELECT 1 FROM fuel_stuck k WHERE k.vehicleId = s.vehicleId AND k.kind <> 'fuel_level_stuck' AND s.ts > k.fromTs AND s.ts <= k.endTs) AS excluded
   FROM fuel_steps s
 )
-SELECT vehicleId, day,
+SELECT vehicleId, dday::VARCHAR AS day,
   count(*)::INTEGER AS samples,
   coalesce(sum(dKm) FILTER (WHERE ${KM_STEP_OK} AND ${L_STEP_OK} AND NOT excluded), 0) AS distanceKm,
   coalesce(sum(dL) FILTER (WHERE ${KM_STEP_OK} AND ${L_STEP_OK} AND NOT excluded), 0) AS fuelL,
@@ -94,7 +94,7 @@ SELECT vehicleId, day,
   (count(*) FILTER (WHERE ${STEP_OUTLIER}))::INTEGER AS outliers,
   (count(*) FILTER (WHERE dKm IS NOT NULL AND (excluded OR NOT (${KM_STEP_OK} AND ${L_STEP_OK}))))::INTEGER AS excludedSteps,
   0 AS stuckSpans
-FROM x GROUP BY vehicleId, day`)) as BaseRow[];
+FROM x GROUP BY vehicleId, dday`)) as BaseRow[];
     const spans = await ctx.sql(`
 SELECT vehicleId, kind, fromTs, toTs, steps, NULL::DOUBLE AS amount FROM fuel_stuck
 UNION ALL

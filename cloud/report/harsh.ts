@@ -27,21 +27,21 @@ export const harshReport: ReportDef = {
   detailLists: ['events'],
   async collect(ctx) {
     await ctx.sql(`CREATE OR REPLACE TEMP TABLE harsh_steps AS
-SELECT vehicleId, day, ts, seq, speedKph, longAccelMps2,
+SELECT vehicleId, dday, ts, seq, speedKph, longAccelMps2,
   (ts - lag(ts) OVER w) / 1000.0 AS dt,
   odometerKm - lag(odometerKm) OVER w AS dKm,
   longAccelMps2 <= ${HARSH_BRAKING_MPS2} AS harsh,
   coalesce(lag(longAccelMps2 <= ${HARSH_BRAKING_MPS2}) OVER w, false) AS prevHarsh,
   lag(speedKph) OVER w AS prevSpeedKph
-FROM (SELECT vehicleId, date::VARCHAR AS day, ts, seq, speedKph, longAccelMps2, odometerKm FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
+FROM (SELECT vehicleId, date AS dday, ts, seq, speedKph, longAccelMps2, odometerKm FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
 WINDOW w AS (PARTITION BY vehicleId ORDER BY ts, seq)`);
     const base = (await ctx.sql(`
-SELECT vehicleId, day, count(*)::INTEGER AS samples,
+SELECT vehicleId, dday::VARCHAR AS day, count(*)::INTEGER AS samples,
   (count(*) FILTER (WHERE harsh AND NOT prevHarsh))::INTEGER AS harshBrakingEvents,
   (count(*) FILTER (WHERE harsh))::INTEGER AS harshSamples,
   coalesce(sum(dKm) FILTER (WHERE ${KM_STEP_OK}), 0) AS distanceKm,
   min(longAccelMps2) FILTER (WHERE harsh) AS hardestMps2
-FROM harsh_steps GROUP BY vehicleId, day`)) as BaseRow[];
+FROM harsh_steps GROUP BY vehicleId, dday`)) as BaseRow[];
     const events = await ctx.sql(`
 WITH i AS (SELECT *, sum(CASE WHEN harsh AND NOT prevHarsh THEN 1 ELSE 0 END) OVER (PARTITION BY vehicleId ORDER BY ts, seq ROWS UNBOUNDED PRECEDING) AS event FROM harsh_steps)
 SELECT vehicleId, min(ts) AS atTs, count(*)::INTEGER AS samples, min(longAccelMps2) AS peakMps2, arg_min(prevSpeedKph, ts) AS speedBeforeKph, arg_max(speedKph, ts) AS speedAfterKph

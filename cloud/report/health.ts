@@ -49,10 +49,10 @@ export const healthReport: ReportDef = {
     const base = (await ctx.sql(`
 WITH d AS (
   SELECT *, (ts - lag(ts) OVER w) / 1000.0 AS dt, oilLevelPct - lag(oilLevelPct) OVER w AS dOil
-  FROM (SELECT vehicleId, date::VARCHAR AS day, ts, seq, engineRpm, coolantC, oilPressureKpa, oilLevelPct, batteryV, dtcs FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
+  FROM (SELECT vehicleId, date AS dday, ts, seq, engineRpm, coolantC, oilPressureKpa, oilLevelPct, batteryV, dtcs FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
   WINDOW w AS (PARTITION BY vehicleId ORDER BY ts, seq)
 )
-SELECT vehicleId, day, count(*)::INTEGER AS samples,
+SELECT vehicleId, dday::VARCHAR AS day, count(*)::INTEGER AS samples,
   (count(*) FILTER (WHERE engineRpm > 0))::INTEGER AS engineOnSamples,
   max(coolantC) AS coolantMaxC,
   sum(coolantC) FILTER (WHERE engineRpm > 0) AS coolantSumC,
@@ -66,12 +66,12 @@ SELECT vehicleId, day, count(*)::INTEGER AS samples,
   (count(*) FILTER (WHERE len(dtcs) > 0))::INTEGER AS dtcSamples,
   coalesce(array_to_string(list_sort(list_distinct(flatten(list(dtcs)))), ' '), '') AS dtcCodes,
   0 AS alerts, 0 AS criticalAlerts, '' AS alertCategories
-FROM d GROUP BY vehicleId, day`)) as BaseRow[];
+FROM d GROUP BY vehicleId, dday`)) as BaseRow[];
     const notes: string[] = [];
     const details: Detail[] = [];
     const alerts = await readAlertsFor(ctx);
-    if (alerts === undefined) {
-      notes.push('Alerts: the alert events topic could not be read (Kafka did not answer); the alert columns are 0.');
+    if (typeof alerts === 'string') {
+      notes.push(`Alerts: the alert events topic could not be read (${alerts}); the alert columns are 0.`);
     } else {
       const rowOf = baseRowOf(base);
       const byCategory = new Map<string, { category: string; severity: string; alerts: number; late: number; vehicles: Set<string> }>();
@@ -100,16 +100,16 @@ FROM d GROUP BY vehicleId, day`)) as BaseRow[];
   },
 };
 
-/** Each alert once (its newest event), opened within the query's range, for its vehicle. */
-async function readAlertsFor(ctx: Parameters<ReportDef['collect']>[0]): Promise<AlertEvent[] | undefined> {
+/** Each alert once (its newest event), opened within the query's range, for its vehicle; why not, when the topic cannot be read. */
+async function readAlertsFor(ctx: Parameters<ReportDef['collect']>[0]): Promise<AlertEvent[] | string> {
   const k = await ctx.kafka();
-  if (k === undefined) return undefined;
+  if (k === undefined) return 'no Kafka';
   const { readAlerts } = await import('../hot/alerts.js');
   const { from, to, vehicle } = ctx.query;
   try {
     const all = await readAlerts(k.kafka, k.topic('alerts'), 30_000);
     return [...all.values()].filter((a) => a.openedAt >= from && a.openedAt < to && (vehicle === undefined || a.vehicleId === vehicle));
-  } catch {
-    return undefined;
+  } catch (err) {
+    return (err as Error).message.split('\n')[0]!;
   }
 }

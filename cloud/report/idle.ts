@@ -33,21 +33,21 @@ export const idleReport: ReportDef = {
   async collect(ctx) {
     await ctx.sql(`CREATE OR REPLACE TEMP TABLE idle_steps AS
 WITH d AS (
-  SELECT vehicleId, day, ts, seq, engineRpm, speedKph,
+  SELECT vehicleId, dday, ts, seq, engineRpm, speedKph,
     (ts - lag(ts) OVER w) / 1000.0 AS dt,
     odometerKm - lag(odometerKm) OVER w AS dKm,
     fuelUsedL - lag(fuelUsedL) OVER w AS dL
-  FROM (SELECT vehicleId, date::VARCHAR AS day, ts, seq, engineRpm, speedKph, odometerKm, fuelUsedL FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
+  FROM (SELECT vehicleId, date AS dday, ts, seq, engineRpm, speedKph, odometerKm, fuelUsedL FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
   WINDOW w AS (PARTITION BY vehicleId ORDER BY ts, seq)
 )
 SELECT *, engineRpm > 0 AND speedKph < 1 AND dt <= ${IDLE_MAX_GAP_S} AS idle FROM d`);
     const base = (await ctx.sql(`
-SELECT vehicleId, day, count(*)::INTEGER AS samples,
+SELECT vehicleId, dday::VARCHAR AS day, count(*)::INTEGER AS samples,
   coalesce(sum(dt) FILTER (WHERE idle), 0) AS idleSeconds,
   coalesce(sum(dt) FILTER (WHERE engineRpm > 0 AND dt <= ${IDLE_MAX_GAP_S}), 0) AS engineOnSeconds,
   coalesce(sum(dL) FILTER (WHERE idle AND ${KM_STEP_OK} AND ${L_STEP_OK}), 0) AS idleFuelL,
   0 AS longIdleSpans, 0 AS longIdleSeconds, 0 AS longestIdleSeconds
-FROM idle_steps GROUP BY vehicleId, day`)) as BaseRow[];
+FROM idle_steps GROUP BY vehicleId, dday`)) as BaseRow[];
     const spans = await ctx.sql(`
 WITH i AS (SELECT *, sum(CASE WHEN idle THEN 0 ELSE 1 END) OVER (PARTITION BY vehicleId ORDER BY ts, seq ROWS UNBOUNDED PRECEDING) AS island FROM idle_steps)
 SELECT vehicleId, min(ts - dt * 1000) FILTER (WHERE idle) AS fromTs, max(ts) FILTER (WHERE idle) AS toTs, sum(dt) FILTER (WHERE idle) AS seconds,

@@ -56,7 +56,7 @@ export interface ReportContext {
   archive: string;
   query: ReportQuery;
   /** Kafka, for the reports that read a topic too (health: alerts; quality: dead letters); undefined when it does not answer. */
-  kafka(): Promise<{ kafka: Kafka; topic(name: 'alerts' | 'deadLetters'): string } | undefined>;
+  kafka(): Promise<{ kafka: Kafka; topic(name: 'alerts' | 'deadLetters' | 'vehicles'): string } | undefined>;
   /** Runs one SQL statement, showing its progress on a terminal. */
   sql(sql: string): Promise<Record<string, unknown>[]>;
 }

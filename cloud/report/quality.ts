@@ -40,23 +40,23 @@ export const qualityReport: ReportDef = {
   async collect(ctx) {
     const base = (await ctx.sql(`
 WITH d AS (
-  SELECT vehicleId, day, ts, kafkaTimestamp, seq - lag(seq) OVER w AS dSeq
-  FROM (SELECT vehicleId, date::VARCHAR AS day, ts, seq, kafkaTimestamp FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
+  SELECT vehicleId, dday, ts, kafkaTimestamp, seq - lag(seq) OVER w AS dSeq
+  FROM (SELECT vehicleId, date AS dday, ts, seq, kafkaTimestamp FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
   WINDOW w AS (PARTITION BY vehicleId ORDER BY ts, seq)
 )
-SELECT vehicleId, day, count(*)::INTEGER AS samples,
+SELECT vehicleId, dday::VARCHAR AS day, count(*)::INTEGER AS samples,
   (count(*) FILTER (WHERE dSeq > 1))::INTEGER AS seqGaps,
   coalesce(sum(dSeq - 1) FILTER (WHERE dSeq > 1), 0)::BIGINT AS missingSeqs,
   (count(*) FILTER (WHERE dSeq < 0))::INTEGER AS seqRestarts,
   (count(*) FILTER (WHERE kafkaTimestamp - ts > ${LATE_AFTER_MS}))::INTEGER AS lateRecords,
   coalesce(max(kafkaTimestamp - ts) FILTER (WHERE kafkaTimestamp - ts > ${LATE_AFTER_MS}) / 1000.0, 0) AS maxLateSeconds,
   0 AS deadLetters
-FROM d GROUP BY vehicleId, day`)) as BaseRow[];
+FROM d GROUP BY vehicleId, dday`)) as BaseRow[];
     const notes: string[] = [];
     const details: Detail[] = [];
     const dead = await readDeadLetters(ctx);
-    if (dead === undefined) {
-      notes.push('Dead letters: the dead-letter topic could not be read (Kafka did not answer); the column is 0.');
+    if (typeof dead === 'string') {
+      notes.push(`Dead letters: the dead-letter topic could not be read (${dead}); the column is 0.`);
     } else {
       const rowOf = baseRowOf(base);
       const byReason = new Map<string, { reason: string; code: string; records: number; vehicles: Set<string>; example: string }>();
@@ -104,10 +104,10 @@ interface DeadLetter {
   message: string;
 }
 
-/** The dead-letter topic's records that Kafka got within the query's range (the key is the vehicle, when one was named). */
-async function readDeadLetters(ctx: Parameters<ReportDef['collect']>[0]): Promise<DeadLetter[] | undefined> {
+/** The dead-letter topic's records that Kafka got within the query's range (the key is the vehicle, when one was named); why not, when it cannot be read. */
+async function readDeadLetters(ctx: Parameters<ReportDef['collect']>[0]): Promise<DeadLetter[] | string> {
   const k = await ctx.kafka();
-  if (k === undefined) return undefined;
+  if (k === undefined) return 'no Kafka';
   const { readToEnd } = await import('../admin/read-to-end.js');
   const { from, to, vehicle } = ctx.query;
   const out: DeadLetter[] = [];
@@ -122,8 +122,8 @@ async function readDeadLetters(ctx: Parameters<ReportDef['collect']>[0]): Promis
       if (at < from || at >= to || (vehicle !== undefined && vehicleId !== vehicle)) return;
       out.push({ vehicleId, at, reason: header(m.headers, DEAD_LETTER_HEADER.reason) || '?', code: header(m.headers, DEAD_LETTER_HEADER.code), message: header(m.headers, DEAD_LETTER_HEADER.message) });
     }, { timeoutMs: 30_000, transactional: false, what: 'dead letters' });
-  } catch {
-    return undefined;
+  } catch (err) {
+    return (err as Error).message.split('\n')[0]!;
   }
   return out;
 }
