@@ -9,7 +9,7 @@ import { Mutex } from '../../shared/mutex/index.js';
 import { parseTelemetry } from '../../shared/schema/index.js';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import { loadDuckDB } from './duckdb.js';
-import { deleteUncommitted, flushFileName, hourDir, mkdirDurable, readState, TELEMETRY, writeState, type PartitionState } from './layout.js';
+import { deleteUncommitted, flushFileName, hourDir, mkdirDurable, readState, TELEMETRY, writeStates, type PartitionState } from './layout.js';
 import { ColdMetrics } from './metrics.js';
 import type { ColdOptions } from './options.js';
 import { SeqRuns } from './seqs.js';
@@ -51,8 +51,15 @@ interface Owned {
 
 const FLUSH_PARALLELISM = 2;
 
-interface FlushReason {
-  why: 'records' | 'bytes' | 'age' | 'memory' | 'stop';
+type FlushWhy = 'records' | 'bytes' | 'age' | 'memory' | 'stop';
+
+/** A partition's flush, written and fsynced, not yet committed. */
+interface Prepared {
+  o: Owned;
+  start: number;
+  next: number;
+  written: { path: string; rows: number }[];
+  rows: number;
 }
 
 /**
@@ -64,7 +71,8 @@ interface FlushReason {
  * (SeqRuns) dropped, the rest appended to the partition's stage (a DuckDB table); a flush, when
  * the stage is big or old enough, writes one Parquet file per device-time hour (temp name,
  * fsync, rename, fsync the directory), then the partition's state file (the commit point),
- * then commits the Kafka offset for lag monitoring. When it takes a partition over it deletes
+ * then commits the Kafka offset for lag monitoring; partitions due at once do it as one group
+ * commit (flushAll). When it takes a partition over it deletes
  * what an uncommitted flush left and resumes at the state's offset, whatever Kafka's
  * committed offset says; a rebalance drops every stage and starts each partition again so.
  */
@@ -92,7 +100,7 @@ export class Archiver {
     this.db = await DuckDBInstance.create(':memory:', { threads: '2', memory_limit: `${options.duckdbMemoryMiB}MiB`, temp_directory: join(options.archive, TELEMETRY, '_state', `duckdb-${options.instanceId}.tmp`) });
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
-    const consumer = (this.consumer = kafka.consumer({ groupId: options.groupId, sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10), maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 1_000 }));
+    const consumer = (this.consumer = kafka.consumer({ groupId: options.groupId, sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10), maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 250 }));
     consumer.on(consumer.events.GROUP_JOIN, (e) => void this.lock.run(() => this.onAssignment(e.payload.memberAssignment[topics.telemetry] ?? [])).catch((err: unknown) => logger.error({ err }, 'cold: taking the new assignment failed')));
     await consumer.connect();
     await consumer.subscribe({ topics: [topics.telemetry], fromBeginning: true });
@@ -108,15 +116,18 @@ export class Archiver {
     if (this.timer !== undefined) clearInterval(this.timer);
     // Flush while still a member (the lock keeps batches out), so the offsets commit to the group;
     // whatever a batch reads after this is dropped and read again by the next owner.
+    const t0 = performance.now();
     await this.lock.run(async () => {
       await this.flushAll([...this.owned.values()], 'stop');
       for (const o of this.owned.values()) await o.stage.drop();
       this.owned.clear();
     });
+    const t1 = performance.now();
     await this.consumer?.stop();
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
     this.db?.closeSync();
+    this.input.logger.debug({ flushMs: Math.round(t1 - t0), disconnectMs: Math.round(performance.now() - t1) }, 'cold: stopped');
   }
 
   status() {
@@ -193,13 +204,13 @@ export class Archiver {
     // The consumer's own position (nothing is committed by it): the next fetch starts after this batch.
     resolveOffset(batch.messages.at(-1)!.offset);
     const f = this.input.options.flush;
-    if (o.stage.rows >= f.maxRecords) await this.flush(o, { why: 'records' });
-    else if (o.stage.bytes >= f.maxBytes) await this.flush(o, { why: 'bytes' });
+    if (o.stage.rows >= f.maxRecords) await this.flushAll([o], 'records');
+    else if (o.stage.bytes >= f.maxBytes) await this.flushAll([o], 'bytes');
     let total = 0;
     for (const x of this.owned.values()) total += x.stage.rows;
     if (total > this.input.options.maxBufferedRecords) {
       const largest = [...this.owned.values()].reduce((a, b) => (b.stage.rows > a.stage.rows ? b : a));
-      await this.flush(largest, { why: 'memory' });
+      await this.flushAll([largest], 'memory');
     }
     await heartbeat();
   }
@@ -246,56 +257,69 @@ export class Archiver {
     await this.flushAll(due, 'age');
   }
 
-  /** Flushes partitions FLUSH_PARALLELISM at a time (each stage has its own DuckDB connection; a partition's COPY alone keeps one core busy). */
-  private async flushAll(list: Owned[], why: FlushReason['why']): Promise<void> {
-    const queue = [...list];
-    const worker = async (): Promise<void> => {
-      for (let o = queue.shift(); o !== undefined; o = queue.shift()) await this.flush(o, { why });
-    };
-    await Promise.all(Array.from({ length: FLUSH_PARALLELISM }, worker));
-  }
-
   /**
-   * Writes the stage of `o` out and commits: files (temp, fsync, rename, fsync directories),
-   * dead letters, then the state file. Nothing to do when nothing was read since the last one.
+   * Flushes the stages of `list` as one group commit: each partition's files under temp names
+   * and fsynced, its dead letters sent (FLUSH_PARALLELISM partitions at a time: each stage has
+   * its own DuckDB connection, and a partition's COPY alone keeps one core busy); then every
+   * rename, and each folder they touch made durable once; then each partition's state file (its
+   * commit point) and the state folder once; then one offset commit for lag. Partitions flushed
+   * together share the folders' fsyncs, which are most of a small flush's time. Nothing to do
+   * for a partition that read nothing since its last commit.
    */
-  private async flush(o: Owned, reason: FlushReason): Promise<void> {
-    if (o.start === undefined || o.next === undefined || o.next === o.start) return;
+  private async flushAll(list: Owned[], why: FlushWhy): Promise<void> {
     const { options, topics, logger } = this.input;
     const t0 = performance.now();
-    const start = o.start;
-    const hours = [...o.stage.hours];
-    for (const h of hours) await mkdirDurable(options.archive, join(TELEMETRY, hourDir(h * 3_600_000)));
+    const queue = list.filter((o) => o.start !== undefined && o.next !== undefined && o.next !== o.start);
+    if (queue.length === 0) return;
+    const prepared: Prepared[] = [];
+    const worker = async (): Promise<void> => {
+      for (let o = queue.shift(); o !== undefined; o = queue.shift()) prepared.push(await this.prepare(o));
+    };
+    await Promise.all(Array.from({ length: FLUSH_PARALLELISM }, worker));
+    const live = prepared.filter((f) => this.owned.get(f.o.p) === f.o); // one taken away meanwhile: its new owner writes the range again
+    const dirs = new Set<string>();
+    for (const f of live) {
+      for (const w of f.written) {
+        await rename(w.path, w.path.slice(0, -'.tmp'.length));
+        dirs.add(dirname(w.path));
+      }
+    }
+    // The hour folders, the day folders above them and the telemetry folder: another
+    // partition's flush may have made one a moment ago and not yet made its entry durable.
+    const days = new Set([...dirs].map((d) => dirname(d)));
+    await Promise.all([...dirs, ...days].map((d) => nodeAtomicFs.fsyncDir(d)));
+    if (dirs.size > 0) await nodeAtomicFs.fsyncDir(join(options.archive, TELEMETRY));
+    const states = live.map((f): PartitionState => ({ v: 1, topic: topics.telemetry, partition: f.o.p, nextOffset: f.next, rows: (f.o.state?.rows ?? 0) + f.rows, envelope: f.o.envelope.snapshot(), seqs: f.o.seqs.snapshot(), ...(f.o.dropped.size === 0 ? {} : { dropped: Object.fromEntries(f.o.dropped) }), updatedAt: this.now() }));
+    await writeStates(options.archive, states);
+    const ms = performance.now() - t0;
+    for (const [i, f] of live.entries()) {
+      const o = f.o;
+      o.state = states[i];
+      o.start = f.next;
+      o.invalid = [];
+      await o.stage.reset();
+      this.metrics.flushed(why, f.rows, f.written.length, ms);
+      logger.debug({ partition: o.p, why, from: f.start, to: f.next - 1, rows: f.rows, files: f.written.length, ms: Math.round(ms), partitions: live.length }, 'cold: flushed');
+    }
+    if (live.length > 0) await this.consumer!.commitOffsets(live.map((f) => ({ topic: topics.telemetry, partition: f.o.p, offset: String(f.next) }))).catch((err: unknown) => logger.debug({ err }, 'cold: committing the Kafka offsets failed (the archive is the truth; lag shows it)'));
+  }
+
+  /** One partition's part of a flush before its commit: its files under temp names, fsynced, and its dead letters sent. */
+  private async prepare(o: Owned): Promise<Prepared> {
+    const { options, topics } = this.input;
+    const start = o.start!;
+    const next = o.next!;
+    for (const h of o.stage.hours) await mkdirDurable(options.archive, join(TELEMETRY, hourDir(h * 3_600_000)));
     const finalPath = (hourStartMs: number): string => join(options.archive, TELEMETRY, hourDir(hourStartMs), flushFileName(topics.telemetry, o.p, start));
     const written = await o.stage.writeFiles((h) => `${finalPath(h)}.tmp`);
-    for (const f of written) await fsyncFile(f.path);
+    await Promise.all(written.map((f) => fsyncFile(f.path)));
     if (o.invalid.length > 0) {
       await this.producer!.send({ topic: topics.deadLetters, acks: -1, messages: o.invalid.map((r) => ({ key: r.key, value: r.value, headers: r.headers })) });
       this.metrics.deadLetters.inc(o.invalid.length);
     }
-    if (this.owned.get(o.p) !== o) return; // taken away meanwhile: the new owner writes this range again
-    const dirs = new Set<string>();
-    for (const f of written) {
-      await rename(f.path, f.path.slice(0, -'.tmp'.length));
-      dirs.add(dirname(f.path));
-    }
-    // The hour folders, and the day folders above them: another partition's flush may have made
-    // one a moment ago and not yet made its entry durable.
-    for (const d of dirs) await nodeAtomicFs.fsyncDir(d);
-    for (const d of new Set([...dirs].map((x) => dirname(x)))) await nodeAtomicFs.fsyncDir(d);
-    if (dirs.size > 0) await nodeAtomicFs.fsyncDir(join(options.archive, TELEMETRY));
-    const rows = written.reduce((n, f) => n + f.rows, 0);
-    const state: PartitionState = { v: 1, topic: topics.telemetry, partition: o.p, nextOffset: o.next, rows: (o.state?.rows ?? 0) + rows, envelope: o.envelope.snapshot(), seqs: o.seqs.snapshot(), ...(o.dropped.size === 0 ? {} : { dropped: Object.fromEntries(o.dropped) }), updatedAt: this.now() };
-    await writeState(options.archive, state);
-    o.state = state;
-    o.start = o.next;
-    o.invalid = [];
-    await o.stage.reset();
-    const ms = performance.now() - t0;
-    this.metrics.flushed(reason.why, rows, written.length, ms);
-    logger.debug({ partition: o.p, why: reason.why, from: start, to: o.next - 1, rows, files: written.length, ms: Math.round(ms) }, 'cold: flushed');
-    await this.consumer!.commitOffsets([{ topic: topics.telemetry, partition: o.p, offset: String(o.next) }]).catch((err: unknown) => logger.debug({ err, partition: o.p }, 'cold: committing the Kafka offset failed (the archive is the truth; lag shows it)'));
+    return { o, start, next, written, rows: written.reduce((n, f) => n + f.rows, 0) };
   }
+
 }
 
 function countDropped(o: Owned, vehicleId: string, which: 0 | 1): void {

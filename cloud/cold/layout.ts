@@ -99,9 +99,16 @@ export async function readState(archive: string, topic: string, partition: numbe
 }
 
 export async function writeState(archive: string, state: PartitionState): Promise<void> {
+  await writeStates(archive, [state]);
+}
+
+/** Several partitions' commit points at once: each file written atomically, the state folder made durable once for all. */
+export async function writeStates(archive: string, states: readonly PartitionState[]): Promise<void> {
+  if (states.length === 0) return;
   const dir = join(archive, TELEMETRY, STATE_DIR);
   await mkdirDurable(archive, join(TELEMETRY, STATE_DIR));
-  await writeFileAtomic(join(dir, `${state.topic}+${state.partition}.json`), JSON.stringify(state));
+  await Promise.all(states.map((s) => writeFileAtomic(join(dir, `${s.topic}+${s.partition}.json`), JSON.stringify(s), { syncDir: false })));
+  await nodeAtomicFs.fsyncDir(dir);
 }
 
 /** Every partition's state found in the archive. */

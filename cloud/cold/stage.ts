@@ -42,8 +42,13 @@ const STAGE_COLUMNS: readonly [string, DuckDBType, string][] = [
   ['hourBucket', INTEGER, 'INTEGER'],
 ];
 
-/** What a Parquet file holds, in order: the staged columns cast to their archived types. */
-function selectList(topic: string, partition: number): string {
+/**
+ * What a Parquet file holds, in order: the staged columns cast to their archived types; the
+ * envelope's source looked up in the stage's dictionary as list literals (a scan, a filter and
+ * a projection: DuckDB keeps the rows in the order they were appended, which is Kafka's).
+ */
+function selectList(topic: string, partition: number, sources: readonly Source[]): string {
+  const lookup = (field: keyof Source, type: string) => (sources.length === 0 ? `NULL::${type}` : `list_extract([${sources.map((x) => (typeof x[field] === 'number' ? String(x[field]) : sqlString(String(x[field])))).join(', ')}]::${type}[], source + 1)`);
   return [
     'v::UTINYINT AS v',
     'vehicleId',
@@ -63,10 +68,10 @@ function selectList(topic: string, partition: number): string {
     'lat',
     'lon',
     "CASE WHEN dtcs = '' THEN []::VARCHAR[] ELSE string_split(dtcs, ',') END AS dtcs",
-    'src.gatewayId',
-    'src.edgeLog',
-    'src.edgeLane',
-    'src.edgePartition',
+    `${lookup('gatewayId', 'VARCHAR')} AS gatewayId`,
+    `${lookup('edgeLog', 'VARCHAR')} AS edgeLog`,
+    `${lookup('edgeLane', 'VARCHAR')} AS edgeLane`,
+    `${lookup('edgePartition', 'INTEGER')} AS edgePartition`,
     '(edgeOffsetHi::UBIGINT << 32) + edgeOffsetLo::UBIGINT AS edgeOffset',
     'ingestTs::BIGINT AS ingestTs',
     `'${topic.replace(/'/g, "''")}' AS kafkaTopic`,
@@ -74,6 +79,14 @@ function selectList(topic: string, partition: number): string {
     'kafkaOffset::BIGINT AS kafkaOffset',
     'kafkaTimestamp::BIGINT AS kafkaTimestamp',
   ].join(', ');
+}
+
+/** Where a record came from: its envelope's gateway, edge log, lane and edge partition (a stage's dictionary). */
+interface Source {
+  gatewayId: string;
+  edgeLog: string;
+  edgeLane: string;
+  edgePartition: number;
 }
 
 const CHUNK_ROWS = 2048;
@@ -94,7 +107,7 @@ export class Stage {
   firstAt = 0;
   readonly hours = new Set<number>();
   private readonly table: string;
-  private sources: { gatewayId: string; edgeLog: string; edgeLane: string; edgePartition: number }[] = [];
+  private sources: Source[] = [];
   private sourceIds = new Map<string, number>();
   /** The previous record's source: a partition's records mostly come from one edge partition in a row. */
   private lastSource: { env: Envelope; id: number } | undefined;
@@ -191,16 +204,10 @@ export class Stage {
     this.appendChunk();
     this.appender!.flushSync();
     const out: { path: string; hourStartMs: number; rows: number }[] = [];
-    const select = selectList(this.topic, this.partition);
-    const sources = `${this.table}_sources`;
-    await this.conn.run(`CREATE OR REPLACE TABLE ${sources} (id INTEGER, gatewayId VARCHAR, edgeLog VARCHAR, edgeLane VARCHAR, edgePartition INTEGER)`);
-    if (this.sources.length > 0) {
-      const values = this.sources.map((x, i) => `(${i}, ${sqlString(x.gatewayId)}, ${sqlString(x.edgeLog)}, ${sqlString(x.edgeLane)}, ${x.edgePartition})`).join(', ');
-      await this.conn.run(`INSERT INTO ${sources} VALUES ${values}`);
-    }
+    const select = selectList(this.topic, this.partition, this.sources);
     for (const hour of [...this.hours].sort((a, b) => a - b)) {
       const path = pathFor(hour * HOUR_MS);
-      const reader = await this.conn.runAndReadAll(`COPY (SELECT ${select} FROM ${this.table} s LEFT JOIN ${sources} src ON s.source = src.id WHERE hourBucket = ${hour} ORDER BY kafkaOffset) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
+      const reader = await this.conn.runAndReadAll(`COPY (SELECT ${select} FROM ${this.table} WHERE hourBucket = ${hour}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)`);
       out.push({ path, hourStartMs: hour * HOUR_MS, rows: Number(reader.getColumns()[0]?.[0] ?? 0) });
     }
     return out;
@@ -226,7 +233,6 @@ export class Stage {
     this.appender?.closeSync();
     this.appender = undefined;
     await this.conn.run(`DROP TABLE IF EXISTS ${this.table}`);
-    await this.conn.run(`DROP TABLE IF EXISTS ${this.table}_sources`);
     this.conn.closeSync();
   }
 }

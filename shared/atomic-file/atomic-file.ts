@@ -39,6 +39,12 @@ export interface WriteFileAtomicOptions {
    * behind is truncated and reused.
    */
   exclusive?: boolean;
+  /**
+   * Default true. False leaves the directory's fsync to the caller, who replaces several files
+   * in one directory and makes it durable once afterwards (until then, a crash may leave the
+   * old content).
+   */
+  syncDir?: boolean;
 }
 
 /**
@@ -67,7 +73,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   }
   await file.close();
   await fs.rename(tmp, path);
-  await fs.fsyncDir(dirname(path));
+  if (options.syncDir !== false) await fs.fsyncDir(dirname(path));
 }
 
 class NodeAtomicFile implements AtomicFile {

@@ -55,7 +55,7 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
  */
 async function archiver(brokers: string, total: number, dir: string, round: number): Promise<{ rps: number; cpu: number; files: number; stopSeconds: number }> {
   const archive = join(dir, `archive-${round}`);
-  const env = { ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_TOPICS_PREFIX: 'cp', ROADLOG_LOG_LEVEL: 'error', ROADLOG_HOME: join(dir, 'home'), ROADLOG_COLD_GROUP_ID: `bench-cold-${round}` };
+  const env = { ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_TOPICS_PREFIX: 'cp', ROADLOG_LOG_LEVEL: process.env.ROADLOG_BENCH_COLD_LOG ?? 'error', ROADLOG_LOG_FORMAT: 'json', ROADLOG_HOME: join(dir, 'home'), ROADLOG_COLD_GROUP_ID: `bench-cold-${round}`, ...(process.env.ROADLOG_BENCH_COLD_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.ROADLOG_BENCH_COLD_NODE_OPTIONS }) };
   const cold = startCli(['cold', 'start', '--archive', archive, '--http-port', '0'], { env });
   try {
     const base = await httpBaseOf(cold, 'roadlog cold start');
@@ -85,6 +85,7 @@ async function archiver(brokers: string, total: number, dir: string, round: numb
     const exit = await cold.exited;
     if (exit.code !== 0) throw new Error(`roadlog cold start exited ${exit.code}: ${cold.output.stderr}`);
     const t2 = performance.now();
+    if (process.env.ROADLOG_BENCH_COLD_LOG !== undefined) process.stderr.write(cold.output.stderr + cold.output.stdout);
     const committed = (await readStates(archive)).reduce((n, s) => n + s.nextOffset, 0);
     if (committed !== total) throw new Error(`the archive committed ${committed} of ${total} offsets`);
     const files = (await readdir(join(archive, 'telemetry'), { recursive: true })).filter((f) => f.endsWith('.parquet')).length;

@@ -78,4 +78,14 @@ describe('writeFileAtomic on a disk that fails or loses power', () => {
     await writeFileAtomic('/d/f', 'new', { fs });
     expect(fs.crash().contents('/d/f').toString()).toBe('new');
   });
+
+  it('syncDir: false leaves the directory to the caller: a power cut before its fsync may keep the old file, after it the new one', async () => {
+    const before = await setup();
+    await writeFileAtomic('/d/f', 'new', { fs: before, syncDir: false });
+    expect(['old', 'new']).toContain(before.crash().contents('/d/f').toString());
+    const after = await setup();
+    await writeFileAtomic('/d/f', 'new', { fs: after, syncDir: false });
+    await after.fsyncDir('/d');
+    expect(after.crash().contents('/d/f').toString()).toBe('new');
+  });
 });
