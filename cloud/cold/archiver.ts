@@ -51,6 +51,9 @@ interface Owned {
 
 const FLUSH_PARALLELISM = 2;
 
+/** kafkajs errors that mean the group is changing (kafkajs's isRebalancing, and an unknown member): not a failure of the archiver's. */
+const GROUP_CHANGE = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
+
 type FlushWhy = 'records' | 'bytes' | 'age' | 'memory' | 'stop';
 
 /** A partition's flush, written and fsynced, not yet committed. */
@@ -79,6 +82,8 @@ interface Prepared {
 export class Archiver {
   readonly metrics: ColdMetrics;
   private db: DuckDBInstance | undefined;
+  /** Counts rebalances, bumped the moment one begins (not under the lock). */
+  private generation = 0;
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
   private readonly owned = new Map<number, Owned>();
@@ -101,10 +106,18 @@ export class Archiver {
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     const consumer = (this.consumer = kafka.consumer({ groupId: options.groupId, sessionTimeout: options.sessionTimeoutMs, heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10), maxBytesPerPartition: 4 * 1024 * 1024, maxWaitTimeInMs: 250 }));
+    // Synchronously, outside the lock: a flush in progress sees it before it commits (flushAll).
+    consumer.on(consumer.events.REBALANCING, () => void this.generation++);
     consumer.on(consumer.events.GROUP_JOIN, (e) => void this.lock.run(() => this.onAssignment(e.payload.memberAssignment[topics.telemetry] ?? [])).catch((err: unknown) => logger.error({ err }, 'cold: taking the new assignment failed')));
     await consumer.connect();
     await consumer.subscribe({ topics: [topics.telemetry], fromBeginning: true });
-    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (b) => this.lock.run(() => this.onBatch(b)).catch((err: unknown) => this.fail(err)) });
+    await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (b) =>
+        this.lock.run(() => this.onBatch(b)).catch((err: unknown) => {
+          // The group changing under a batch (its heartbeat says so) is kafkajs's to handle: it rejoins, emits REBALANCING, and GROUP_JOIN restarts every partition from the archive.
+          if (GROUP_CHANGE.has((err as { type?: string }).type ?? '')) throw err;
+          this.fail(err);
+        }),
+    });
     this.timer = setInterval(() => void this.lock.run(() => this.flushDue()).catch((err: unknown) => this.fail(err)), Math.min(1_000, options.flush.maxAgeMs));
     logger.info({ archive: options.archive, group: options.groupId }, 'cold: archiver started');
   }
@@ -271,12 +284,25 @@ export class Archiver {
     const t0 = performance.now();
     const queue = list.filter((o) => o.start !== undefined && o.next !== undefined && o.next !== o.start);
     if (queue.length === 0) return;
+    const generation = this.generation;
     const prepared: Prepared[] = [];
+    let failed = false;
     const worker = async (): Promise<void> => {
-      for (let o = queue.shift(); o !== undefined; o = queue.shift()) prepared.push(await this.prepare(o));
+      for (let o = failed ? undefined : queue.shift(); o !== undefined; o = failed ? undefined : queue.shift()) {
+        try {
+          prepared.push(await this.prepare(o));
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
     };
-    await Promise.all(Array.from({ length: FLUSH_PARALLELISM }, worker));
-    const live = prepared.filter((f) => this.owned.get(f.o.p) === f.o); // one taken away meanwhile: its new owner writes the range again
+    // Every worker settles before an error goes up: none may still be writing when the stop that follows flushes again.
+    const settled = await Promise.allSettled(Array.from({ length: FLUSH_PARALLELISM }, worker));
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    // A rebalance that began meanwhile may give these partitions to another member: commit nothing, the owner writes the ranges again.
+    if (this.generation !== generation) return;
+    const live = prepared.filter((f) => this.owned.get(f.o.p) === f.o);
     const dirs = new Set<string>();
     for (const f of live) {
       for (const w of f.written) {
@@ -290,16 +316,18 @@ export class Archiver {
     await Promise.all([...dirs, ...days].map((d) => nodeAtomicFs.fsyncDir(d)));
     if (dirs.size > 0) await nodeAtomicFs.fsyncDir(join(options.archive, TELEMETRY));
     const states = live.map((f): PartitionState => ({ v: 1, topic: topics.telemetry, partition: f.o.p, nextOffset: f.next, rows: (f.o.state?.rows ?? 0) + f.rows, envelope: f.o.envelope.snapshot(), seqs: f.o.seqs.snapshot(), ...(f.o.dropped.size === 0 ? {} : { dropped: Object.fromEntries(f.o.dropped) }), updatedAt: this.now() }));
+    if (this.generation !== generation) return;
     await writeStates(options.archive, states);
     const ms = performance.now() - t0;
     for (const [i, f] of live.entries()) {
-      const o = f.o;
-      o.state = states[i];
-      o.start = f.next;
-      o.invalid = [];
-      await o.stage.reset();
+      f.o.state = states[i];
+      f.o.start = f.next;
+      f.o.invalid = [];
+    }
+    for (const f of live) {
+      await f.o.stage.reset();
       this.metrics.flushed(why, f.rows, f.written.length, ms);
-      logger.debug({ partition: o.p, why, from: f.start, to: f.next - 1, rows: f.rows, files: f.written.length, ms: Math.round(ms), partitions: live.length }, 'cold: flushed');
+      logger.debug({ partition: f.o.p, why, from: f.start, to: f.next - 1, rows: f.rows, files: f.written.length, ms: Math.round(ms), partitions: live.length }, 'cold: flushed');
     }
     if (live.length > 0) await this.consumer!.commitOffsets(live.map((f) => ({ topic: topics.telemetry, partition: f.o.p, offset: String(f.next) }))).catch((err: unknown) => logger.debug({ err }, 'cold: committing the Kafka offsets failed (the archive is the truth; lag shows it)'));
   }

@@ -107,7 +107,8 @@ export async function writeStates(archive: string, states: readonly PartitionSta
   if (states.length === 0) return;
   const dir = join(archive, TELEMETRY, STATE_DIR);
   await mkdirDurable(archive, join(TELEMETRY, STATE_DIR));
-  await Promise.all(states.map((s) => writeFileAtomic(join(dir, `${s.topic}+${s.partition}.json`), JSON.stringify(s), { syncDir: false })));
+  const settled = await Promise.allSettled(states.map((s) => writeFileAtomic(join(dir, `${s.topic}+${s.partition}.json`), JSON.stringify(s), { syncDir: false })));
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
   await nodeAtomicFs.fsyncDir(dir);
 }
 

@@ -48,7 +48,7 @@ const STAGE_COLUMNS: readonly [string, DuckDBType, string][] = [
  * a projection: DuckDB keeps the rows in the order they were appended, which is Kafka's).
  */
 function selectList(topic: string, partition: number, sources: readonly Source[]): string {
-  const lookup = (field: keyof Source, type: string) => (sources.length === 0 ? `NULL::${type}` : `list_extract([${sources.map((x) => (typeof x[field] === 'number' ? String(x[field]) : sqlString(String(x[field])))).join(', ')}]::${type}[], source + 1)`);
+  const lookup = (field: keyof Source, type: string) => (sources.length === 0 ? `NULL::${type}` : `list_extract([${sources.map((x) => (typeof x[field] === 'number' ? String(x[field]) : textLiteral(String(x[field])))).join(', ')}]::${type}[], source + 1)`);
   return [
     'v::UTINYINT AS v',
     'vehicleId',
@@ -91,6 +91,11 @@ interface Source {
 
 const CHUNK_ROWS = 2048;
 const HOUR_MS = 3_600_000;
+
+/** Any header text as a SQL value, whatever bytes it holds (hex-encoded: no quoting to get wrong, no NUL to cut the statement). */
+function textLiteral(s: string): string {
+  return `decode(unhex('${Buffer.from(s, 'utf8').toString('hex')}'))`;
+}
 
 function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;

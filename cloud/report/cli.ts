@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { RoadlogError } from '../../shared/errors/index.js';
+import { MAX_TS_MS } from '../../shared/schema/index.js';
 import { createLogger } from '../../shared/logging/index.js';
 import type { VehicleRef } from '../../shared/vehicles/index.js';
 import { coldConfig } from '../cold/cli.js';
@@ -26,8 +27,9 @@ interface ReportFlags {
 
 function time(flag: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
-  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(n)) throw new RoadlogError('ROADLOG_ERR_USAGE', `${flag}: expected an ISO 8601 time or ms since epoch, got ${JSON.stringify(v)}`);
+  // Ten digits or more: ms since the epoch; anything else (`2026`, `2026-01-05`, `2026-01-05T06:00Z`): ISO 8601.
+  const n = /^\d{10,}$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(n) || n < 0 || n > MAX_TS_MS) throw new RoadlogError('ROADLOG_ERR_USAGE', `${flag}: expected an ISO 8601 time or ms since epoch (up to ${new Date(MAX_TS_MS).toISOString()}), got ${JSON.stringify(v)}`);
   return n;
 }
 

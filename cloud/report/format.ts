@@ -1,3 +1,4 @@
+import { RoadlogError } from '../../shared/errors/index.js';
 import type { Report } from './model.js';
 
 /**
@@ -26,7 +27,8 @@ export const TABLE_DETAIL_ROWS = 20;
  */
 export function formatReport(report: Report, format: Exclude<Format, 'html'>, details?: string): string {
   if (details !== undefined) {
-    const d = report.details.find((x) => x.name === details)!;
+    const d = report.details.find((x) => x.name === details);
+    if (d === undefined) throw new RoadlogError('ROADLOG_ERR_USAGE', `--details ${details}: report ${report.def.name} has ${report.details.map((x) => x.name).join(', ') || 'no lists'}`);
     return formatRows(d.rows, d.columns, format);
   }
   if (format !== 'table') return formatRows(report.rows, report.columns, format);

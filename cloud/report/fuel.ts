@@ -1,4 +1,4 @@
-import { KM_STEP_OK, L_STEP_OK, STEP_OUTLIER } from './fleet.js';
+import { IDLE_MAX_GAP_S, KM_STEP_OK, L_STEP_OK, STEP_OUTLIER } from './fleet.js';
 import { baseRowOf, dayOf, iso, ratio, whereSql, type BaseRow, type ReportDef } from './model.js';
 
 /**
@@ -62,7 +62,8 @@ SELECT *,
   odometerKm - lag(odometerKm) OVER w AS dKm,
   fuelUsedL - lag(fuelUsedL) OVER w AS dL,
   fuelLevelPct - lag(fuelLevelPct) OVER w AS dLevel,
-  lead(ts) OVER w AS nextTs
+  lead(ts) OVER w AS nextTs,
+  lag(ts) OVER w AS prevTs
 FROM (SELECT vehicleId, date AS dday, ts, seq, speedKph, engineRpm, odometerKm, fuelUsedL, fuelLevelPct FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
 WINDOW w AS (PARTITION BY vehicleId ORDER BY ts, seq)`);
     // An island is a sample that is not flagged followed by the flagged ones after it: its first
@@ -70,11 +71,11 @@ WINDOW w AS (PARTITION BY vehicleId ORDER BY ts, seq)`);
     const islands = STUCK.map((s, i) => `island${i}`);
     await ctx.sql(`CREATE OR REPLACE TEMP TABLE fuel_stuck AS
 WITH f AS (
-  SELECT vehicleId, ts, nextTs, ${STUCK.map((s, i) => `coalesce(${s.flag}, false) AS flag${i}`).join(', ')}
+  SELECT vehicleId, ts, seq, nextTs, ${STUCK.map((s, i) => `coalesce(${s.flag}, false) AS flag${i}`).join(', ')}
   FROM fuel_steps
 ), i AS (
   SELECT *, ${STUCK.map((s, i) => `sum(CASE WHEN flag${i} THEN 0 ELSE 1 END) OVER w AS ${islands[i]}`).join(', ')}
-  FROM f WINDOW w AS (PARTITION BY vehicleId ORDER BY ts ROWS UNBOUNDED PRECEDING)
+  FROM f WINDOW w AS (PARTITION BY vehicleId ORDER BY ts, seq ROWS UNBOUNDED PRECEDING)
 )
 ${STUCK.map((s, i) => `SELECT vehicleId, '${s.kind}' AS kind, min(ts) AS fromTs, max(ts) AS toTs, coalesce(max(nextTs) FILTER (WHERE flag${i}), max(ts)) AS endTs, (count(*) FILTER (WHERE flag${i}))::INTEGER AS steps
 FROM i GROUP BY vehicleId, ${islands[i]} HAVING count(*) FILTER (WHERE flag${i}) > 0 AND max(ts) - min(ts) >= ${s.minS * 1000}`).join('\nUNION ALL\n')}`);
@@ -87,7 +88,7 @@ SELECT vehicleId, dday::VARCHAR AS day,
   count(*)::INTEGER AS samples,
   coalesce(sum(dKm) FILTER (WHERE ${KM_STEP_OK} AND ${L_STEP_OK} AND NOT excluded), 0) AS distanceKm,
   coalesce(sum(dL) FILTER (WHERE ${KM_STEP_OK} AND ${L_STEP_OK} AND NOT excluded), 0) AS fuelL,
-  coalesce(sum(dL) FILTER (WHERE ${KM_STEP_OK} AND ${L_STEP_OK} AND NOT excluded AND engineRpm > 0 AND speedKph < 1), 0) AS idleFuelL,
+  coalesce(sum(dL) FILTER (WHERE ${KM_STEP_OK} AND ${L_STEP_OK} AND NOT excluded AND engineRpm > 0 AND speedKph < 1 AND dt <= ${IDLE_MAX_GAP_S}), 0) AS idleFuelL,
   (count(*) FILTER (WHERE dLevel >= ${REFUEL_POINTS}))::INTEGER AS refuels,
   coalesce(sum(dLevel) FILTER (WHERE dLevel >= ${REFUEL_POINTS}), 0) AS refuelledPct,
   (count(*) FILTER (WHERE dKm < 0 OR dL < 0))::INTEGER AS counterResets,
@@ -99,7 +100,7 @@ FROM x GROUP BY vehicleId, dday`)) as BaseRow[];
 SELECT vehicleId, kind, fromTs, toTs, steps, NULL::DOUBLE AS amount FROM fuel_stuck
 UNION ALL
 SELECT vehicleId, CASE WHEN dKm < 0 OR dL < 0 THEN 'counter_reset' WHEN ${STEP_OUTLIER} THEN 'outlier' ELSE 'refuel' END AS kind,
-  (ts - dt * 1000)::BIGINT AS fromTs, ts AS toTs, 1 AS steps, CASE WHEN dLevel >= ${REFUEL_POINTS} THEN dLevel END AS amount
+  prevTs AS fromTs, ts AS toTs, 1 AS steps, CASE WHEN dLevel >= ${REFUEL_POINTS} THEN dLevel END AS amount
 FROM fuel_steps WHERE dKm < 0 OR dL < 0 OR ${STEP_OUTLIER} OR dLevel >= ${REFUEL_POINTS}
 ORDER BY vehicleId, fromTs, kind`);
     const rowOf = baseRowOf(base);

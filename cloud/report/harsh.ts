@@ -44,7 +44,7 @@ SELECT vehicleId, dday::VARCHAR AS day, count(*)::INTEGER AS samples,
 FROM harsh_steps GROUP BY vehicleId, dday`)) as BaseRow[];
     const events = await ctx.sql(`
 WITH i AS (SELECT *, sum(CASE WHEN harsh AND NOT prevHarsh THEN 1 ELSE 0 END) OVER (PARTITION BY vehicleId ORDER BY ts, seq ROWS UNBOUNDED PRECEDING) AS event FROM harsh_steps)
-SELECT vehicleId, min(ts) AS atTs, count(*)::INTEGER AS samples, min(longAccelMps2) AS peakMps2, arg_min(prevSpeedKph, ts) AS speedBeforeKph, arg_max(speedKph, ts) AS speedAfterKph
+SELECT vehicleId, min(ts) AS atTs, count(*)::INTEGER AS samples, min(longAccelMps2) AS peakMps2, first(prevSpeedKph ORDER BY ts, seq) AS speedBeforeKph, last(speedKph ORDER BY ts, seq) AS speedAfterKph
 FROM i WHERE harsh GROUP BY vehicleId, event ORDER BY vehicleId, atTs`);
     return {
       base,

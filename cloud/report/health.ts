@@ -10,6 +10,7 @@ import { baseRowOf, dayOf, ratio, whereSql, type BaseRow, type Detail, type Repo
  * level moved), battery (lowest, time under 11.8 V). Thresholds are the default rule pack's.
  * Grouped by day, the same columns are the fleet's trend.
  */
+const ALERT_COLUMNS = ['category', 'severity', 'alerts', 'late', 'vehicles'];
 export const COOLANT_HOT_C = 110;
 export const OIL_PRESSURE_LOW_KPA = 90;
 export const BATTERY_LOW_V = 11.8;
@@ -41,8 +42,8 @@ export const healthReport: ReportDef = {
   charts: [
     { title: 'Alerts', field: 'alerts' },
     { title: 'Highest coolant (°C)', field: 'coolantMaxC' },
-    { title: 'Oil level change (points)', field: 'oilLevelChangePct' },
-    { title: 'Lowest battery (V)', field: 'batteryMinV' },
+    { title: 'Oil level change (points)', field: 'oilLevelChangePct', worst: 'low' },
+    { title: 'Lowest battery (V)', field: 'batteryMinV', worst: 'low' },
   ],
   detailLists: ['alerts'],
   async collect(ctx) {
@@ -72,6 +73,7 @@ FROM d GROUP BY vehicleId, dday`)) as BaseRow[];
     const alerts = await readAlertsFor(ctx);
     if (typeof alerts === 'string') {
       notes.push(`Alerts: the alert events topic could not be read (${alerts}); the alert columns are 0.`);
+      details.push({ name: 'alerts', title: 'Alerts by category (not read)', columns: ALERT_COLUMNS, rows: [] });
     } else {
       const rowOf = baseRowOf(base);
       const byCategory = new Map<string, { category: string; severity: string; alerts: number; late: number; vehicles: Set<string> }>();
@@ -91,7 +93,7 @@ FROM d GROUP BY vehicleId, dday`)) as BaseRow[];
       details.push({
         name: 'alerts',
         title: 'Alerts by category',
-        columns: ['category', 'severity', 'alerts', 'late', 'vehicles'],
+        columns: ALERT_COLUMNS,
         rows: [...byCategory.values()].sort((a, b) => b.alerts - a.alerts || a.category.localeCompare(b.category)).map((c) => ({ category: c.category, severity: c.severity, alerts: c.alerts, late: c.late, vehicles: c.vehicles.size })),
       });
     }

@@ -64,12 +64,13 @@ async function loadECharts(): Promise<ECharts> {
   }
 }
 
-/** One chart as SVG: a line over days, or horizontal bars per vehicle, class or depot (the largest MAX_CHART_BARS). */
+/** One chart as SVG: a line over days, or horizontal bars per vehicle, class or depot (the MAX_CHART_BARS that matter most: see ChartSpec.worst). */
 function chartSvg(echarts: ECharts, report: Report, key: string, spec: ChartSpec): string {
   const points = report.rows.filter((r) => typeof r[spec.field] === 'number').map((r) => ({ name: String(r[key]), value: r[spec.field] as number }));
   if (points.length === 0) return `<figure class="chart"><figcaption>${esc(spec.title)}</figcaption><p>No values.</p></figure>`;
   const byDay = report.groupBy === 'day';
-  const shown = byDay ? points : [...points].sort((a, b) => b.value - a.value).slice(0, MAX_CHART_BARS).reverse();
+  const sign = spec.worst === 'low' ? -1 : 1;
+  const shown = byDay ? points : [...points].sort((a, b) => sign * (b.value - a.value)).slice(0, MAX_CHART_BARS).reverse();
   const width = byDay ? Math.max(480, Math.min(1200, 40 * shown.length + 120)) : 520;
   const height = byDay ? 300 : Math.max(200, 16 * shown.length + 70);
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
@@ -77,7 +78,7 @@ function chartSvg(echarts: ECharts, report: Report, key: string, spec: ChartSpec
   const value = { type: 'value' as const };
   chart.setOption({
     animation: false,
-    title: { text: spec.title + (!byDay && points.length > shown.length ? ` (top ${shown.length} of ${points.length})` : ''), textStyle: { fontSize: 13 } },
+    title: { text: spec.title + (!byDay && points.length > shown.length ? ` (${spec.worst === 'low' ? 'lowest' : 'highest'} ${shown.length} of ${points.length})` : ''), textStyle: { fontSize: 13 } },
     grid: { left: 10, right: 20, top: 40, bottom: 10, containLabel: true },
     xAxis: byDay ? category : value,
     yAxis: byDay ? value : category,

@@ -35,6 +35,7 @@ export const idleReport: ReportDef = {
 WITH d AS (
   SELECT vehicleId, dday, ts, seq, engineRpm, speedKph,
     (ts - lag(ts) OVER w) / 1000.0 AS dt,
+    lag(ts) OVER w AS prevTs,
     odometerKm - lag(odometerKm) OVER w AS dKm,
     fuelUsedL - lag(fuelUsedL) OVER w AS dL
   FROM (SELECT vehicleId, date AS dday, ts, seq, engineRpm, speedKph, odometerKm, fuelUsedL FROM ${ctx.relation} WHERE ${whereSql(ctx.query)})
@@ -50,7 +51,7 @@ SELECT vehicleId, dday::VARCHAR AS day, count(*)::INTEGER AS samples,
 FROM idle_steps GROUP BY vehicleId, dday`)) as BaseRow[];
     const spans = await ctx.sql(`
 WITH i AS (SELECT *, sum(CASE WHEN idle THEN 0 ELSE 1 END) OVER (PARTITION BY vehicleId ORDER BY ts, seq ROWS UNBOUNDED PRECEDING) AS island FROM idle_steps)
-SELECT vehicleId, min(ts - dt * 1000) FILTER (WHERE idle) AS fromTs, max(ts) FILTER (WHERE idle) AS toTs, sum(dt) FILTER (WHERE idle) AS seconds,
+SELECT vehicleId, min(prevTs) FILTER (WHERE idle) AS fromTs, max(ts) FILTER (WHERE idle) AS toTs, sum(dt) FILTER (WHERE idle) AS seconds,
   coalesce(sum(dL) FILTER (WHERE idle AND ${KM_STEP_OK} AND ${L_STEP_OK}), 0) AS fuelL
 FROM i GROUP BY vehicleId, island
 HAVING sum(dt) FILTER (WHERE idle) > ${LONG_IDLE_S}

@@ -47,6 +47,8 @@ export interface ChartSpec {
   title: string;
   /** A column of the grouped rows, drawn as a bar per row (a line when grouped by day). */
   field: string;
+  /** Which end matters when there are more rows than bars: the largest values (default) or the smallest (a battery's lowest, completeness). */
+  worst?: 'high' | 'low';
 }
 
 export interface ReportContext {

@@ -15,6 +15,7 @@ import { baseRowOf, dayOf, whereSql, type BaseRow, type Detail, type ReportDef }
  *   files since the archive began: listed per vehicle in the details, not limited by --from/--to.
  */
 export const LATE_AFTER_MS = 5_000;
+const DEAD_COLUMNS = ['reason', 'code', 'records', 'vehicles', 'example'];
 
 export const qualityReport: ReportDef = {
   name: 'quality',
@@ -32,7 +33,7 @@ export const qualityReport: ReportDef = {
   derived: [{ name: 'completenessPct', digits: 2, of: (r) => (r.samples === null || r.samples === undefined ? null : (100 * Number(r.samples)) / (Number(r.samples) + Number(r.missingSeqs ?? 0))) }],
   columns: ['samples', 'completenessPct', 'seqGaps', 'missingSeqs', 'seqRestarts', 'lateRecords', 'maxLateSeconds', 'deadLetters'],
   charts: [
-    { title: 'Completeness by seq (%)', field: 'completenessPct' },
+    { title: 'Completeness by seq (%)', field: 'completenessPct', worst: 'low' },
     { title: 'Late records', field: 'lateRecords' },
     { title: 'Dead letters', field: 'deadLetters' },
   ],
@@ -57,6 +58,7 @@ FROM d GROUP BY vehicleId, dday`)) as BaseRow[];
     const dead = await readDeadLetters(ctx);
     if (typeof dead === 'string') {
       notes.push(`Dead letters: the dead-letter topic could not be read (${dead}); the column is 0.`);
+      details.push({ name: 'deadLetters', title: 'Dead letters by reason (not read)', columns: DEAD_COLUMNS, rows: [] });
     } else {
       const rowOf = baseRowOf(base);
       const byReason = new Map<string, { reason: string; code: string; records: number; vehicles: Set<string>; example: string }>();
@@ -73,7 +75,7 @@ FROM d GROUP BY vehicleId, dday`)) as BaseRow[];
       details.push({
         name: 'deadLetters',
         title: 'Dead letters by reason',
-        columns: ['reason', 'code', 'records', 'vehicles', 'example'],
+        columns: DEAD_COLUMNS,
         rows: [...byReason.values()].sort((a, b) => b.records - a.records || a.reason.localeCompare(b.reason)).map((c) => ({ reason: c.reason, code: c.code, records: c.records, vehicles: c.vehicles.size, example: c.example })),
       });
     }

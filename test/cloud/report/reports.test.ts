@@ -9,6 +9,7 @@ import { REPORTS, runReport } from '../../../cloud/report/run.js';
 import { exampleTelemetry, type Telemetry } from '../../../shared/schema/index.js';
 import type { VehicleRef } from '../../../shared/vehicles/index.js';
 import { archiveFromMessages } from '../../support/archive.js';
+import { runCli } from '../../support/cli.js';
 
 /**
  * Every report over a small archive whose every anomaly was put there on purpose, each
@@ -24,6 +25,7 @@ const vehicles = new Map<string, VehicleRef>([
 ]);
 let dir: string;
 let archive: string;
+let csv: string;
 const samples: Telemetry[] = [];
 /** Per V1 step (by its ts): whether the fuel report must count it (not excluded by a rule). */
 const fuelCounts = new Map<number, boolean>();
@@ -103,6 +105,8 @@ beforeAll(async () => {
   archive = join(dir, 'archive');
   const messages = join(dir, 'm.jsonl');
   await writeFile(messages, samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
+  csv = join(dir, 'vehicles.csv');
+  await writeFile(csv, 'vehicleId,class,depot\nV1,car,north\nV2,truck,south\n');
   await archiveFromMessages(messages, archive, { topic: 't.telemetry.v1', kafkaDelaySql: 'CASE WHEN seq % 100 = 0 THEN 60000 ELSE 100 END' });
 });
 
@@ -153,6 +157,18 @@ describe('reports over an archive with planted anomalies', () => {
     expect(byId(quality, 'V1').completenessPct).toBeCloseTo((100 * v1().length) / (v1().length + 5), 2);
     expect(byId(quality, 'V2')).toMatchObject({ seqGaps: 0, missingSeqs: 0, lateRecords: late('V2'), completenessPct: 100 });
     expect(quality.notes.join(' ')).toMatch(/dead-letter topic could not be read/);
+    // The lists that come from Kafka are there, empty, when it could not be read: --details never fails on them.
+    expect(JSON.parse(formatReport(health, 'json', 'alerts'))).toEqual([]);
+    expect(formatReport(quality, 'csv', 'deadLetters')).toBe('reason,code,records,vehicles,example\n');
+    expect(() => formatReport(health, 'json', 'spans')).toThrow(/--details spans: report health has alerts/);
+  });
+
+  it('the CLI: a time it cannot read is a usage error naming the flag; a year alone is a year, not milliseconds', async () => {
+    const bad = await runCli(['report', 'fleet', '--archive', archive, '--from', '99999999999999999'], { env: { ROADLOG_KAFKA_BROKERS: '127.0.0.1:1' } });
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/ROADLOG_ERR_USAGE --from: expected an ISO 8601 time/)]);
+    const year = await runCli(['report', 'fleet', '--archive', archive, '--from', '2026', '--to', '2026-03-02', '--format', 'json', '--vehicles-csv', csv], { env: { ROADLOG_KAFKA_BROKERS: '127.0.0.1:1' } });
+    expect(year.code, year.stderr).toBe(0);
+    expect((JSON.parse(year.stdout) as { samples: number }[]).reduce((n, r) => n + r.samples, 0)).toBe(samples.filter((x) => x.ts < Date.parse('2026-03-02T00:00:00Z')).length);
   });
 
   it('--group-by day, class, depot: the same sums split another way; ratios of the sums', async () => {

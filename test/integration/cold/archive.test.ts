@@ -173,4 +173,38 @@ describe('archiver (built CLI, real Kafka, DuckDB)', () => {
     expect(got.rows).toBe(records.length);
     expect(PARTITIONS).toBe(12);
   }, 180_000 * Number(process.env.ROADLOG_FAULT_SCALE ?? 1));
+
+  it('scale out and back while records arrive: a second member joins, then the first stops; every record exactly once', async () => {
+    const prefix = randomName('cold-scale');
+    const archive = join(await mkdtemp(join(tmpdir(), 'roadlog-cold-')), 'archive');
+    dirs.push(archive);
+    expect((await runCli(['topics', 'apply', '--prefix', prefix], { env })).code).toBe(0);
+    const records = fleetRecords(13, 20, 30);
+    const flushEnv = { ROADLOG_COLD_FLUSH_MAX_AGE_MS: '300', ROADLOG_COLD_FLUSH_MAX_RECORDS: '1000', ROADLOG_COLD_SESSION_TIMEOUT_MS: '6000' };
+    const third = Math.ceil(records.length / 3);
+    const a = await startCold(prefix, archive, flushEnv);
+    await produce(kafka, `${prefix}.telemetry.v1`, records.slice(0, third));
+    // B joins while records arrive: both rebalance, A's flushes in progress commit nothing (generation).
+    const producing = produce(kafka, `${prefix}.telemetry.v1`, records.slice(third, 2 * third));
+    const b = await startCold(prefix, archive, flushEnv);
+    await producing;
+    await waitFor(async () => {
+      const [sa, sb] = await Promise.all([a, b].map(async (x) => (await (await fetch(`${await httpBaseOf(x, 'archiver')}/status`)).json()) as { partitions: unknown[] }));
+      return sa!.partitions.length > 0 && sb!.partitions.length > 0 && sa!.partitions.length + sb!.partitions.length === PARTITIONS ? true : undefined;
+    }, 60_000, 'both members to own partitions');
+    // A leaves cleanly while the last third arrives: its stop flushes what it holds, B takes the rest over.
+    const last = produce(kafka, `${prefix}.telemetry.v1`, records.slice(2 * third));
+    a.child.kill('SIGTERM');
+    expect((await a.exited).code).toBe(0);
+    await last;
+    await caughtUp(archive, `${prefix}.telemetry.v1`).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; member A exited ${String(a.child.exitCode)}, B ${String(b.child.exitCode)}: ${b.output.stderr.slice(-2000)}`);
+    });
+    b.child.kill('SIGTERM');
+    expect((await b.exited).code).toBe(0);
+    const got = await countArchive(archive);
+    console.log(`archiver scale out and back: ${records.length} records, ${got.rows} rows archived`);
+    expect([...got.perKey].filter(([, n]) => n > 1).slice(0, 5)).toEqual([]);
+    expect([got.distinct, got.rows]).toEqual([records.length, records.length]);
+  }, 180_000);
 });
