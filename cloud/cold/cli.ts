@@ -148,6 +148,6 @@ export function registerColdCommands(program: Command): void {
         }
       }
       const hours = (config.topics as TopicsOptions).telemetryRetentionHours;
-      process.stdout.write(`${influxSaid}\nnot reached: Kafka keeps its raw records until the telemetry topic's retention (${hours} h); records that arrive from now on are archived and written again; the archiver's duplicate filters keep its id and last seq numbers until they age out\n`);
+      process.stdout.write(`${influxSaid}\nnot reached: Kafka keeps its raw records until the telemetry topic's retention (${hours} h); records that arrive from now on are archived and written again; the archiver's duplicate filters keep its id and last seq numbers until they age out, and its state files keep its count of duplicates removed (the quality report's)\n`);
     });
 }
