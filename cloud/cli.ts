@@ -3,12 +3,13 @@ import { intOption } from '../shared/cli/context.js';
 import { BROKERS_HELP, kafkaCommandContext } from './kafka-options.js';
 import { registerTopicsCommands } from './admin/cli.js';
 import { registerColdCommands } from './cold/cli.js';
+import { registerConsoleCommands } from './console/cli.js';
 import { registerHotCommands } from './hot/cli.js';
 import { registerInfluxCommands } from './influx/cli.js';
 import { registerReportCommands } from './report/cli.js';
 import { registerVehiclesCommands } from './vehicles/cli.js';
 
-/** Commands of the cloud side: topics, tail, hot and alerts (report, console come with their issues). */
+/** Commands of the cloud side: topics, tail, hot and alerts, cold and report, influx-sink, vehicles, console. */
 export function registerCloudCommands(program: Command): void {
   registerTopicsCommands(program);
   registerHotCommands(program);
@@ -16,6 +17,7 @@ export function registerCloudCommands(program: Command): void {
   registerReportCommands(program);
   registerInfluxCommands(program);
   registerVehiclesCommands(program);
+  registerConsoleCommands(program);
 
   program
     .command('tail')

@@ -7,7 +7,7 @@ import { coldConfig } from '../cold/cli.js';
 import type { ColdOptions } from '../cold/options.js';
 import { BROKERS_HELP } from '../kafka-options.js';
 import type { Format } from './format.js';
-import type { GroupBy, ReportContext, ReportDef } from './model.js';
+import { parseTime, type GroupBy, type ReportContext, type ReportDef } from './model.js';
 import { REPORTS, runReport } from './run.js';
 
 interface ReportFlags {
@@ -27,9 +27,8 @@ interface ReportFlags {
 
 function time(flag: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
-  // Ten digits or more: ms since the epoch; anything else (`2026`, `2026-01-05`, `2026-01-05T06:00Z`): ISO 8601.
-  const n = /^\d{10,}$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(n) || n < 0 || n > MAX_TS_MS) throw new RoadlogError('ROADLOG_ERR_USAGE', `${flag}: expected an ISO 8601 time or ms since epoch (up to ${new Date(MAX_TS_MS).toISOString()}), got ${JSON.stringify(v)}`);
+  const n = parseTime(v);
+  if (n === undefined) throw new RoadlogError('ROADLOG_ERR_USAGE', `${flag}: expected an ISO 8601 time or ms since epoch (up to ${new Date(MAX_TS_MS).toISOString()}), got ${JSON.stringify(v)}`);
   return n;
 }
 

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Kafka } from 'kafkajs';
+import { MAX_TS_MS } from '../../shared/schema/index.js';
 import type { VehicleRef } from '../../shared/vehicles/index.js';
 
 /**
@@ -189,6 +190,16 @@ export function whereSql(q: ReportQuery): string {
 
 export function sqlString(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
+}
+
+/**
+ * A time given by a person: ten digits or more are ms since the epoch; anything else is ISO
+ * 8601 (`2026` is a year, `2026-01-05`, `2026-01-05T06:00Z`). Undefined when it is neither, or
+ * outside the telemetry's range.
+ */
+export function parseTime(v: string): number | undefined {
+  const n = /^\d{10,}$/.test(v) ? Number(v) : Date.parse(v);
+  return Number.isFinite(n) && n >= 0 && n <= MAX_TS_MS ? n : undefined;
 }
 
 /** A device-time day, as the archive's `date=` folders name it. */

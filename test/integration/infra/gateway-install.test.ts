@@ -93,6 +93,7 @@ describe('infra/gateway/install.sh --root', () => {
     expect(modules).not.toContain('@duckdb');
     expect(modules).not.toContain('echarts');
     expect(modules).not.toContain('zrender');
+    expect(modules).not.toContain('fastify');
     const native = await findFiles(join(root, 'opt/roadlog/lib/node_modules/roadlog/node_modules'), (name) => name.endsWith('.node'));
     expect(native).toEqual([]);
     // A cloud command on the gateway says what is missing instead of failing on a module path.
