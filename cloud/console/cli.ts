@@ -1,11 +1,42 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import { intOption } from '../../shared/cli/context.js';
 import { RoadlogError } from '../../shared/errors/index.js';
+import { createLogger } from '../../shared/logging/index.js';
+import type { TopicsOptions } from '../../shared/topics/options.js';
+import type { VehicleRef } from '../../shared/vehicles/index.js';
+import { loadComponentConfig, runUntilSignal } from '../component.js';
+import { BROKERS_HELP, resolveKafka } from '../kafka-options.js';
+import type { ReportContext } from '../report/model.js';
+import { ConsoleConfigSchema, type ConsoleOptions } from './options.js';
 import { ROLES, type Role } from './users.js';
 
-/** `roadlog console ...`: the web console's commands (its server comes with the pages). */
+interface ConsoleFlags {
+  config?: string;
+  brokers?: string;
+  host?: string;
+  port?: number;
+  users?: string;
+  archive?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** `roadlog console ...`: the web console's server and its users. */
 export function registerConsoleCommands(program: Command): void {
-  const console_ = program.command('console').description('the web console: its users (the server and its pages are being built)');
+  const console_ = program
+    .command('console')
+    .description('the web console\'s server: login, and the reports API so far (its pages are being built; see cloud/README.md "Console"); `console passwd` manages its users')
+    .option('--host <host>', 'listen on this address (console.host, default 127.0.0.1: this machine only)')
+    .option('--port <port>', 'listen on this port, 0 for a free one (console.port, default 8080)', intOption('--port', 0, 65_535))
+    .option('--users <file>', 'users file (console.usersFile, default $ROADLOG_HOME/console-users; make it with `roadlog console passwd`)')
+    .option('--archive <dir>', 'the archive the reports read (cold.archive, default $ROADLOG_HOME/archive)')
+    .option('--cert <file>', 'serve HTTPS with this PEM certificate (console.tls.cert; needs --key)')
+    .option('--key <file>', 'the certificate\'s PEM private key (console.tls.key)')
+    .option('--brokers <list>', BROKERS_HELP)
+    .option('--config <file>', 'YAML config file (the console: section)')
+    .action(async (flags: ConsoleFlags, cmd: Command) => serve(flags, cmd));
+
   console_
     .command('passwd')
     .description('add or replace a console user in a users file (scrypt hash; the password is read from stdin, at least 8 characters)')
@@ -25,4 +56,85 @@ export function registerConsoleCommands(program: Command): void {
       }
       process.stdout.write(`${user} (${flags.role}): ${done} in ${file}\n`);
     });
+}
+
+async function serve(flags: ConsoleFlags, cmd: Command): Promise<void> {
+  if ((flags.cert === undefined) !== (flags.key === undefined)) throw new RoadlogError('ROADLOG_ERR_USAGE', '--cert and --key go together');
+  const section: Record<string, unknown> = {};
+  if (flags.host !== undefined) section.host = flags.host;
+  if (flags.port !== undefined) section.port = flags.port;
+  if (flags.users !== undefined) section.usersFile = flags.users;
+  if (flags.cert !== undefined) section.tls = { cert: flags.cert, key: flags.key };
+  const config = loadComponentConfig(cmd, ConsoleConfigSchema, 'console', section, flags);
+  const options = config.console as ConsoleOptions;
+  const archive = flags.archive ?? config.cold.archive;
+  const logger = createLogger({ level: config.log.level, format: config.log.format, name: 'roadlog-console' });
+  const { asFileError } = await import('../../shared/errors/index.js');
+  const { readUsersFile } = await import('./users.js');
+  const users = await readUsersFile(options.usersFile);
+  const pem = (setting: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw asFileError(err, setting, file);
+    }
+  };
+  const https = options.tls === undefined ? undefined : { cert: pem('console.tls.cert', options.tls.cert), key: pem('console.tls.key', options.tls.key) };
+  const { createMetricsRegistry } = await import('../../shared/metrics/index.js');
+  const registry = createMetricsRegistry({ component: 'console' });
+  const { buildConsoleApi } = await import('./server.js');
+  const { registerReportsApi } = await import('./reports-api.js');
+  const { app } = await buildConsoleApi({ users, registry, secure: https !== undefined, sessionIdleMs: options.sessionIdleMinutes * 60_000, ...(https === undefined ? {} : { https }) });
+  const kafka = lazyKafka(config, flags, logger);
+  registerReportsApi(app, { archive, kafka, vehicles: cachedVehicles(kafka, logger) });
+  app.get('/healthz', async () => ({ ready: true }));
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
+  await app.ready();
+  const { listen } = await import('../../shared/net/index.js');
+  const address = await listen(app.server, { host: options.host, port: options.port, setting: 'console.port' });
+  const url = `${https === undefined ? 'http' : 'https'}://${address.address}:${address.port}`;
+  process.stdout.write(`console: ${url} (users from ${options.usersFile}: ${users.size}; archive ${archive})\n`);
+  process.stdout.write(`http ${url}\n`);
+  await runUntilSignal(logger, app.server, () => app.close(), 'stopping the console');
+}
+
+/** Kafka, made when a report first needs it; undefined (logged once) when it cannot be. */
+function lazyKafka(config: Parameters<typeof resolveKafka>[0] & { readonly topics: unknown }, flags: ConsoleFlags, logger: ReturnType<typeof createLogger>): ReportContext['kafka'] {
+  let made: ReturnType<ReportContext['kafka']> | undefined;
+  return () => {
+    made ??= (async () => {
+      try {
+        const { kafka } = await resolveKafka(config, flags);
+        const { createKafka } = await import('../../shared/kafka/index.js');
+        const { topicName } = await import('../../shared/topics/topics.js');
+        return { kafka: createKafka(kafka, logger), topic: (t: 'alerts' | 'deadLetters' | 'vehicles') => topicName(config.topics as TopicsOptions, t) };
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'console: no Kafka; the reports leave class and depot empty and say what they could not read');
+        return undefined;
+      }
+    })();
+    return made;
+  };
+}
+
+/** The vehicles table (class, depot), read from its topic at most once a minute. */
+function cachedVehicles(kafka: ReportContext['kafka'], logger: ReturnType<typeof createLogger>): () => Promise<ReadonlyMap<string, VehicleRef>> {
+  let cached: { at: number; table: Promise<ReadonlyMap<string, VehicleRef>> } | undefined;
+  return () => {
+    if (cached === undefined || Date.now() - cached.at > 60_000) {
+      cached = {
+        at: Date.now(),
+        table: (async () => {
+          const k = await kafka();
+          if (k === undefined) return new Map();
+          const { readVehicles } = await import('../vehicles/table.js');
+          return (await readVehicles(k.kafka, k.topic('vehicles'), 10_000)).vehicles;
+        })().catch((err: unknown) => {
+          logger.warn({ err: (err as Error).message }, 'console: the vehicles topic could not be read; class and depot are left empty');
+          return new Map();
+        }),
+      };
+    }
+    return cached.table;
+  };
 }

@@ -47,7 +47,7 @@ export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = 
 export async function httpBaseOf(started: ReturnType<typeof startCli>, what: string, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const base = /^http (http:\/\/\S+)$/m.exec(started.output.stdout)?.[1];
+    const base = /^http (https?:\/\/\S+)$/m.exec(started.output.stdout)?.[1];
     if (base !== undefined) return base;
     if (started.child.exitCode !== null) throw new Error(`${what} exited (${started.child.exitCode}): ${started.output.stderr}`);
     if (Date.now() > deadline) throw new Error(`${what} did not start within ${timeoutMs} ms: ${started.output.stderr}`);
