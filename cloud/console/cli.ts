@@ -26,7 +26,7 @@ interface ConsoleFlags {
 export function registerConsoleCommands(program: Command): void {
   const console_ = program
     .command('console')
-    .description('the web console\'s server: login, and the reports API so far (its pages are being built; see cloud/README.md "Console"); `console passwd` manages its users')
+    .description('the web console: log in and read the reports in a browser (more pages are being built; see cloud/README.md "Console"); `console passwd` manages its users')
     .option('--host <host>', 'listen on this address (console.host, default 127.0.0.1: this machine only)')
     .option('--port <port>', 'listen on this port, 0 for a free one (console.port, default 8080)', intOption('--port', 0, 65_535))
     .option('--users <file>', 'users file (console.usersFile, default $ROADLOG_HOME/console-users; make it with `roadlog console passwd`)')
@@ -87,6 +87,7 @@ async function serve(flags: ConsoleFlags, cmd: Command): Promise<void> {
   const { app } = await buildConsoleApi({ users, registry, secure: https !== undefined, sessionIdleMs: options.sessionIdleMinutes * 60_000, ...(https === undefined ? {} : { https }) });
   const kafka = lazyKafka(config, flags, logger);
   registerReportsApi(app, { archive, kafka, vehicles: cachedVehicles(kafka, logger) });
+  (await import('./web.js')).registerWeb(app);
   app.get('/healthz', async () => ({ ready: true }));
   app.get('/metrics', async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
   await app.ready();

@@ -9,7 +9,9 @@ import { REPORTS, runReport } from '../report/run.js';
  * for the console, the very code `roadlog report` runs (cloud/report/run.ts), so the page's
  * numbers are the CLI's. JSON is `{ report, groupBy, columns, rows, details, notes }`; CSV is
  * the rows as `roadlog report NAME --format csv` prints them, as a download. One report runs at
- * a time per console (DuckDB takes both cores of a small machine); the next waits.
+ * a time per console (DuckDB takes both cores of a small machine); the next waits. With
+ * `charts=svg` the JSON also holds each chart as an SVG string, drawn on the server by the
+ * html report's code (`chartsSvg`).
  */
 export interface ReportsApiOptions {
   archive: string;
@@ -21,7 +23,7 @@ const GROUPS = ['vehicle', 'class', 'depot', 'day'] as const;
 
 export function registerReportsApi(app: FastifyInstance, o: ReportsApiOptions): void {
   let queue: Promise<unknown> = Promise.resolve();
-  app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; vehicle?: string; groupBy?: GroupBy; format?: 'json' | 'csv' } }>('/api/reports/:name', {
+  app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; vehicle?: string; groupBy?: GroupBy; format?: 'json' | 'csv'; charts?: 'svg' } }>('/api/reports/:name', {
     schema: {
       params: { type: 'object', properties: { name: { type: 'string', enum: REPORTS.map((r) => r.name) } }, required: ['name'] },
       querystring: {
@@ -33,6 +35,7 @@ export function registerReportsApi(app: FastifyInstance, o: ReportsApiOptions): 
           vehicle: { type: 'string', maxLength: 64 },
           groupBy: { type: 'string', enum: [...GROUPS] },
           format: { type: 'string', enum: ['json', 'csv'] },
+          charts: { type: 'string', enum: ['svg'] },
         },
       },
     },
@@ -49,7 +52,8 @@ export function registerReportsApi(app: FastifyInstance, o: ReportsApiOptions): 
     if (req.query.format === 'csv') {
       return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="roadlog-${def.name}-by-${groupBy}.csv"`).send(formatReport(report, 'csv'));
     }
-    return { report: def.name, title: def.title, groupBy, query, columns: report.columns, rows: report.rows, details: report.details, notes: report.notes, charts: def.charts };
+    const chartsSvg = req.query.charts === 'svg' ? await (await import('../report/html.js')).chartSvgs(report) : undefined;
+    return { report: def.name, title: def.title, groupBy, query, columns: report.columns, rows: report.rows, details: report.details, notes: report.notes, charts: def.charts, ...(chartsSvg === undefined ? {} : { chartsSvg }) };
   });
 }
 

@@ -10,10 +10,14 @@ import { iso, type ChartSpec, type Report } from './model.js';
 export const MAX_CHART_BARS = 60;
 const MAX_HTML_DETAIL_ROWS = 5_000;
 
-export async function renderHtml(report: Report, generatedAt = Date.now()): Promise<string> {
+/** The report's charts, each an `<svg>` string (the console's page shows them as they are). */
+export async function chartSvgs(report: Report): Promise<string[]> {
   const echarts = await loadECharts();
-  const key = report.columns[0]!;
-  const charts = report.def.charts.map((c) => chartSvg(echarts, report, key, c));
+  return report.def.charts.map((c) => chartSvg(echarts, report, report.columns[0]!, c));
+}
+
+export async function renderHtml(report: Report, generatedAt = Date.now()): Promise<string> {
+  const charts = (await chartSvgs(report)).map((svg, i) => `<figure class="chart" aria-label="${esc(report.def.charts[i]!.title)}">${svg}</figure>`);
   const range = `${report.query.from <= 0 ? 'the beginning' : iso(report.query.from)} to ${report.query.to >= Number.MAX_SAFE_INTEGER ? 'the end' : iso(report.query.to)}`;
   const details = report.details.map((d) => {
     const shown = d.rows.slice(0, MAX_HTML_DETAIL_ROWS);
@@ -67,7 +71,7 @@ async function loadECharts(): Promise<ECharts> {
 /** One chart as SVG: a line over days, or horizontal bars per vehicle, class or depot (the MAX_CHART_BARS that matter most: see ChartSpec.worst). */
 function chartSvg(echarts: ECharts, report: Report, key: string, spec: ChartSpec): string {
   const points = report.rows.filter((r) => typeof r[spec.field] === 'number').map((r) => ({ name: String(r[key]), value: r[spec.field] as number }));
-  if (points.length === 0) return `<figure class="chart"><figcaption>${esc(spec.title)}</figcaption><p>No values.</p></figure>`;
+  if (points.length === 0) return `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="40" role="img" aria-label="${esc(spec.title)}: no values"><text x="8" y="24" font-size="13">${esc(spec.title)}: no values</text></svg>`;
   const byDay = report.groupBy === 'day';
   const sign = spec.worst === 'low' ? -1 : 1;
   const shown = byDay ? points : [...points].sort((a, b) => sign * (b.value - a.value)).slice(0, MAX_CHART_BARS).reverse();
@@ -86,7 +90,7 @@ function chartSvg(echarts: ECharts, report: Report, key: string, spec: ChartSpec
   });
   const svg = chart.renderToSVGString();
   chart.dispose();
-  return `<figure class="chart" aria-label="${esc(spec.title)}">${svg}</figure>`;
+  return svg;
 }
 
 function table(columns: readonly string[], rows: readonly Record<string, unknown>[]): string {
