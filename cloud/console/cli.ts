@@ -3,10 +3,10 @@ import { Option, type Command } from 'commander';
 import { intOption } from '../../shared/cli/context.js';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { createLogger } from '../../shared/logging/index.js';
-import type { TopicsOptions } from '../../shared/topics/options.js';
 import type { VehicleRef } from '../../shared/vehicles/index.js';
 import { loadComponentConfig, runUntilSignal } from '../component.js';
-import { BROKERS_HELP, resolveKafka } from '../kafka-options.js';
+import { BROKERS_HELP } from '../kafka-options.js';
+import { lazyKafka, readVehicleRefs } from '../report/kafka.js';
 import type { ReportContext } from '../report/model.js';
 import { ConsoleConfigSchema, type ConsoleOptions } from './options.js';
 import { ROLES, type Role } from './users.js';
@@ -99,25 +99,6 @@ async function serve(flags: ConsoleFlags, cmd: Command): Promise<void> {
   await runUntilSignal(logger, app.server, () => app.close(), 'stopping the console');
 }
 
-/** Kafka, made when a report first needs it; undefined (logged once) when it cannot be. */
-function lazyKafka(config: Parameters<typeof resolveKafka>[0] & { readonly topics: unknown }, flags: ConsoleFlags, logger: ReturnType<typeof createLogger>): ReportContext['kafka'] {
-  let made: ReturnType<ReportContext['kafka']> | undefined;
-  return () => {
-    made ??= (async () => {
-      try {
-        const { kafka } = await resolveKafka(config, flags);
-        const { createKafka } = await import('../../shared/kafka/index.js');
-        const { topicName } = await import('../../shared/topics/topics.js');
-        return { kafka: createKafka(kafka, logger), topic: (t: 'alerts' | 'deadLetters' | 'vehicles') => topicName(config.topics as TopicsOptions, t) };
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'console: no Kafka; the reports leave class and depot empty and say what they could not read');
-        return undefined;
-      }
-    })();
-    return made;
-  };
-}
-
 /** The vehicles table (class, depot), read from its topic at most once a minute. */
 function cachedVehicles(kafka: ReportContext['kafka'], logger: ReturnType<typeof createLogger>): () => Promise<ReadonlyMap<string, VehicleRef>> {
   let cached: { at: number; table: Promise<ReadonlyMap<string, VehicleRef>> } | undefined;
@@ -125,14 +106,9 @@ function cachedVehicles(kafka: ReportContext['kafka'], logger: ReturnType<typeof
     if (cached === undefined || Date.now() - cached.at > 60_000) {
       cached = {
         at: Date.now(),
-        table: (async () => {
-          const k = await kafka();
-          if (k === undefined) return new Map();
-          const { readVehicles } = await import('../vehicles/table.js');
-          return (await readVehicles(k.kafka, k.topic('vehicles'), 10_000)).vehicles;
-        })().catch((err: unknown) => {
-          logger.warn({ err: (err as Error).message }, 'console: the vehicles topic could not be read; class and depot are left empty');
-          return new Map();
+        table: readVehicleRefs(kafka).then(({ vehicles, error }) => {
+          if (error !== undefined) logger.warn({ err: error }, 'console: the vehicles topic could not be read; class and depot are left empty');
+          return vehicles;
         }),
       };
     }

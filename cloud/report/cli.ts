@@ -8,6 +8,7 @@ import type { ColdOptions } from '../cold/options.js';
 import { BROKERS_HELP } from '../kafka-options.js';
 import type { Format } from './format.js';
 import { parseTime, type GroupBy, type ReportContext, type ReportDef } from './model.js';
+import { lazyKafka, readVehicleRefs } from './kafka.js';
 import { REPORTS, runReport } from './run.js';
 
 interface ReportFlags {
@@ -64,7 +65,7 @@ async function runCommand(def: ReportDef, flags: ReportFlags, cmd: Command): Pro
   const config = coldConfig(cmd, flags);
   const options = config.cold as ColdOptions;
   const logger = createLogger({ level: config.log.level, format: config.log.format, name: 'roadlog-report' });
-  const kafka = lazyKafka(cmd, flags, logger);
+  const kafka = lazyKafka(config, flags, logger);
   const vehicles = await vehicleRefs(flags, kafka);
   const query = { from, to, ...(flags.vehicle === undefined ? {} : { vehicle: flags.vehicle }) };
   const report = await runReport(def, { archive: options.archive, query, groupBy: flags.groupBy, vehicles, kafka, progress: flags.progress });
@@ -74,39 +75,13 @@ async function runCommand(def: ReportDef, flags: ReportFlags, cmd: Command): Pro
   if (flags.format === 'table' || flags.out !== undefined) process.stderr.write(`report ${def.name}: ${report.rows.length} rows by ${flags.groupBy} from ${options.archive}${flags.out === undefined ? '' : ` → ${flags.out}`}\n`);
 }
 
-/** Kafka, connected once when a report (or the vehicles table) first needs it; undefined, said once, when it does not answer. */
-function lazyKafka(cmd: Command, flags: ReportFlags, logger: ReturnType<typeof createLogger>): ReportContext['kafka'] {
-  let made: ReturnType<ReportContext['kafka']> | undefined;
-  return () => {
-    made ??= (async () => {
-      try {
-        const { kafkaCommandContext } = await import('../kafka-options.js');
-        const ctx = await kafkaCommandContext(cmd, flags);
-        const { createKafka } = await import('../../shared/kafka/index.js');
-        const { topicName } = await import('../../shared/topics/topics.js');
-        return { kafka: createKafka(ctx.kafka, ctx.logger), topic: (t: 'alerts' | 'deadLetters' | 'vehicles') => topicName(ctx.config.topics as never, t) };
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'report: no Kafka');
-        return undefined;
-      }
-    })();
-    return made;
-  };
-}
-
 async function vehicleRefs(flags: ReportFlags, kafka: ReportContext['kafka']): Promise<Map<string, VehicleRef>> {
   if (flags.vehiclesCsv !== undefined) {
     const { readFileSync } = await import('node:fs');
     const { parseVehiclesCsv } = await import('../../shared/vehicles/index.js');
     return new Map(parseVehiclesCsv(readFileSync(flags.vehiclesCsv, 'utf8'), flags.vehiclesCsv).map((v) => [v.vehicleId, v]));
   }
-  try {
-    const k = await kafka();
-    if (k === undefined) throw new Error('Kafka is not configured');
-    const { readVehicles } = await import('../vehicles/table.js');
-    return (await readVehicles(k.kafka, k.topic('vehicles'), 10_000)).vehicles;
-  } catch (err) {
-    process.stderr.write(`report: no vehicles table (${(err as Error).message.split('\n')[0]}): class and depot left empty; pass --vehicles-csv FILE\n`);
-    return new Map();
-  }
+  const { vehicles, error } = await readVehicleRefs(kafka);
+  if (error !== undefined) process.stderr.write(`report: no vehicles table (${error}): class and depot left empty; pass --vehicles-csv FILE\n`);
+  return vehicles;
 }
