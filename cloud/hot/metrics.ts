@@ -15,6 +15,7 @@ export class HotMetrics {
   readonly alerts: Counter<'change' | 'category'>;
   private readonly deviceToAlert: Histogram;
   private readonly appendToAlert: Histogram;
+  private readonly deviceToKafka: Histogram;
   private readonly sources = new WeakMap<AlertEvent, { kafkaTs: number }>();
   private newestDeviceTs = 0;
   private lagSeconds = 0;
@@ -34,6 +35,7 @@ export class HotMetrics {
     this.aborted = new Counter({ name: 'roadlog_hot_transactions_aborted_total', help: 'Transactions that failed (fenced by a new owner, or a broken connection); the partition starts over.', registers: r });
     this.alerts = new Counter({ name: 'roadlog_hot_alert_events_total', help: 'Alert events published.', labelNames: ['change', 'category'], registers: r });
     this.deviceToAlert = new Histogram({ name: 'roadlog_hot_device_to_alert_seconds', help: 'Device time of the record that opened an alert to its publication (live alerts only).', buckets: LATENCY_BUCKETS, registers: r });
+    this.deviceToKafka = new Histogram({ name: 'roadlog_hot_device_to_kafka_seconds', help: "Device time of each evaluated record to its Kafka timestamp (the forwarder's send time): how long a record takes from the vehicle into Kafka, offline buffers and gateway backlogs included.", buckets: LATENCY_BUCKETS, registers: r });
     this.appendToAlert = new Histogram({ name: 'roadlog_hot_append_to_alert_seconds', help: 'Kafka append time of the record that opened an alert to its publication (live alerts only).', buckets: LATENCY_BUCKETS, registers: r });
     const metrics = this;
     new Gauge({ name: 'roadlog_hot_lag_device_seconds', help: 'When the newest record (by device time) was evaluated, how far its device time was behind the wall clock: how far behind the live stream this instance is, for vehicles with set clocks.', registers: r, collect() {
@@ -54,6 +56,7 @@ export class HotMetrics {
       this.newestDeviceTs = deviceTs;
       this.lagSeconds = Math.max(0, (arrivedAt - deviceTs) / 1000);
     }
+    if (Number.isFinite(kafkaTs)) this.deviceToKafka.observe(Math.max(0, (kafkaTs - deviceTs) / 1000));
     for (const e of events) this.sources.set(e, { kafkaTs });
   }
 
