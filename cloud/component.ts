@@ -11,9 +11,9 @@ import type { Logger } from '../shared/logging/index.js';
  * from defaults ← --config file ← ROADLOG_* ← flags, with the component's own section, and a
  * long-running process's life until SIGTERM/SIGINT.
  */
-export function loadComponentConfig<S extends z.ZodType>(cmd: Command, schema: S, section: string, sectionFlags: Record<string, unknown>, flags: { config?: string; brokers?: string }): DeepReadonly<z.output<S>> {
+export function loadComponentConfig<S extends z.ZodType>(cmd: Command, schema: S, section: string, sectionFlags: Record<string, unknown>, flags: { config?: string; brokers?: string }, otherSections: Record<string, unknown> = {}): DeepReadonly<z.output<S>> {
   const g = globalOptions(cmd);
-  const overrides: Record<string, unknown> = { [section]: sectionFlags };
+  const overrides: Record<string, unknown> = { ...otherSections, [section]: sectionFlags };
   if (flags.brokers !== undefined) overrides.kafka = { brokers: flags.brokers.split(',').map((b) => b.trim()).filter((b) => b !== '') };
   if (g.logLevel !== undefined) overrides.log = { level: g.logLevel };
   else if (g.verbose === true) overrides.log = { level: 'debug' };

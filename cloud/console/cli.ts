@@ -20,21 +20,25 @@ interface ConsoleFlags {
   archive?: string;
   cert?: string;
   key?: string;
+  metrics?: string;
+  influx?: string;
 }
 
 /** `roadlog console ...`: the web console's server and its users. */
 export function registerConsoleCommands(program: Command): void {
   const console_ = program
     .command('console')
-    .description('the web console: log in and read the reports in a browser (more pages are being built; see cloud/README.md "Console"); `console passwd` manages its users')
+    .description('the web console: live alerts (ack, clear), vehicles, reports, the event browser, gateways and health in a browser; `console passwd` manages its users')
     .option('--host <host>', 'listen on this address (console.host, default 127.0.0.1: this machine only)')
     .option('--port <port>', 'listen on this port, 0 for a free one (console.port, default 8080)', intOption('--port', 0, 65_535))
     .option('--users <file>', 'users file (console.usersFile, default $ROADLOG_HOME/console-users; make it with `roadlog console passwd`)')
     .option('--archive <dir>', 'the archive the reports read (cold.archive, default $ROADLOG_HOME/archive)')
     .option('--cert <file>', 'serve HTTPS with this PEM certificate (console.tls.cert; needs --key)')
     .option('--key <file>', 'the certificate\'s PEM private key (console.tls.key)')
+    .option('--metrics <urls>', 'comma-separated /metrics URLs of the components, for the health page (console.metrics)')
+    .option('--influx <url>', 'InfluxDB for the vehicle page (influx.url, default http://127.0.0.1:8086)')
     .option('--brokers <list>', BROKERS_HELP)
-    .option('--config <file>', 'YAML config file (the console: section)')
+    .option('--config <file>', 'YAML config file (the console:, cold: and influx: sections)')
     .action(async (flags: ConsoleFlags, cmd: Command) => serve(flags, cmd));
 
   console_
@@ -65,7 +69,8 @@ async function serve(flags: ConsoleFlags, cmd: Command): Promise<void> {
   if (flags.port !== undefined) section.port = flags.port;
   if (flags.users !== undefined) section.usersFile = flags.users;
   if (flags.cert !== undefined) section.tls = { cert: flags.cert, key: flags.key };
-  const config = loadComponentConfig(cmd, ConsoleConfigSchema, 'console', section, flags);
+  if (flags.metrics !== undefined) section.metrics = flags.metrics.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const config = loadComponentConfig(cmd, ConsoleConfigSchema, 'console', section, flags, flags.influx === undefined ? {} : { influx: { url: flags.influx } });
   const options = config.console as ConsoleOptions;
   const archive = flags.archive ?? config.cold.archive;
   const logger = createLogger({ level: config.log.level, format: config.log.format, name: 'roadlog-console' });
@@ -84,9 +89,18 @@ async function serve(flags: ConsoleFlags, cmd: Command): Promise<void> {
   const registry = createMetricsRegistry({ component: 'console' });
   const { buildConsoleApi } = await import('./server.js');
   const { registerReportsApi } = await import('./reports-api.js');
-  const { app } = await buildConsoleApi({ users, registry, secure: https !== undefined, sessionIdleMs: options.sessionIdleMinutes * 60_000, ...(https === undefined ? {} : { https }) });
+  const { app, requireRole } = await buildConsoleApi({ users, registry, logger, secure: https !== undefined, sessionIdleMs: options.sessionIdleMinutes * 60_000, ...(https === undefined ? {} : { https }) });
   const kafka = lazyKafka(config, flags, logger);
+  const timeoutMs = config.kafka.operationTimeoutMs;
   registerReportsApi(app, { archive, kafka, vehicles: cachedVehicles(kafka, logger) });
+  const { LiveFeeds } = await import('./feeds.js');
+  const feeds = new LiveFeeds(kafka, { recentClearedMs: options.recentClearedHours * 3_600_000, offlineAfterMs: options.gatewayOfflineSeconds * 1000, logger });
+  feeds.start();
+  (await import('./alerts-api.js')).registerAlertsApi(app, { feeds, kafka, requireRole, timeoutMs });
+  const events = (await import('./events-api.js')).registerEventsApi(app, { kafka, logger, timeoutMs });
+  (await import('./health.js')).registerHealthApi(app, { metrics: options.metrics, kafka, admin: events.admin, timeoutMs });
+  const { influxTarget } = await import('../influx/cli.js');
+  (await import('./vehicle-api.js')).registerVehicleApi(app, { influx: influxTarget(config.influx), feeds });
   (await import('./web.js')).registerWeb(app);
   app.get('/healthz', async () => ({ ready: true }));
   app.get('/metrics', async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
@@ -96,7 +110,13 @@ async function serve(flags: ConsoleFlags, cmd: Command): Promise<void> {
   const url = `${https === undefined ? 'http' : 'https'}://${address.address}:${address.port}`;
   process.stdout.write(`console: ${url} (users from ${options.usersFile}: ${users.size}; archive ${archive})\n`);
   process.stdout.write(`http ${url}\n`);
-  await runUntilSignal(logger, app.server, () => app.close(), 'stopping the console');
+  await runUntilSignal(logger, app.server, async () => {
+    // The live pages' event streams never end by themselves: close every connection with the server.
+    const closing = app.close();
+    app.server.closeAllConnections();
+    await closing;
+    await Promise.all([feeds.stop(), events.close()]);
+  }, 'stopping the console');
 }
 
 /** The vehicles table (class, depot), read from its topic at most once a minute. */

@@ -1,5 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
+import { isRoadlogError, RoadlogError } from '../../shared/errors/index.js';
+import { toRoadlogError } from '../../shared/kafka/index.js';
+import type { Logger } from '../../shared/logging/index.js';
 import { csrfOk, CSRF_HEADER, sessionCookie, Sessions, type Session } from './sessions.js';
 import { authenticate, type Role, type User } from './users.js';
 
@@ -18,6 +21,7 @@ export interface ConsoleApiOptions {
   /** Idle sessions end after this long (default 8 h). */
   sessionIdleMs?: number;
   https?: { key: Buffer; cert: Buffer };
+  logger?: Logger;
 }
 
 export type DenyReason = 'no_session' | 'csrf' | 'role' | 'login_failed';
@@ -39,6 +43,18 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<{ app: Fast
     denied.inc({ reason });
     return reply.code(status).send({ error: { code: status === 401 ? 'ROADLOG_ERR_UNAUTHENTICATED' : 'ROADLOG_ERR_FORBIDDEN', message } });
   };
+
+  // Errors answer `{ error: { code, message } }`: a bad request (fastify's validation, a body
+  // too large) is a usage error with fastify's status, a roadlog or Kafka error keeps its code
+  // (503 when trying again may work), anything else is a bug (500, logged).
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, _req, reply) => {
+    if (err.validation !== undefined || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
+      return reply.code(err.statusCode ?? 400).send({ error: { code: 'ROADLOG_ERR_USAGE', message: err.message } });
+    }
+    const e = isRoadlogError(err) ? err : err.name.startsWith('KafkaJS') ? toRoadlogError(err, 'console') : new RoadlogError('ROADLOG_ERR_INTERNAL', err.message, { cause: err });
+    if (e.code === 'ROADLOG_ERR_INTERNAL') o.logger?.error({ err }, 'console: a request failed');
+    return reply.code(e.retriable ? 503 : e.code === 'ROADLOG_ERR_INTERNAL' ? 500 : 400).send({ error: { code: e.code, message: e.message } });
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     if (!req.url.startsWith('/api/') || req.url === '/api/login') return;

@@ -56,7 +56,7 @@ ${report.notes.length === 0 ? '' : `<section class="notes">${report.notes.map((n
 
 type ECharts = typeof import('echarts');
 
-async function loadECharts(): Promise<ECharts> {
+export async function loadECharts(): Promise<ECharts> {
   try {
     return await import('echarts');
   } catch (err) {

@@ -2,6 +2,7 @@ import type { DeepReadonly } from '../../shared/config/index.js';
 import type { RoadlogConfig } from '../../shared/config/roadlog.js';
 import type { Logger } from '../../shared/logging/index.js';
 import type { TopicsOptions } from '../../shared/topics/options.js';
+import type { TopicRole } from '../../shared/topics/topics.js';
 import type { VehicleRef } from '../../shared/vehicles/index.js';
 import { resolveKafka } from '../kafka-options.js';
 import type { ReportContext } from './model.js';
@@ -19,7 +20,7 @@ export function lazyKafka(config: DeepReadonly<Pick<RoadlogConfig, 'kafka' | 'to
         const { kafka } = await resolveKafka(config, flags);
         const { createKafka } = await import('../../shared/kafka/index.js');
         const { topicName } = await import('../../shared/topics/topics.js');
-        return { kafka: createKafka(kafka, logger), topic: (t: 'alerts' | 'deadLetters' | 'vehicles') => topicName(config.topics as TopicsOptions, t) };
+        return { kafka: createKafka(kafka, logger), topic: (t: TopicRole) => topicName(config.topics as TopicsOptions, t) };
       } catch (err) {
         logger.warn({ err: (err as Error).message }, 'reports: no Kafka; class and depot are left empty and the reports say what they could not read');
         return undefined;

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Kafka } from 'kafkajs';
+import type { TopicRole } from '../../shared/topics/topics.js';
 import { MAX_TS_MS } from '../../shared/schema/index.js';
 import type { VehicleRef } from '../../shared/vehicles/index.js';
 
@@ -59,7 +60,7 @@ export interface ReportContext {
   archive: string;
   query: ReportQuery;
   /** Kafka, for the reports that read a topic too (health: alerts; quality: dead letters); undefined when it does not answer. */
-  kafka(): Promise<{ kafka: Kafka; topic(name: 'alerts' | 'deadLetters' | 'vehicles'): string } | undefined>;
+  kafka(): Promise<{ kafka: Kafka; topic(name: TopicRole): string } | undefined>;
   /** Runs one SQL statement, showing its progress on a terminal. */
   sql(sql: string): Promise<Record<string, unknown>[]>;
 }

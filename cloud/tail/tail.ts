@@ -17,6 +17,8 @@ export interface TailOptions {
   /** Resolves when the caller wants to stop (Ctrl-C). */
   stopSignal: Promise<unknown>;
   logger: Logger;
+  /** Called once the consumer has joined and reads: records appended from then on are printed. */
+  onReady?: () => void;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function tail(kafka: Kafka, options: TailOptions): Promise<number> 
         if (options.limit !== undefined && printed >= options.limit) setImmediate(finish);
       },
     });
+    options.onReady?.();
     await Promise.race([done, options.stopSignal]);
   } finally {
     await disconnectQuietly(consumer, 5_000);

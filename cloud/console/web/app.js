@@ -1,103 +1,93 @@
-// roadlog console: plain JavaScript, served by the console itself (no CDN, no build step).
-'use strict';
-const $ = (id) => document.getElementById(id);
-let csrf = '';
+// roadlog console: log in, pages by the URL's #hash, one server-sent event stream for the live pages.
+import { $, api, session } from './ui.js';
+import { alertsPage, gatewaysPage, onAlerts, onGateways } from './alerts.js';
+import { reportsPage } from './reports.js';
+import { vehiclePage } from './vehicle.js';
+import { eventsPage, leaveEvents } from './events.js';
+import { healthPage, leaveHealth } from './health.js';
 
-async function api(path, options = {}) {
-  const headers = { ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...(csrf === '' ? {} : { 'x-csrf-token': csrf }) };
-  const r = await fetch(path, { ...options, headers, credentials: 'same-origin' });
-  const body = r.status === 204 ? null : await r.json();
-  if (!r.ok) throw Object.assign(new Error(body?.error?.message ?? `HTTP ${r.status}`), { status: r.status });
-  return body;
-}
+const PAGES = { alerts: alertsPage, vehicle: vehiclePage, reports: reportsPage, events: eventsPage, gateways: gatewaysPage, health: healthPage };
+let stream;
+let current = '';
 
 function show(view) {
-  for (const id of ['login', 'reports']) $(id).hidden = id !== view;
+  for (const id of ['login', ...Object.keys(PAGES)]) $(id).hidden = id !== view;
   $('nav').hidden = view === 'login';
   $('logout').hidden = view === 'login';
+  for (const a of $('nav').querySelectorAll('a')) {
+    if (a.getAttribute('href') === `#${view}`) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
   if (view === 'login') $('user').focus();
 }
 
+/** The page the hash names (#alerts, #vehicle/V1, ...): shown, and told to load. */
+function route() {
+  if (session.csrf === '') return show('login');
+  const [name, ...rest] = location.hash.replace(/^#/, '').split('/');
+  const page = PAGES[name] === undefined ? 'alerts' : name;
+  if (current === 'events' && page !== 'events') leaveEvents();
+  if (current === 'health' && page !== 'health') leaveHealth();
+  // Moving between pages puts the keyboard focus on the new page's title (a screen reader says it); the first page after loading leaves focus at the top.
+  const moved = current !== '' && current !== page;
+  current = page;
+  show(page);
+  if (moved) $(`${page}-title`).focus({ preventScroll: true });
+  PAGES[page](decodeURIComponent(rest.join('/')));
+}
+
+function openStream() {
+  stream?.close();
+  stream = new EventSource('/api/stream');
+  stream.addEventListener('alerts', (e) => onAlerts(JSON.parse(e.data)));
+  stream.addEventListener('gateways', (e) => onGateways(JSON.parse(e.data)));
+  stream.addEventListener('open', () => ($('live').textContent = 'live'));
+  stream.addEventListener('error', () => {
+    $('live').textContent = 'reconnecting…';
+    // A stream refused for want of a session does not come back: ask who we are.
+    api('/api/me').catch((err) => {
+      if (err.status === 401) signedOut();
+    });
+  });
+}
+
 function signedIn(me) {
-  csrf = me.csrfToken;
+  Object.assign(session, { csrf: me.csrfToken, role: me.role, user: me.user });
   $('who').textContent = `${me.user} (${me.role})`;
-  show('reports');
+  openStream();
+  route();
 }
 
-const cell = (v) => {
-  const td = document.createElement('td');
-  if (typeof v === 'number') {
-    td.className = 'n';
-    td.textContent = Number.isInteger(v) ? v.toLocaleString('en-US') : v.toLocaleString('en-US', { maximumFractionDigits: 2 });
-  } else td.textContent = v === null || v === undefined || v === '' ? '-' : String(v);
-  return td;
-};
-
-function table(caption, columns, rows) {
-  const t = document.createElement('table');
-  const c = document.createElement('caption');
-  c.textContent = caption;
-  t.append(c);
-  const head = t.createTHead().insertRow();
-  for (const name of columns) {
-    const th = document.createElement('th');
-    th.scope = 'col';
-    th.textContent = name;
-    head.append(th);
-  }
-  const body = t.createTBody();
-  for (const r of rows) {
-    const tr = body.insertRow();
-    for (const name of columns) tr.append(cell(r[name]));
-  }
-  return t;
+function signedOut() {
+  stream?.close();
+  stream = undefined;
+  Object.assign(session, { csrf: '', role: '', user: '' });
+  $('who').textContent = '';
+  $('live').textContent = '';
+  current = '';
+  show('login');
 }
 
-async function runReport(event) {
-  event?.preventDefault();
-  const q = new URLSearchParams({ groupBy: $('group-by').value });
-  if ($('from').value !== '') q.set('from', $('from').value);
-  if ($('to').value !== '') q.set('to', $('to').value);
-  const name = $('report').value;
-  $('report-status').textContent = `Running the ${name} report…`;
-  try {
-    const r = await api(`/api/reports/${name}?${q}&charts=svg`);
-    $('charts').replaceChildren(...r.chartsSvg.map((svg) => Object.assign(document.createElement('figure'), { innerHTML: svg })));
-    $('table').replaceChildren(table(`${r.title} by ${r.groupBy}`, r.columns, r.rows));
-    $('details').replaceChildren(...r.details.map((d) => table(`${d.title} (${d.rows.length})`, d.columns, d.rows.slice(0, 200))));
-    $('notes').replaceChildren(...r.notes.map((n) => Object.assign(document.createElement('p'), { textContent: n })));
-    $('csv').href = `/api/reports/${name}?${q}&format=csv`;
-    $('json').href = `/api/reports/${name}?${q}`;
-    $('downloads').hidden = false;
-    $('report-status').textContent = `${r.title}: ${r.rows.length} rows.`;
-  } catch (err) {
-    if (err.status === 401) return show('login');
-    $('report-status').textContent = `The report failed: ${err.message}`;
-  }
-}
+for (const title of document.querySelectorAll('section > h1')) title.tabIndex = -1;
 
 $('login-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   $('login-error').textContent = '';
   try {
-    signedIn(await api('/api/login', { method: 'POST', body: JSON.stringify({ user: $('user').value, password: $('password').value }) }));
+    const me = await api('/api/login', { method: 'POST', body: JSON.stringify({ user: $('user').value, password: $('password').value }) });
     $('password').value = '';
-    await runReport();
+    signedIn(me);
   } catch (err) {
     $('login-error').textContent = err.status === 401 ? 'Wrong user or password.' : `Login failed: ${err.message}`;
   }
 });
 
-$('report-form').addEventListener('submit', runReport);
-
 $('logout').addEventListener('click', async () => {
   await api('/api/logout', { method: 'POST' }).catch(() => undefined);
-  csrf = '';
-  $('who').textContent = '';
-  show('login');
+  signedOut();
 });
 
-api('/api/me').then(async (me) => {
-  signedIn(me);
-  await runReport();
-}, () => show('login'));
+window.addEventListener('hashchange', route);
+window.addEventListener('roadlog:unauthenticated', signedOut);
+
+api('/api/me').then(signedIn, () => show('login'));

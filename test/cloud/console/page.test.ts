@@ -70,6 +70,9 @@ describe('console page (Chromium)', () => {
       await expect.poll(() => page.getByRole('alert').textContent()).toBe('Wrong user or password.');
       await page.getByLabel('Password').fill('viewer-secret');
       await page.keyboard.press('Enter');
+      // The alerts page comes first; without Kafka it says why it has no feed.
+      await expect.poll(() => page.locator('#alerts-status').textContent(), { timeout: 20_000 }).toMatch(/^No alert feed yet: /);
+      await page.getByRole('link', { name: 'Reports' }).click();
       await expect.poll(() => page.locator('#report-status').textContent(), { timeout: 20_000 }).toBe('Fleet: 2 rows.');
       expect(await page.locator('#who').textContent()).toBe('vic (viewer)');
       expect(await page.locator('#charts svg').count()).toBe(4);
