@@ -3,6 +3,8 @@ import type { AlertCommand } from '../../shared/alerts/index.js';
 import type { Role } from './users.js';
 import type { ConsoleKafka, FeedChange, LiveFeeds } from './feeds.js';
 import { session } from './server.js';
+import type { Sessions } from './sessions.js';
+import { eventStream } from './stream.js';
 
 /**
  * The live side of the console:
@@ -21,6 +23,7 @@ export interface AlertsApiOptions {
   feeds: LiveFeeds;
   kafka: ConsoleKafka;
   requireRole(req: FastifyRequest, reply: FastifyReply, role: Role): boolean;
+  sessions: Sessions;
   timeoutMs: number;
 }
 
@@ -29,22 +32,17 @@ export function registerAlertsApi(app: FastifyInstance, o: AlertsApiOptions): vo
   app.get('/api/gateways', async () => ({ live: o.feeds.problem === undefined, problem: o.feeds.problem ?? null, gateways: o.feeds.gateways() }));
 
   app.get('/api/stream', (req, reply) => {
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-    const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-    send('alerts', { snapshot: true, live: o.feeds.problem === undefined, problem: o.feeds.problem ?? null, alerts: o.feeds.alerts() });
-    send('gateways', { gateways: o.feeds.gateways() });
+    const stream = eventStream(req, reply, o.sessions);
+    stream.send('alerts', { snapshot: true, live: o.feeds.problem === undefined, problem: o.feeds.problem ?? null, alerts: o.feeds.alerts() });
+    stream.send('gateways', { gateways: o.feeds.gateways() });
     const stop = o.feeds.listen((change: FeedChange) => {
-      if (change.kind === 'alerts') send('alerts', { snapshot: false, alerts: change.alerts });
-      else send('gateways', { gateways: o.feeds.gateways() });
+      if (change.kind === 'alerts') stream.send('alerts', { snapshot: false, alerts: change.alerts });
+      else stream.send('gateways', { gateways: o.feeds.gateways() });
     });
-    const tick = setInterval(() => send('gateways', { gateways: o.feeds.gateways() }), 5_000);
-    const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
-    req.raw.on('close', () => {
+    const tick = setInterval(() => stream.send('gateways', { gateways: o.feeds.gateways() }), 5_000);
+    stream.onClose(() => {
       stop();
       clearInterval(tick);
-      clearInterval(keepAlive);
     });
   });
 

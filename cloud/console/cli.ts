@@ -89,15 +89,15 @@ async function serve(flags: ConsoleFlags, cmd: Command): Promise<void> {
   const registry = createMetricsRegistry({ component: 'console' });
   const { buildConsoleApi } = await import('./server.js');
   const { registerReportsApi } = await import('./reports-api.js');
-  const { app, requireRole } = await buildConsoleApi({ users, registry, logger, secure: https !== undefined, sessionIdleMs: options.sessionIdleMinutes * 60_000, ...(https === undefined ? {} : { https }) });
+  const { app, requireRole, sessions } = await buildConsoleApi({ users, registry, logger, secure: https !== undefined, sessionIdleMs: options.sessionIdleMinutes * 60_000, ...(https === undefined ? {} : { https }) });
   const kafka = lazyKafka(config, flags, logger);
   const timeoutMs = config.kafka.operationTimeoutMs;
   registerReportsApi(app, { archive, kafka, vehicles: cachedVehicles(kafka, logger) });
   const { LiveFeeds } = await import('./feeds.js');
   const feeds = new LiveFeeds(kafka, { recentClearedMs: options.recentClearedHours * 3_600_000, offlineAfterMs: options.gatewayOfflineSeconds * 1000, logger });
   feeds.start();
-  (await import('./alerts-api.js')).registerAlertsApi(app, { feeds, kafka, requireRole, timeoutMs });
-  const events = (await import('./events-api.js')).registerEventsApi(app, { kafka, logger, timeoutMs });
+  (await import('./alerts-api.js')).registerAlertsApi(app, { feeds, kafka, requireRole, sessions, timeoutMs });
+  const events = (await import('./events-api.js')).registerEventsApi(app, { kafka, logger, sessions, timeoutMs });
   (await import('./health.js')).registerHealthApi(app, { metrics: options.metrics, kafka, admin: events.admin, timeoutMs });
   const { influxTarget } = await import('../influx/cli.js');
   (await import('./vehicle-api.js')).registerVehicleApi(app, { influx: influxTarget(config.influx), feeds });

@@ -9,6 +9,8 @@ import { toTailRecord, type TailRecord } from '../tail/format.js';
 import type { ConsoleKafka } from './feeds.js';
 import { groupLags } from './lag.js';
 import { TopicReaders } from './reader.js';
+import type { Sessions } from './sessions.js';
+import { eventStream } from './stream.js';
 
 /**
  * The event browser's API (the seeds' "browser to look at the events"):
@@ -27,11 +29,14 @@ import { TopicReaders } from './reader.js';
  */
 export interface EventsApiOptions {
   kafka: ConsoleKafka;
+  sessions: Sessions;
   logger: Logger;
   timeoutMs: number;
 }
 
 const MAX_LIMIT = 500;
+/** Live tails at once (each is a consumer in its own group). */
+const MAX_TAILS = 8;
 
 export function registerEventsApi(app: FastifyInstance, o: EventsApiOptions): { admin(): Promise<Admin>; close(): Promise<void> } {
   let client: Promise<{ kafka: Kafka; admin: Admin; readers: TopicReaders; topic: (role: 'telemetry' | 'deadLetters') => string }> | undefined;
@@ -48,6 +53,7 @@ export function registerEventsApi(app: FastifyInstance, o: EventsApiOptions): { 
     });
     return client;
   };
+  let tails = 0;
   const deadline = <T>(op: () => Promise<T>, what: string) => withDeadline(op, o.timeoutMs, `console: ${what}`);
 
   app.get('/api/topics', async () => {
@@ -137,22 +143,27 @@ export function registerEventsApi(app: FastifyInstance, o: EventsApiOptions): { 
 
   app.get<{ Querystring: { topic: string; key?: string } }>('/api/tail', {
     schema: { querystring: { type: 'object', additionalProperties: false, required: ['topic'], properties: { topic: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$' }, key: { type: 'string', maxLength: 256 } } } },
-  }, async (req, reply) => {
-    const { kafka } = await connect();
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-    let closed!: () => void;
-    const stopSignal = new Promise<void>((resolve) => (closed = resolve));
-    req.raw.on('close', () => closed());
-    const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
-    const { tail } = await import('../tail/tail.js');
-    tail(kafka, { topic: req.query.topic, fromBeginning: false, ...(req.query.key === undefined ? {} : { key: req.query.key }), format: 'json', operationTimeoutMs: o.timeoutMs, stopSignal, logger: o.logger, write: (line) => raw.write(`event: record\ndata: ${line}\n\n`), onReady: () => raw.write('event: ready\ndata: {}\n\n') })
-      .catch((err: unknown) => raw.write(`event: failed\ndata: ${JSON.stringify({ message: (err as Error).message })}\n\n`))
-      .finally(() => {
-        clearInterval(keepAlive);
-        raw.end();
-      });
+  }, (req, reply) => {
+    // The stream first (it notices a client that goes at once), then Kafka: a failure is an event.
+    const stream = eventStream(req, reply, o.sessions);
+    if (tails >= MAX_TAILS) {
+      stream.send('failed', { message: `${MAX_TAILS} tails are open on this console already; stop one first` });
+      return stream.close();
+    }
+    tails += 1;
+    let stop!: () => void;
+    const stopSignal = new Promise<void>((resolve) => (stop = resolve));
+    stream.onClose(() => {
+      tails -= 1;
+      stop();
+    });
+    void (async () => {
+      const { kafka } = await connect();
+      const { tail } = await import('../tail/tail.js');
+      await tail(kafka, { topic: req.query.topic, fromBeginning: false, ...(req.query.key === undefined ? {} : { key: req.query.key }), format: 'json', operationTimeoutMs: o.timeoutMs, stopSignal, logger: o.logger, write: (line) => stream.sendJson('record', line), onReady: () => stream.send('ready', {}) });
+    })()
+      .catch((err: unknown) => stream.send('failed', { message: (err as Error).message }))
+      .finally(() => stream.close());
   });
 
   return {

@@ -79,7 +79,9 @@ export async function groupLags(admin: Admin, readers: TopicReaders, o: { teleme
             if (lag > 0 && end !== undefined) {
               const newest = times.get(key(t.topic, p.partition, newestFrom(end)))?.last;
               const oldest = times.get(key(t.topic, p.partition, from))?.first;
-              lagSeconds = newest === undefined || oldest === undefined ? null : Math.max(0, (newest - oldest) / 1000);
+              // Nothing readable from the committed offset (only a transaction's marker or aborted records): nothing to wait for.
+              const readable = times.has(key(t.topic, p.partition, from));
+              lagSeconds = !readable ? 0 : newest === undefined || oldest === undefined ? null : Math.max(0, (newest - oldest) / 1000);
             }
             return { partition: p.partition, committed: p.offset === '-1' ? null : p.offset, end: end?.high ?? '?', lag, lagSeconds };
           })
@@ -118,7 +120,9 @@ async function recordTimes(readers: TopicReaders, wanted: Map<string, Map<number
         const messages = got.get(r.partition) ?? [];
         if (messages.length === 0) continue;
         const first = timeOf(topic === telemetryTopic, messages[0]!);
-        const last = timeOf(topic === telemetryTopic, messages.at(-1)!);
+        // The newest: the latest time among the partition's last records (a gateway's backfill may end it with an old one).
+        const known = messages.map((m) => timeOf(topic === telemetryTopic, m)).filter((t): t is number => t !== undefined);
+        const last = known.length === 0 ? undefined : Math.max(...known);
         times.set(key(topic, r.partition, r.from), { ...(first === undefined ? {} : { first }), ...(last === undefined ? {} : { last }) });
       }
     }

@@ -23,11 +23,18 @@ export interface ReadPoint {
 
 interface Want extends ReadPoint {
   got: KafkaMessage[];
+  /** The next offset wanted: a batch is taken only if it was fetched from here or before. */
+  next: bigint;
   done: boolean;
 }
 
-/** A partition with nothing new for this long is taken to have no more records (its end, or a compacted or transactional gap up to it). */
+/**
+ * A read ends when each partition has what it asked for or reached its end, or when nothing new
+ * has come for IDLE_MS (a compacted or transactional stretch up to the end), or FIRST_MS before
+ * anything came (the first fetch after a seek).
+ */
 const IDLE_MS = 700;
+const FIRST_MS = 3_000;
 
 export class TopicReader {
   private consumer: Consumer | undefined;
@@ -59,10 +66,27 @@ export class TopicReader {
       this.started = undefined;
       void disconnectQuietly(consumer);
     });
-    await withDeadline(() => consumer.connect(), this.timeoutMs, 'console: reading records');
-    await withDeadline(() => consumer.subscribe({ topics: [this.topic], fromBeginning: false }), this.timeoutMs, 'console: reading records');
-    await consumer.run({ autoCommit: false, eachBatch: async (p) => this.onBatch(p) });
-    consumer.pause([{ topic: this.topic }]);
+    // After a rebalance or a restart kafkajs starts the group again from the log's end with
+    // nothing paused: pause again, and send a read under way back to where it was.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      try {
+        consumer.pause([{ topic: this.topic }]);
+        const active = [...this.wants.values()].filter((w) => !w.done);
+        for (const w of active) consumer.seek({ topic: this.topic, partition: w.partition, offset: w.next.toString() });
+        if (active.length > 0) consumer.resume([{ topic: this.topic, partitions: active.map((w) => w.partition) }]);
+      } catch {
+        /* not running yet: start() pauses it */
+      }
+    });
+    try {
+      await withDeadline(() => consumer.connect(), this.timeoutMs, 'console: reading records');
+      await withDeadline(() => consumer.subscribe({ topics: [this.topic], fromBeginning: false }), this.timeoutMs, 'console: reading records');
+      await consumer.run({ autoCommit: false, eachBatch: async (p) => this.onBatch(p) });
+      consumer.pause([{ topic: this.topic }]);
+    } catch (err) {
+      await disconnectQuietly(consumer);
+      throw err;
+    }
     return consumer;
   }
 
@@ -72,7 +96,7 @@ export class TopicReader {
       throw err;
     });
     const consumer = await this.started;
-    this.wants = new Map(points.filter((p) => p.count > 0).map((p) => [p.partition, { ...p, got: [], done: false }]));
+    this.wants = new Map(points.filter((p) => p.count > 0).map((p) => [p.partition, { ...p, got: [], next: p.from, done: false }]));
     try {
       if (this.wants.size > 0) {
         for (const w of this.wants.values()) consumer.seek({ topic: this.topic, partition: w.partition, offset: w.from.toString() });
@@ -90,7 +114,7 @@ export class TopicReader {
             if (idle !== undefined) clearTimeout(idle);
             idle = setTimeout(finish, IDLE_MS);
           };
-          this.onProgress();
+          idle = setTimeout(finish, FIRST_MS);
         });
       }
     } finally {
@@ -103,12 +127,15 @@ export class TopicReader {
     return out;
   }
 
-  private onBatch({ batch }: EachBatchPayload): void {
+  private onBatch({ batch, isStale }: EachBatchPayload): void {
     const w = this.wants.get(batch.partition);
-    if (w === undefined || w.done) return;
+    // A batch fetched past the next offset wanted is not this read's (fetched before its seek,
+    // or after a rebalance sent the group to the end): its records would not follow on.
+    if (w === undefined || w.done || isStale() || BigInt((batch as typeof batch & { fetchedOffset: string }).fetchedOffset) > w.next) return;
     for (const m of batch.messages) {
-      if (BigInt(m.offset) < w.from) continue;
+      if (BigInt(m.offset) < w.next) continue;
       w.got.push(m);
+      w.next = BigInt(m.offset) + 1n;
       if (w.got.length >= w.count) break;
     }
     const last = batch.messages.at(-1);

@@ -27,6 +27,8 @@ export interface ConsoleApiOptions {
 export type DenyReason = 'no_session' | 'csrf' | 'role' | 'login_failed';
 
 const sessionOf = new WeakMap<FastifyRequest, Session>();
+/** scrypt checks at once (16 MiB each); more are refused with 429. */
+const MAX_LOGINS_IN_PROGRESS = 16;
 
 /** The session the guard found for this request (routes behind the guard always have one). */
 export function session(req: FastifyRequest): Session {
@@ -38,6 +40,7 @@ export function session(req: FastifyRequest): Session {
 export async function buildConsoleApi(o: ConsoleApiOptions): Promise<{ app: FastifyInstance; sessions: Sessions; requireRole(req: FastifyRequest, reply: FastifyReply, role: Role): boolean }> {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024, ...(o.https === undefined ? {} : { https: o.https }) });
   const sessions = new Sessions(o.sessionIdleMs ?? 8 * 3_600_000);
+  let loginsInProgress = 0;
   const denied = new Counter({ name: 'roadlog_console_denied_total', help: 'Console API requests refused: no_session (401), csrf (403, a state-changing request without its token), role (403, a viewer acting as an operator), login_failed (401).', labelNames: ['reason'], registers: [o.registry] });
   const deny = (reply: FastifyReply, reason: DenyReason, status: 401 | 403, message: string) => {
     denied.inc({ reason });
@@ -57,7 +60,9 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<{ app: Fast
   });
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith('/api/') || req.url === '/api/login') return;
+    // By the route matched, not the raw URL: `/%61pi/...` reaches the same routes.
+    const route = req.routeOptions.url;
+    if (route === undefined || !route.startsWith('/api/') || route === '/api/login') return;
     const s = sessions.fromCookie(req.headers.cookie);
     if (s === undefined) return deny(reply, 'no_session', 401, 'log in first (POST /api/login)');
     if (req.method !== 'GET' && req.method !== 'HEAD' && !csrfOk(s, req.headers[CSRF_HEADER])) return deny(reply, 'csrf', 403, `a state-changing request needs the session's ${CSRF_HEADER} header`);
@@ -67,7 +72,10 @@ export async function buildConsoleApi(o: ConsoleApiOptions): Promise<{ app: Fast
   app.post<{ Body: { user: string; password: string } }>('/api/login', {
     schema: { body: { type: 'object', required: ['user', 'password'], additionalProperties: false, properties: { user: { type: 'string', maxLength: 64 }, password: { type: 'string', maxLength: 1024 } } } },
   }, async (req, reply) => {
-    const user = await authenticate(o.users, req.body.user, req.body.password);
+    // Each attempt is a scrypt (16 MiB, tens of ms): a flood of them waits its turn or is refused, never exhausts memory.
+    if (loginsInProgress >= MAX_LOGINS_IN_PROGRESS) return reply.code(429).header('retry-after', '1').send({ error: { code: 'ROADLOG_ERR_BUSY', message: 'too many logins at once; try again in a moment' } });
+    loginsInProgress += 1;
+    const user = await authenticate(o.users, req.body.user, req.body.password).finally(() => (loginsInProgress -= 1));
     if (user === undefined) return deny(reply, 'login_failed', 401, 'wrong user or password');
     const s = sessions.create(user.name, user.role);
     return reply.header('set-cookie', sessionCookie(s, o.secure)).send({ user: s.user, role: s.role, csrfToken: s.csrf });

@@ -20,6 +20,8 @@ export interface Session {
 
 export class Sessions {
   private readonly byId = new Map<string, Session>();
+  /** What to do when a session ends (its open event streams close). */
+  private readonly onEnd = new Map<string, Set<() => void>>();
 
   constructor(private readonly idleMs: number, private readonly now: () => number = Date.now) {}
 
@@ -45,6 +47,24 @@ export class Sessions {
 
   end(s: Session): void {
     this.byId.delete(s.id);
+    const listeners = this.onEnd.get(s.id);
+    this.onEnd.delete(s.id);
+    for (const l of listeners ?? []) l();
+  }
+
+  /** Still alive (not ended, not idle too long), without touching it: an open stream is not activity. */
+  alive(s: Session): boolean {
+    if (this.byId.get(s.id) !== s) return false;
+    if (this.now() - s.lastSeen <= this.idleMs) return true;
+    this.end(s);
+    return false;
+  }
+
+  /** Calls `listener` when the session ends (logout, or found idle); returns the way to stop listening. */
+  whenEnded(s: Session, listener: () => void): () => void {
+    const set = this.onEnd.get(s.id) ?? this.onEnd.set(s.id, new Set()).get(s.id)!;
+    set.add(listener);
+    return () => set.delete(listener);
   }
 
   get size(): number {

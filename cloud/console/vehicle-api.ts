@@ -56,7 +56,7 @@ async function recentTelemetry(influx: InfluxTarget, id: string, hours: number):
   const [latest] = await query(influx, `SELECT last("speedKph") FROM "telemetry" WHERE "vehicleId" = '${v}' GROUP BY "gatewayId"`);
   const newest = (latest ?? []).map((s) => ({ gatewayId: s.tags?.gatewayId ?? null, t: Number(s.values[0]?.[0]) })).sort((a, b) => b.t - a.t)[0];
   if (newest === undefined || !Number.isFinite(newest.t)) return null;
-  const from = newest.t - hours * 3_600_000;
+  const from = Math.floor(newest.t - hours * 3_600_000);
   const fields = VEHICLE_SERIES.map((s) => `mean("${s.field}") AS "${s.field}"`).join(', ');
   const [series] = await query(influx, `SELECT ${fields}, count("speedKph") AS "points" FROM "telemetry" WHERE "vehicleId" = '${v}' AND time > ${from}ms AND time <= ${newest.t}ms GROUP BY time(30s) fill(none)`);
   const s = series?.[0];

@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   ROADLOG_ERR_ARCHIVE_BUSY: { retriable: true, exitCode: 1, summary: 'Another live process runs a compaction or a forget on this archive (its pid is in the message); one at a time.' },
   ROADLOG_ERR_UNAUTHENTICATED: { retriable: false, exitCode: 1, summary: 'A console API call without a live session (HTTP 401), or a login with a wrong user or password.' },
   ROADLOG_ERR_FORBIDDEN: { retriable: false, exitCode: 1, summary: 'A console API call the session may not make (HTTP 403): a viewer acting as an operator, or a state-changing request without its CSRF token.' },
+  ROADLOG_ERR_BUSY: { retriable: true, exitCode: 1, summary: 'The console is checking too many logins at once (HTTP 429: each costs a scrypt, 16 MiB of memory); try again in a moment.' },
   ROADLOG_ERR_CLOUD_PACKAGE_MISSING: { retriable: false, exitCode: 1, summary: 'A cloud command (`roadlog cold`, `roadlog report`) needs a package a gateway install leaves out (DuckDB\'s `@duckdb/node-api`): run it from a full install (`npm install` of roadlog, optional dependencies included).' },
   ROADLOG_ERR_SERVICE_NOT_INSTALLED: { retriable: false, exitCode: 1, summary: 'A service binary or jar (Kafka, Mosquitto, InfluxDB) is missing: run `bash infra/bootstrap.sh`.' },
   ROADLOG_ERR_SERVICE_START_FAILED: { retriable: true, exitCode: 1, summary: 'A service process exited or did not become ready within its start timeout (its log file is named in the message).' },

@@ -57,7 +57,7 @@ function renderAlerts() {
   const categories = [...new Set([...alerts.values()].map((a) => a.category))].sort();
   const select = $('f-category');
   const chosen = select.value;
-  if (select.options.length !== categories.length + 1) select.replaceChildren(el('option', { value: '', textContent: 'any' }), ...categories.map((c) => el('option', { value: c, textContent: c })));
+  if ([...select.options].slice(1).map((o) => o.value).join('\n') !== categories.join('\n')) select.replaceChildren(el('option', { value: '', textContent: 'any' }), ...categories.map((c) => el('option', { value: c, textContent: c })));
   select.value = chosen;
   const shown = filtered();
   const open = [...alerts.values()].filter((a) => a.state === 'open').length;

@@ -25,7 +25,13 @@ function show(view) {
 function route() {
   if (session.csrf === '') return show('login');
   const [name, ...rest] = location.hash.replace(/^#/, '').split('/');
-  const page = PAGES[name] === undefined ? 'alerts' : name;
+  const page = Object.hasOwn(PAGES, name) ? name : 'alerts';
+  let arg = rest.join('/');
+  try {
+    arg = decodeURIComponent(arg);
+  } catch {
+    /* a malformed escape: as typed */
+  }
   if (current === 'events' && page !== 'events') leaveEvents();
   if (current === 'health' && page !== 'health') leaveHealth();
   // Moving between pages puts the keyboard focus on the new page's title (a screen reader says it); the first page after loading leaves focus at the top.
@@ -33,21 +39,31 @@ function route() {
   current = page;
   show(page);
   if (moved) $(`${page}-title`).focus({ preventScroll: true });
-  PAGES[page](decodeURIComponent(rest.join('/')));
+  PAGES[page](arg);
 }
+
+let retry;
 
 function openStream() {
   stream?.close();
-  stream = new EventSource('/api/stream');
+  clearTimeout(retry);
+  const mine = (stream = new EventSource('/api/stream'));
   stream.addEventListener('alerts', (e) => onAlerts(JSON.parse(e.data)));
   stream.addEventListener('gateways', (e) => onGateways(JSON.parse(e.data)));
   stream.addEventListener('open', () => ($('live').textContent = 'live'));
   stream.addEventListener('error', () => {
     $('live').textContent = 'reconnecting…';
-    // A stream refused for want of a session does not come back: ask who we are.
-    api('/api/me').catch((err) => {
-      if (err.status === 401) signedOut();
-    });
+    // A stream refused for want of a session does not come back: ask who we are. One the
+    // browser gave up on (an answer other than 200: the console stopping, a proxy) is opened again.
+    api('/api/me').then(
+      () => {
+        if (mine.readyState === EventSource.CLOSED && stream === mine) retry = setTimeout(openStream, 3_000);
+      },
+      (err) => {
+        if (err.status === 401) signedOut();
+        else if (stream === mine) retry = setTimeout(openStream, 3_000);
+      },
+    );
   });
 }
 
@@ -61,6 +77,9 @@ function signedIn(me) {
 function signedOut() {
   stream?.close();
   stream = undefined;
+  clearTimeout(retry);
+  leaveEvents();
+  leaveHealth();
   Object.assign(session, { csrf: '', role: '', user: '' });
   $('who').textContent = '';
   $('live').textContent = '';

@@ -117,9 +117,14 @@ function toggleTail(event) {
     while ($('tail').childElementCount > 200) $('tail').lastElementChild.remove();
     $('tail-status').textContent = `Tailing ${q.get('topic')}: ${num(count)} records so far (the newest 200 shown).`;
   });
-  tail.addEventListener('failed', (e) => {
-    $('tail-status').textContent = `The tail failed: ${JSON.parse(e.data).message}`;
+  tail.addEventListener('error', () => {
+    if (tail === undefined) return;
     stopTail();
+    $('tail-status').textContent = 'The tail was cut off (the console stopped, or the session ended); start it again.';
+  });
+  tail.addEventListener('failed', (e) => {
+    stopTail();
+    $('tail-status').textContent = `The tail failed: ${JSON.parse(e.data).message}`;
   });
 }
 

@@ -71,7 +71,10 @@ describe('console API guard', () => {
     const { app, denied } = await api();
     expect((await app.inject({ method: 'GET', url: '/api/me' })).statusCode).toBe(401);
     expect((await app.inject({ method: 'GET', url: '/api/me', headers: { cookie: 'roadlog_session=forged' } })).statusCode).toBe(401);
+    // The guard goes by the route matched: a percent-encoded path reaches the same route and the same guard.
+    for (const url of ['/%61pi/me', '/ap%69/me', '/api/%6De']) expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(401);
     const olga = await login(app, 'olga', 'operator-secret');
+    expect((await app.inject({ method: 'POST', url: '/%61pi/test/operator-only', headers: { cookie: olga.cookie } })).statusCode).toBe(403);
     expect((await app.inject({ method: 'GET', url: '/api/me', headers: { cookie: olga.cookie } })).json()).toEqual({ user: 'olga', role: 'operator', csrfToken: olga.csrf });
     const forged = await app.inject({ method: 'POST', url: '/api/test/operator-only', headers: { cookie: olga.cookie } });
     expect([forged.statusCode, forged.json().error.code]).toEqual([403, 'ROADLOG_ERR_FORBIDDEN']);
@@ -82,7 +85,16 @@ describe('console API guard', () => {
     expect([asViewer.statusCode, asViewer.json().error.message]).toEqual([403, 'vic is a viewer; this needs the operator role']);
     // One session's token does not pass for another's.
     expect((await app.inject({ method: 'POST', url: '/api/test/operator-only', headers: { cookie: olga.cookie, 'x-csrf-token': vic.csrf } })).statusCode).toBe(403);
-    expect(await denied()).toEqual({ no_session: 2, csrf: 3, role: 1 });
+    expect(await denied()).toEqual({ no_session: 5, csrf: 4, role: 1 });
+  });
+
+  it('a flood of logins: at most 16 scrypt checks at once, the rest refused with 429 (ROADLOG_ERR_BUSY), none let in', async () => {
+    const { app } = await api();
+    const answers = await Promise.all(Array.from({ length: 40 }, () => app.inject({ method: 'POST', url: '/api/login', payload: { user: 'olga', password: 'wrong-password' } })));
+    const codes = answers.map((r) => `${r.statusCode} ${(r.json() as { error: { code: string } }).error.code}`);
+    expect(codes.filter((c) => c === '429 ROADLOG_ERR_BUSY').length).toBeGreaterThan(0);
+    expect(codes.filter((c) => c !== '429 ROADLOG_ERR_BUSY').every((c) => c === '401 ROADLOG_ERR_UNAUTHENTICATED')).toBe(true);
+    expect((await app.inject({ method: 'POST', url: '/api/login', payload: { user: 'olga', password: 'operator-secret' } })).statusCode).toBe(200);
   });
 
   it('logout ends the session (with its CSRF token) and clears the cookie', async () => {

@@ -78,8 +78,8 @@ describe('live feeds', () => {
     await setPassword(join(dir, 'u'), 'olga', 'operator', 'operator-secret');
     await setPassword(join(dir, 'u'), 'vic', 'viewer', 'viewer-secret');
     const users: ReadonlyMap<string, User> = await readUsersFile(join(dir, 'u'));
-    const { app, requireRole } = await buildConsoleApi({ users, registry: new Registry(), secure: false });
-    registerAlertsApi(app, { feeds, kafka: async () => undefined, requireRole, timeoutMs: 1_000 });
+    const { app, requireRole, sessions } = await buildConsoleApi({ users, registry: new Registry(), secure: false });
+    registerAlertsApi(app, { feeds, kafka: async () => undefined, requireRole, sessions, timeoutMs: 1_000 });
     const login = async (user: string, password: string) => {
       const r = await app.inject({ method: 'POST', url: '/api/login', payload: { user, password } });
       return { cookie: String(r.headers['set-cookie']).split(';')[0]!, csrf: (r.json() as { csrfToken: string }).csrfToken };
@@ -96,6 +96,19 @@ describe('live feeds', () => {
     expect([malformed.statusCode, (malformed.json() as { error: { code: string } }).error.code]).toEqual([400, 'ROADLOG_ERR_USAGE']);
     const noKafka = await post(olga, event(1, 'opened', 0).alertId);
     expect([noKafka.statusCode, (noKafka.json() as { error: { code: string } }).error.code]).toEqual([503, 'ROADLOG_ERR_KAFKA_UNAVAILABLE']);
+    // The event stream: the alerts first, and it ends when its session logs out.
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const res = await fetch(`${base}/api/stream`, { headers: { cookie: vic.cookie } });
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('event: gateways')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toMatch(/^event: alerts\ndata: \{"snapshot":true,"live":true/);
+    await app.inject({ method: 'POST', url: '/api/logout', headers: { cookie: vic.cookie, 'x-csrf-token': vic.csrf } });
+    for (;;) if ((await reader.read()).done) break;
+    const stale = await fetch(`${base}/api/stream`, { headers: { cookie: vic.cookie } });
+    expect(stale.status).toBe(401);
     await app.close();
     await feeds.stop();
     await rm(dir, { recursive: true, force: true });
