@@ -64,7 +64,7 @@ export function registerSimCommands(program: Command): void {
     .option('--duration <d>', 'device time to simulate (90s, 15m, 2h)', '10m')
     .option('--rate <hz>', 'messages per vehicle per second of device time', positive('--rate', 100), 1)
     .option('--start <iso>', 'device time at the start (`now`: the wall clock; seqs continue across runs)', '2026-01-05T06:00:00Z')
-    .option('--broker <url>', 'MQTT broker (the edge agent), e.g. mqtt://127.0.0.1:1883; none: a dry run that only generates')
+    .option('--broker <url>', 'MQTT broker (the edge agent), e.g. mqtt://127.0.0.1:1883; none (or no --broker): a dry run that only generates')
     .option('--truth <file>', 'write the truth file (JSON lines) here')
     .option('--messages <file>', 'write every message made (JSON lines) here')
     .option('--vehicles-csv <file>', 'write the fleet as a vehicles table (vehicleId,class,depot) for `roadlog vehicles import`')
@@ -103,6 +103,9 @@ export function registerSimCommands(program: Command): void {
         stopping = true;
         ac.abort();
       });
+      // `none` (or no --broker): a dry run. Anything else must be an MQTT URL.
+      if (flags.broker === 'none') delete flags.broker;
+      if (flags.broker !== undefined && !/^(mqtts?|wss?|tcp|ssl):\/\/[^/\s]+/.test(flags.broker)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--broker: an MQTT URL such as mqtt://127.0.0.1:1883, or none for a dry run; got ${JSON.stringify(flags.broker)}`);
       const tty = process.stderr.isTTY === true && flags.progress === 'auto';
       let lastLine = 0;
       let lastAcked = 0;

@@ -147,6 +147,10 @@ describe('errors a user causes, from the built CLI', () => {
     const r = await runCli(['sim', '--duration', 'soon'], { env: env() });
     expectUserError(r, 'ROADLOG_ERR_USAGE', '--duration: expected e.g. 90s');
     expectStack(await runCli(['--verbose', 'sim', '--duration', 'soon'], { env: env() }), 'ROADLOG_ERR_USAGE');
+    // A broker that is not an MQTT URL is a usage error, not a bug; `none` is the dry run its help names.
+    expectUserError(await runCli(['sim', '--broker', '127.0.0.1:1883', '--duration', '1s'], { env: env() }), 'ROADLOG_ERR_USAGE', '--broker: an MQTT URL such as mqtt://127.0.0.1:1883, or none for a dry run');
+    const dry = await runCli(['sim', '--vehicles', '2', '--broker', 'none', '--duration', '5s', '--progress', 'none'], { env: env() });
+    expect(dry.code, dry.stderr).toBe(0);
   });
 });
 
