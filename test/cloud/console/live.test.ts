@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { registerAlertsApi } from '../../../cloud/console/alerts-api.js';
 import { LiveFeeds, type ConsoleKafka, type FeedChange } from '../../../cloud/console/feeds.js';
-import { histogramQuantiles, parsePrometheus } from '../../../cloud/console/health.js';
+import { histogramQuantiles, parsePrometheus } from '../../../shared/metrics/index.js';
 import { groupLags } from '../../../cloud/console/lag.js';
 import type { TopicReaders } from '../../../cloud/console/reader.js';
 import { buildConsoleApi } from '../../../cloud/console/server.js';
