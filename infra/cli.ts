@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { RoadlogError } from '../shared/errors/index.js';
 import { roadlogHome } from '../shared/home/index.js';
+import { registerDemoCommand } from './demo/cli.js';
 
 /** commander argParser for --port: an integer 1..65535. */
 export function parsePort(value: string): number {
@@ -47,6 +48,7 @@ interface DirPortOptions {
 
 export function registerInfraCommands(program: Command): void {
   registerKafka(program);
+  registerDemoCommand(program);
   registerDaemon(program, {
     command: 'influx',
     title: 'InfluxDB 1.x (Debian package influxdb)',

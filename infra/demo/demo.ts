@@ -1,0 +1,228 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/**
+ * `roadlog demo` (`npm start`): the whole pipeline on one machine, each part its own process
+ * running this same CLI, with its log under one run folder:
+ *
+ *   Kafka (1 or 3 nodes) → topics apply → InfluxDB → the vehicles table → two edge agents
+ *   (gw-1, gw-2; per-vehicle credentials) → hot path → archiver → InfluxDB sink → console →
+ *   the simulator, one process per gateway, each driving half of the fleet.
+ *
+ * Stopping goes the other way round: each process gets SIGTERM (SIGKILL after 20 s), then
+ * InfluxDB and Kafka are stopped. Nothing here imports the components: they are run as users run
+ * them, so the demo is also a check that they work together.
+ */
+export interface DemoOptions {
+  /** The run folder: logs, data, the archive, the truth files. */
+  dir: string;
+  nodes: 1 | 3;
+  vehicles: number;
+  speedup: number;
+  /** Device time each round of the simulator drives (e.g. `1h`); then it drives again. */
+  duration: string;
+  /** The console's port; the next free one if it is taken. */
+  port: number;
+  /** Keep the last run's data (Kafka, the archive, the gateways' logs) instead of starting fresh. */
+  keep: boolean;
+  /** The CLI's entry point (dist/shared/cli/main.js). */
+  cli: string;
+  /** One line for people. */
+  say(line: string): void;
+}
+
+export interface DemoInfo {
+  consoleUrl: string;
+  user: string;
+  password: string;
+  brokers: string;
+  influxUrl: string;
+  archive: string;
+  logs: string;
+  gateways: { id: string; mqtt: string; http: string }[];
+  metrics: Record<string, string>;
+}
+
+interface Running {
+  name: string;
+  child: ChildProcess;
+  stdout: string;
+  log: WriteStream;
+}
+
+const STOP_TIMEOUT_MS = 20_000;
+
+export class Demo {
+  private readonly running: Running[] = [];
+  private readonly services: { name: string; stop: () => Promise<void> }[] = [];
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly logs: string;
+
+  constructor(private readonly o: DemoOptions) {
+    this.logs = join(o.dir, 'logs');
+    // Its own ROADLOG_HOME: the demo never reads or records the user's last cluster.
+    this.env = { ...process.env, ROADLOG_HOME: join(o.dir, 'home'), ROADLOG_LOG_LEVEL: process.env.ROADLOG_LOG_LEVEL ?? 'info' };
+  }
+
+  async start(): Promise<DemoInfo> {
+    const o = this.o;
+    if (!o.keep) await rm(o.dir, { recursive: true, force: true });
+    await mkdir(this.logs, { recursive: true });
+    await mkdir(join(o.dir, 'home'), { recursive: true });
+
+    const brokers = lastLine(await this.run('kafka', ['kafka', 'start', '--dir', join(o.dir, 'kafka'), '--nodes', String(o.nodes)]));
+    this.services.push({ name: `Kafka (${o.nodes} node${o.nodes > 1 ? 's' : ''})`, stop: () => this.run('kafka-stop', ['kafka', 'stop', '--dir', join(o.dir, 'kafka')]).then(() => undefined) });
+    o.say(`kafka     ${brokers}`);
+    this.env.ROADLOG_KAFKA_BROKERS = brokers;
+    await this.run('topics', ['topics', 'apply']);
+    const influxUrl = lastLine(await this.run('influx', ['influx', 'start', '--dir', join(o.dir, 'influx')]));
+    this.services.push({ name: 'InfluxDB', stop: () => this.run('influx-stop', ['influx', 'stop', '--dir', join(o.dir, 'influx')]).then(() => undefined) });
+    o.say(`influxdb  ${influxUrl}`);
+
+    // The fleet: its vehicles table in Kafka, and a password per vehicle the gateways check.
+    const secret = randomBytes(16).toString('hex');
+    await this.run('fleet', ['sim', '--vehicles', String(o.vehicles), '--broker', 'none', '--duration', '1s', '--progress', 'none', '--vehicles-csv', join(o.dir, 'vehicles.csv')]);
+    await this.run('vehicles', ['vehicles', 'import', join(o.dir, 'vehicles.csv')]);
+    await writeFile(join(o.dir, 'credentials'), await this.run('credentials', ['sim-credentials', '--secret', secret, '--vehicles', String(o.vehicles)]), { mode: 0o600 });
+
+    const gateways: DemoInfo['gateways'] = [];
+    for (const id of ['gw-1', 'gw-2']) {
+      const config = join(o.dir, `${id}.yaml`);
+      await writeFile(config, `edge:\n  mqtt:\n    credentialsFile: ${JSON.stringify(join(o.dir, 'credentials'))}\n`);
+      const edge = await this.spawnUntil(id, ['edge', 'start', '--config', config, '--gateway-id', id, '--data-dir', join(o.dir, id), '--mqtt-port', '0', '--http-port', '0'], /^http (\S+)$/m);
+      gateways.push({ id, mqtt: /^mqtt (\S+)$/m.exec(edge.stdout)![1]!, http: /^http (\S+)$/m.exec(edge.stdout)![1]! });
+      o.say(`${id}      MQTT ${gateways.at(-1)!.mqtt}`);
+    }
+    const metrics: Record<string, string> = Object.fromEntries(gateways.map((g) => [g.id, g.http]));
+    metrics.hot = httpOf(await this.spawnUntil('hot', ['hot', 'start', '--http-port', '0'], /^http (\S+)$/m));
+    const archive = join(o.dir, 'archive');
+    metrics.cold = httpOf(await this.spawnUntil('cold', ['cold', 'start', '--archive', archive, '--http-port', '0'], /^http (\S+)$/m));
+    metrics.influx = httpOf(await this.spawnUntil('influx-sink', ['influx-sink', 'start', '--url', influxUrl, '--http-port', '0'], /^http (\S+)$/m));
+
+    const user = 'demo';
+    const password = randomBytes(9).toString('base64url');
+    await this.run('console-user', ['console', 'passwd', join(o.dir, 'console-users'), user, '--role', 'operator'], `${password}\n`);
+    const port = await freePortFrom(o.port);
+    if (port !== o.port) o.say(`console   port ${o.port} is in use: using ${port}`);
+    const c = await this.spawnUntil('console', ['console', '--port', String(port), '--users', join(o.dir, 'console-users'), '--archive', archive, '--influx', influxUrl, '--metrics', Object.values(metrics).map((m) => `${m}/metrics`).join(',')], /^http (\S+)$/m);
+    const consoleUrl = httpOf(c);
+
+    for (const [i, g] of gateways.entries()) this.drive(g, i, gateways.length, secret, 1);
+    return { consoleUrl, user, password, brokers, influxUrl, archive, logs: this.logs, gateways, metrics };
+  }
+
+  /**
+   * One gateway's half of the fleet, driving `duration` of device time from now; when it has
+   * driven that, it drives again with the next seed (new faults; seqs go on), so the demo never
+   * runs dry. Each round writes its own truth file.
+   */
+  private drive(g: { id: string; mqtt: string }, shard: number, shards: number, secret: string, round: number): void {
+    const o = this.o;
+    const args = ['sim', '--vehicles', String(o.vehicles), '--seed', String(round), '--shard', `${shard}/${shards}`, '--broker', g.mqtt, '--secret', secret, '--start', 'now', '--speedup', String(o.speedup), '--duration', o.duration, '--truth', join(o.dir, `truth-${g.id}-${round}.jsonl`), '--progress', 'json'];
+    void this.spawnUntil(`sim-${g.id}`, args, undefined).then((r) =>
+      r.child.once('close', (code) => {
+        if (code === 0 && !this.stopping) this.drive(g, shard, shards, secret, round + 1);
+      }),
+    );
+  }
+
+  private stopping = false;
+
+  /** A process the demo started that has exited on its own (a failure), or undefined. */
+  exited(): { name: string; code: number | null } | undefined {
+    const r = this.running.find((x) => x.child.exitCode !== null && !(x.name.startsWith('sim-') && x.child.exitCode === 0));
+    return r === undefined ? undefined : { name: r.name, code: r.child.exitCode };
+  }
+
+  /** Stops everything in the reverse order of starting; returns what it stopped, in that order. */
+  async stop(): Promise<string[]> {
+    this.stopping = true;
+    const stopped: string[] = [];
+    for (const r of [...this.running].reverse()) {
+      if (r.child.exitCode === null && r.child.signalCode === null) {
+        const done = new Promise<void>((resolve) => r.child.once('close', () => resolve()));
+        r.child.kill('SIGTERM');
+        const timer = setTimeout(() => r.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        await done;
+        clearTimeout(timer);
+        stopped.push(r.name);
+      }
+      r.log.end();
+    }
+    for (const s of [...this.services].reverse()) {
+      await s.stop().catch((err: unknown) => this.o.say(`${s.name}: stopping failed: ${(err as Error).message}`));
+      stopped.push(s.name);
+    }
+    return stopped;
+  }
+
+  /** Runs a CLI command to its end; its output is logged; a failure throws with the log's tail. */
+  private run(name: string, args: string[], input?: string): Promise<string> {
+    const log = createWriteStream(join(this.logs, `${name}.log`), { flags: 'a' });
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [this.o.cli, ...args], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        log.write(d);
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        log.write(d);
+      });
+      child.stdin.end(input ?? '');
+      child.on('error', reject);
+      child.on('close', (code) => {
+        log.end();
+        if (code === 0) resolve(stdout);
+        else reject(new Error(`roadlog ${args.slice(0, 2).join(' ')} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')} (log: ${join(this.logs, `${name}.log`)})`));
+      });
+    });
+  }
+
+  /** Starts a long-running CLI command; resolves once its stdout matches `ready` (at once without one). */
+  private spawnUntil(name: string, args: string[], ready: RegExp | undefined): Promise<Running> {
+    const log = createWriteStream(join(this.logs, `${name}.log`), { flags: 'a' });
+    const child = spawn(process.execPath, [this.o.cli, ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r: Running = { name, child, stdout: '', log };
+    this.running.push(r);
+    child.stdout!.on('data', (d: Buffer) => {
+      if (r.stdout.length < 64 * 1024) r.stdout += d.toString();
+      log.write(d);
+    });
+    child.stderr!.on('data', (d: Buffer) => log.write(d));
+    if (ready === undefined) return Promise.resolve(r);
+    return new Promise((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (ready.test(r.stdout)) {
+          clearInterval(timer);
+          resolve(r);
+        } else if (child.exitCode !== null) {
+          clearInterval(timer);
+          reject(new Error(`${name} exited (${child.exitCode}) before it was ready: see ${join(this.logs, `${name}.log`)}`));
+        }
+      }, 50);
+    });
+  }
+}
+
+const lastLine = (s: string): string => s.trim().split('\n').at(-1)!.trim();
+const httpOf = (r: Running): string => /^http (\S+)$/m.exec(r.stdout)![1]!;
+
+/** `port` if nothing listens on it (on 127.0.0.1), else the next free one. */
+async function freePortFrom(port: number): Promise<number> {
+  for (let p = port; p < port + 100 && p <= 65_535; p++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(p, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return p;
+  }
+  return 0;
+}
