@@ -10,6 +10,9 @@ import { sendPerPartition } from '../../../shared/kafka/index.js';
 import { removeTempDirs, startAgentProcess, tempDir } from '../../edge/ingress/support/agent.js';
 import { readBack, startLoad, waitForEmptyBacklog } from '../edge/support/load.js';
 
+/** Leader kills under load: 2 in `npm test`, 5 in `npm run test:faults` (ROADLOG_FAILOVER_KILLS). */
+const LEADER_KILLS = Number(process.env.ROADLOG_FAILOVER_KILLS ?? 2);
+
 /**
  * On a 3-node cluster (RF 3, min.insync.replicas 2): kill -9 the partition leader under
  * load, and show that an idempotent acks=all producer lost nothing it had been acknowledged,
@@ -136,7 +139,7 @@ describe('3-node failover', () => {
     }
   });
 
-  it('the edge agent\'s forwarder loses nothing when the telemetry leader is killed with SIGKILL 5 times under load', async () => {
+  it(`the edge agent's forwarder loses nothing when the telemetry leader is killed with SIGKILL ${LEADER_KILLS} times under load`, async () => {
     const prefix = randomName('fwfail');
     const env = { ROADLOG_HOME: join(dir, 'home'), ROADLOG_LOG_LEVEL: 'error' };
     const applied = await runCli(['topics', 'apply', '--prefix', prefix, '--brokers', cluster.bootstrapServers], { env });
@@ -153,7 +156,7 @@ describe('3-node failover', () => {
     await admin.connect();
     const load = await startLoad(agent.port, 30, 20);
     try {
-      for (let kill = 0; kill < 5; kill++) {
+      for (let kill = 0; kill < LEADER_KILLS; kill++) {
         const before = load.total();
         await waitFor(() => (load.total() >= before + 1_000 ? true : undefined), 60_000, '1,000 more acknowledged messages');
         const meta = await admin.fetchTopicMetadata({ topics: [topic] });
@@ -168,7 +171,7 @@ describe('3-node failover', () => {
       await waitForEmptyBacklog(agent);
       const { seqs, copies } = await readBack(cluster.bootstrapServers, topic, load.acked);
       for (const [id, acked] of load.acked) expect(seqs.get(id)!.slice(0, acked.length), id).toEqual(acked);
-      console.log(`forwarder failover: 5 leader kills, ${load.total()} acknowledged messages all consumed from Kafka, order kept; ${copies} re-sent copies dropped by the envelope key`);
+      console.log(`forwarder failover: ${LEADER_KILLS} leader kills, ${load.total()} acknowledged messages all consumed from Kafka, order kept; ${copies} re-sent copies dropped by the envelope key`);
     } finally {
       await load.stop().catch(() => undefined);
       await admin.disconnect();
