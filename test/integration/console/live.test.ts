@@ -40,8 +40,6 @@ let browser: Browser;
 let partitions: number;
 const edgeOffsets = new Map<string, bigint>();
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function start(args: string[], extraEnv: Record<string, string> = {}): ReturnType<typeof startCli> {
   const c = startCli(args, { env: { ...env, ...extraEnv } });
   running.push(c);
@@ -153,10 +151,9 @@ describe('console against a real run (Kafka, hot path, archiver, sink, InfluxDB;
     watchErrors(b, errors);
     await login(a, base, 'olga', 'operator-secret');
     await login(b, base, 'vic', 'viewer-secret');
-    await expect.poll(() => a.locator('#live').textContent()).toBe('live');
+    for (const p of [a, b]) await expect.poll(() => p.locator('#live').textContent()).toBe('live');
 
     // An injected fault: CV-0001 overheats. Both pages show it within 2 s of detection.
-    await sleep(1_000);
     const hotRecord = exampleTelemetry({ vehicleId: 'CV-0001', seq: 120, ts: Date.now(), speedKph: 50, coolantC: 118.5, odometerKm: 1000 + 120 * (50 / 3600), fuelUsedL: 100 + 120 * 0.002, dtcs: [] });
     await send([hotRecord]);
     const row = (p: Page) => p.locator('#alerts-table tr', { hasText: 'overheating' }).first();
@@ -260,10 +257,15 @@ describe('console against a real run (Kafka, hot path, archiver, sink, InfluxDB;
     await a.getByLabel('Key (optional)').fill('CV-0002');
     await a.getByRole('button', { name: 'Start tail' }).click();
     await expect.poll(() => a.locator('#tail-status').textContent(), { timeout: 30_000 }).toMatch(/^Tailing/);
-    await sleep(500);
-    await send([exampleTelemetry({ vehicleId: 'CV-0002', seq: 999, ts: Date.now(), dtcs: [] }), exampleTelemetry({ vehicleId: 'CV-0001', seq: 999, ts: Date.now(), dtcs: [] })]);
-    await expect.poll(() => a.locator('#tail article').count(), { timeout: 15_000 }).toBe(1);
-    expect(await a.locator('#tail article pre').last().textContent()).toContain('"seq": 999');
+    // A tail reads from the end as of its first fetch: send both vehicles' records until one shows; only CV-0002's may.
+    let sent = 0;
+    await waitFor(async () => {
+      sent += 1;
+      await send([exampleTelemetry({ vehicleId: 'CV-0002', seq: 998 + sent, ts: Date.now(), dtcs: [] }), exampleTelemetry({ vehicleId: 'CV-0001', seq: 998 + sent, ts: Date.now(), dtcs: [] })]);
+      return (await a.locator('#tail article').count()) > 0 ? true : undefined;
+    }, 15_000, 'the tail to show a record', 1_000);
+    for (const h of await a.locator('#tail article h3').allTextContents()) expect(h).toMatch(/key CV-0002$/);
+    expect(await a.locator('#tail article pre').last().textContent()).toMatch(/"seq": 99\d/);
     await a.getByRole('button', { name: 'Stop tail' }).click();
     await a.getByRole('button', { name: 'Load dead letters' }).click();
     await expect.poll(() => a.locator('#dead tbody tr').count(), { timeout: 15_000 }).toBe(1);
