@@ -1,13 +1,24 @@
-import { chmodSync, chownSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../../../shared/atomic-file/index.js';
 import { SimulatedFileLayer, type FaultOp } from '../../edge/log/support/simulated-file-layer.js';
 
+const made: string[] = [];
+/** A temp folder, removed after the file's tests. */
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'atomic-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 describe('writeFileAtomic on the real file system', () => {
   it('creates a new file 0600 and leaves no temp file behind', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'atomic-'));
+    const dir = tempDir();
     await writeFileAtomic(join(dir, 'f'), 'one\n');
     expect(readFileSync(join(dir, 'f'), 'utf8')).toBe('one\n');
     expect(statSync(join(dir, 'f')).mode & 0o777).toBe(0o600);
@@ -15,7 +26,7 @@ describe('writeFileAtomic on the real file system', () => {
   });
 
   it('keeps the mode, and the owner when run as root, of a file it replaces', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'atomic-'));
+    const dir = tempDir();
     const f = join(dir, 'f');
     writeFileSync(f, 'old');
     chmodSync(f, 0o640);
@@ -29,7 +40,7 @@ describe('writeFileAtomic on the real file system', () => {
   });
 
   it('reuses a longer temp file a crash left behind; exclusive refuses it and leaves both files alone', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'atomic-'));
+    const dir = tempDir();
     const f = join(dir, 'f');
     writeFileSync(f, 'old');
     writeFileSync(`${f}.tmp`, 'a much longer leftover');
