@@ -48,8 +48,9 @@ async function counts(archive: string): Promise<Map<string, number>> {
 }
 
 async function copyOf(src: string): Promise<string> {
-  const d = join(await mkdtemp(join(tmpdir(), 'roadlog-maint-')), 'archive');
-  dirs.push(d);
+  const parent = await mkdtemp(join(tmpdir(), 'roadlog-maint-'));
+  const d = join(parent, 'archive');
+  dirs.push(parent);
   await cp(src, d, { recursive: true });
   return d;
 }
@@ -57,9 +58,10 @@ async function copyOf(src: string): Promise<string> {
 beforeAll(async () => {
   db = await DuckDBInstance.create(':memory:');
   conn = await db.connect();
-  pristine = join(await mkdtemp(join(tmpdir(), 'roadlog-maint-')), 'archive');
+  const parent = await mkdtemp(join(tmpdir(), 'roadlog-maint-'));
+  pristine = join(parent, 'archive');
   await mkdir(pristine);
-  dirs.push(pristine);
+  dirs.push(parent);
   // 2 partitions × 3 flushes; each flush holds records of 2 device-time hours (late ones in 06).
   for (let p = 0; p < 2; p++) {
     let offset = 0;
