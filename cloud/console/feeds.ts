@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AlertEventSchema, type AlertEvent } from '../../shared/alerts/index.js';
 import { disconnectQuietly } from '../../shared/kafka/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { safeJson } from '../hot/alerts.js';
 import type { ReportContext } from '../report/model.js';
 
 /**
@@ -126,7 +127,7 @@ export class LiveFeeds {
     if (batch.topic === alertsTopic) {
       const changed = new Set<string>();
       for (const m of batch.messages) {
-        const parsed = AlertEventSchema.safeParse(json(m.value));
+        const parsed = AlertEventSchema.safeParse(safeJson(m.value));
         if (!parsed.success) continue;
         this.byId.set(parsed.data.alertId, parsed.data);
         if (parsed.data.change === 'opened') this.openedDetectedAt.set(parsed.data.alertId, parsed.data.detectedAt);
@@ -143,7 +144,7 @@ export class LiveFeeds {
         if (key !== undefined) this.heartbeats.delete(key);
         continue;
       }
-      const parsed = HeartbeatSchema.safeParse(json(m.value));
+      const parsed = HeartbeatSchema.safeParse(safeJson(m.value));
       if (parsed.success) this.heartbeats.set(parsed.data.gatewayId, parsed.data);
     }
     if (batch.messages.length > 0) this.emit({ kind: 'gateways' });
@@ -218,13 +219,5 @@ export class LiveFeeds {
     if (this.retry !== undefined) clearTimeout(this.retry);
     this.listeners.clear();
     if (this.consumer !== undefined) await disconnectQuietly(this.consumer, 5_000);
-  }
-}
-
-function json(value: Buffer | null): unknown {
-  try {
-    return value === null ? null : JSON.parse(value.toString('utf8'));
-  } catch {
-    return null;
   }
 }

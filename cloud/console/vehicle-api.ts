@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { InfluxTarget } from '../influx/writer.js';
+import { influxAuthHeaders, type InfluxTarget } from '../influx/writer.js';
 import type { LiveFeeds } from './feeds.js';
 
 /**
@@ -90,9 +90,7 @@ async function query(influx: InfluxTarget, q: string): Promise<InfluxSeries[][]>
   url.searchParams.set('db', influx.database);
   url.searchParams.set('epoch', 'ms');
   url.searchParams.set('q', q);
-  const headers: Record<string, string> = {};
-  if (influx.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${influx.username}:${influx.password ?? ''}`).toString('base64')}`;
-  const res = await fetch(url, { headers, signal: AbortSignal.timeout(influx.requestTimeoutMs) });
+  const res = await fetch(url, { headers: influxAuthHeaders(influx), signal: AbortSignal.timeout(influx.requestTimeoutMs) });
   const body = (await res.json().catch(() => ({}))) as { results?: { series?: InfluxSeries[]; error?: string }[]; error?: string };
   if (!res.ok || body.error !== undefined) throw new Error(`HTTP ${res.status}: ${body.error ?? 'no answer'}`);
   const failed = body.results?.find((r) => r.error !== undefined);

@@ -19,7 +19,8 @@ export async function readAlerts(kafka: Kafka, topic: string, timeoutMs: number)
   return latest;
 }
 
-function safeJson(value: Buffer | null): unknown {
+/** A Kafka record's value as JSON, or null when it is not JSON (callers validate what they get). */
+export function safeJson(value: Buffer | null): unknown {
   try {
     return value === null ? null : JSON.parse(value.toString('utf8'));
   } catch {

@@ -100,9 +100,12 @@ export class InfluxWriter {
   }
 
   private async request(path: string, body: string | URLSearchParams | undefined): Promise<{ status: number; text: string }> {
-    const headers: Record<string, string> = {};
-    if (this.target.username !== undefined) headers.authorization = `Basic ${Buffer.from(`${this.target.username}:${this.target.password ?? ''}`).toString('base64')}`;
-    const res = await fetch(new URL(path, this.target.url), { method: body === undefined ? 'GET' : 'POST', headers, body, signal: AbortSignal.timeout(this.target.requestTimeoutMs) });
+    const res = await fetch(new URL(path, this.target.url), { method: body === undefined ? 'GET' : 'POST', headers: influxAuthHeaders(this.target), body, signal: AbortSignal.timeout(this.target.requestTimeoutMs) });
     return { status: res.status, text: await res.text() };
   }
+}
+
+/** HTTP basic auth for InfluxDB's v1 API, when the target has a user (the /write and /query requests). */
+export function influxAuthHeaders(target: Pick<InfluxTarget, 'username' | 'password'>): Record<string, string> {
+  return target.username === undefined ? {} : { authorization: `Basic ${Buffer.from(`${target.username}:${target.password ?? ''}`).toString('base64')}` };
 }
