@@ -1,4 +1,5 @@
 import { AssignerProtocol, type Cluster, type Kafka, type PartitionAssigner } from 'kafkajs';
+import { fetchStableOffsets } from './stable-offsets.js';
 
 /**
  * Co-partitioned assignment: partition p of every subscribed topic goes to the same member
@@ -7,11 +8,12 @@ import { AssignerProtocol, type Cluster, type Kafka, type PartitionAssigner } fr
  * order over the members sorted by id (range style: member k gets a contiguous block).
  * The topics must have the same partition count (`roadlog topics apply` makes them so);
  * partitions beyond the smallest count are left unassigned, and a warning says so.
+ * `onCluster` is handed the consumer's cluster when the consumer is made.
  */
 export const CO_PARTITIONED = 'RoadlogCoPartitioned';
 
-export function coPartitionedAssigner(onMismatch: (counts: Record<string, number>) => void = () => undefined): PartitionAssigner {
-  return ({ cluster }: { cluster: Cluster }) => ({
+export function coPartitionedAssigner(onMismatch: (counts: Record<string, number>) => void = () => undefined, onCluster: (cluster: Cluster) => void = () => undefined): PartitionAssigner {
+  return ({ cluster }: { cluster: Cluster }) => (onCluster(cluster), {
     name: CO_PARTITIONED,
     version: 1,
     async assign({ members, topics }: { members: { memberId: string }[]; topics: string[] }) {
@@ -45,20 +47,21 @@ export interface CommittedPosition {
 
 /**
  * Where group `groupId` got to in partition p of each of `topics` (its committed offset and
- * metadata; undefined when nothing is committed), and the partition's first and end offsets,
- * over one admin connection. Read after the partition's transactional producer has started,
- * so no transaction of a previous owner is still open.
+ * metadata; undefined when nothing is committed: stable, see stable-offsets.ts), and the
+ * partition's first and end offsets. Read after the partition's transactional producer has
+ * started, so no transaction of a previous owner is still open. `cluster` is the consumer's
+ * (its group coordinator connection).
  */
-export async function committedPositions(kafka: Kafka, groupId: string, topics: string[], p: number): Promise<CommittedPosition[]> {
+export async function committedPositions(kafka: Kafka, cluster: Cluster, groupId: string, topics: string[], p: number): Promise<CommittedPosition[]> {
+  const offsets = await fetchStableOffsets(cluster, groupId, topics.map((topic) => ({ topic, partitions: [p] })));
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchOffsets({ groupId, topics });
     return await Promise.all(
       topics.map(async (topic) => {
-        const c = offsets.find((t) => t.topic === topic)?.partitions.find((x) => x.partition === p);
+        const c = offsets.find((x) => x.topic === topic && x.partition === p);
         const end = (await admin.fetchTopicOffsets(topic)).find((x) => x.partition === p);
-        return { committed: c === undefined || BigInt(c.offset) < 0n ? undefined : { offset: BigInt(c.offset), metadata: c.metadata }, low: end?.low ?? '0', high: end?.high ?? '0' };
+        return { committed: c === undefined || c.offset < 0n ? undefined : { offset: c.offset, metadata: c.metadata }, low: end?.low ?? '0', high: end?.high ?? '0' };
       }),
     );
   } finally {

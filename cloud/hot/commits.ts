@@ -125,18 +125,21 @@ function urgent(o: Owned): boolean {
 }
 
 /**
- * Retries `fn` while the transaction coordinator answers CONCURRENT_TRANSACTIONS: the previous
- * transaction of this producer is still being completed (its markers written), which a commit
- * loop that starts the next transaction at once often meets. kafkajs retries it for produce
- * requests, not for AddOffsetsToTxn; the Java client retries both.
+ * Retries `fn` while the transaction coordinator answers CONCURRENT_TRANSACTIONS (the previous
+ * transaction of this producer is still being completed, its markers written, which a commit
+ * loop that starts the next transaction at once often meets), or the group coordinator has
+ * moved or is still loading (a fresh cluster, a broker failover). kafkajs retries these for
+ * produce requests, not for AddOffsetsToTxn and TxnOffsetCommit; the Java client retries them.
  */
 async function whileConcurrent<T>(fn: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if ((err as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 30) throw err;
+      if (!RETRIED.has((err as { type?: string }).type ?? '') || attempt >= 30) throw err;
       await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** attempt)));
     }
   }
 }
+
+const RETRIED = new Set(['CONCURRENT_TRANSACTIONS', 'NOT_COORDINATOR_FOR_GROUP', 'GROUP_LOAD_IN_PROGRESS', 'GROUP_COORDINATOR_NOT_AVAILABLE']);

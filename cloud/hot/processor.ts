@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Cluster, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { AlertCommandSchema, type AlertEvent } from '../../shared/alerts/index.js';
 import { decodeEnvelopeHeaders } from '../../shared/envelope/index.js';
@@ -56,6 +56,7 @@ export class HotProcessor {
   readonly metrics: HotMetrics;
   private readonly commits: PartitionCommits;
   private consumer: Consumer | undefined;
+  private cluster: Cluster | undefined;
   private heartbeats: Consumer | undefined;
   private readonly owned = new Map<number, Owned>();
   private generation = 0;
@@ -104,7 +105,8 @@ export class HotProcessor {
       maxWaitTimeInMs: options.maxWaitMs,
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: Math.floor(options.sessionTimeoutMs / 5),
-      partitionAssigners: [coPartitionedAssigner((counts) => logger.warn({ counts }, 'hot: the co-partitioned topics differ in partition count; run `roadlog topics apply`'))],
+      // The consumer's cluster: its group coordinator connection reads stable offsets (stable-offsets.ts).
+      partitionAssigners: [coPartitionedAssigner((counts) => logger.warn({ counts }, 'hot: the co-partitioned topics differ in partition count; run `roadlog topics apply`'), (c) => (this.cluster = c))],
     }));
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
     await consumer.connect();
@@ -202,7 +204,7 @@ export class HotProcessor {
       await producer.connect(); // InitProducerId: fences the previous owner, ends its open transaction
       o.producer = producer;
     }
-    const [{ committed, low, high }, commands] = (await committedPositions(kafka, options.groupId, [topics.telemetry, topics.commands], o.p)) as [CommittedPosition, CommittedPosition];
+    const [{ committed, low, high }, commands] = (await committedPositions(kafka, this.cluster!, options.groupId, [topics.telemetry, topics.commands], o.p)) as [CommittedPosition, CommittedPosition];
     // Read again from what was committed (a failed transaction's commands were applied to a state now dropped).
     this.consumer!.seek({ topic: topics.commands, partition: o.p, offset: (commands.committed?.offset ?? BigInt(options.startFrom === 'earliest' ? commands.low : commands.high)).toString() });
     const committedOffset = committed?.offset;
