@@ -1,7 +1,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { intOption } from '../shared/cli/context.js';
+import { intOption, parseDuration } from '../shared/cli/context.js';
+
+export { parseDuration };
 import { asFileError, RoadlogError } from '../shared/errors/index.js';
 
 interface SimFlags {
@@ -20,15 +22,6 @@ interface SimFlags {
   workers: number;
   shard?: string;
   progress: 'auto' | 'json' | 'none';
-}
-
-/** `90s`, `15m`, `2h`, `1h30m`, or plain seconds. */
-export function parseDuration(text: string): number {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t);
-  if (m === null || t === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--duration: expected e.g. 90s, 15m, 2h or 1h30m, got ${JSON.stringify(text)}`);
-  return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
 }
 
 function positive(flag: string, max: number) {
@@ -65,7 +58,7 @@ export function registerSimCommands(program: Command): void {
     .option('--rate <hz>', 'messages per vehicle per second of device time', positive('--rate', 100), 1)
     .option('--start <iso>', 'device time at the start (`now`: the wall clock; seqs continue across runs)', '2026-01-05T06:00:00Z')
     .option('--broker <url>', 'MQTT broker (the edge agent), e.g. mqtt://127.0.0.1:1883; none (or no --broker): a dry run that only generates')
-    .option('--truth <file>', 'write the truth file (JSON lines) here')
+    .option('--truth <file>', 'write the truth file (JSON lines) here: the run, each vehicle\'s totals, faults, link losses and (against a broker) the seqs acknowledged')
     .option('--messages <file>', 'write every message made (JSON lines) here')
     .option('--vehicles-csv <file>', 'write the fleet as a vehicles table (vehicleId,class,depot) for `roadlog vehicles import`')
     .option('--secret <s>', 'vehicle passwords are HMAC-SHA256(secret, vehicleId) in hex (see `roadlog sim credentials`); none: no password')
@@ -136,7 +129,7 @@ export function registerSimCommands(program: Command): void {
         signal: ac.signal,
       });
       if (tty) process.stderr.write('\n');
-      if (flags.truth !== undefined) await writeTruth(flags.truth, truthLines(base, result.truth, shard === undefined || shard.index === 0));
+      if (flags.truth !== undefined) await writeTruth(flags.truth, truthLines(base, result.truth, shard === undefined || shard.index === 0, flags.broker === undefined ? undefined : result.ackedSeqs));
       const summary = { vehicles: result.vehicles, made: result.made, sent: result.sent, acked: result.acked, reconnects: result.reconnects, dropped: result.dropped, unsent: result.backlog, wallSeconds: Math.round(result.wallMs / 100) / 10, stoppedEarly: stopping };
       if (flags.progress === 'json') process.stdout.write(`${JSON.stringify({ summary })}\n`);
       else process.stdout.write(`sim: ${summary.vehicles} vehicles, ${summary.made} messages made, ${summary.acked} acknowledged, ${summary.unsent} unsent, ${summary.dropped} dropped from full buffers, ${summary.reconnects} reconnects, ${summary.wallSeconds} s${stopping ? ' (stopped by Ctrl-C)' : ''}${flags.truth === undefined ? '' : `; truth in ${flags.truth}`}\n`);

@@ -274,8 +274,12 @@ function pump(r: Runner, stats: { sent: number; acked: number }): void {
   }
 }
 
-/** The truth file: one `run` line, then per vehicle a `vehicle` line and its `fault` and `link_loss` lines. */
-export function truthLines(o: Pick<FleetOptions, 'seed' | 'vehicles' | 'startTs' | 'durationMs' | 'rateHz' | 'idPrefix'>, truth: readonly VehicleTruth[], withRunLine = true): string[] {
+/**
+ * The truth file: one `run` line, then per vehicle a `vehicle` line, its `fault` and `link_loss`
+ * lines and, when the fleet drove against a broker (`acked` given), an `acked` line: the seqs the
+ * broker acknowledged, as ranges `[[first, last], ...]` (what an end-to-end check must find downstream).
+ */
+export function truthLines(o: Pick<FleetOptions, 'seed' | 'vehicles' | 'startTs' | 'durationMs' | 'rateHz' | 'idPrefix'>, truth: readonly VehicleTruth[], withRunLine = true, acked?: ReadonlyMap<string, readonly number[]>): string[] {
   const lines: string[] = [];
   if (withRunLine) lines.push(JSON.stringify({ type: 'run', seed: o.seed, vehicles: o.vehicles, startTs: o.startTs, endTs: o.startTs + o.durationMs, rateHz: o.rateHz, idPrefix: o.idPrefix, harshBrakingMps2: -4 }));
   for (const t of [...truth].sort((a, b) => (a.vehicleId < b.vehicleId ? -1 : 1))) {
@@ -283,8 +287,21 @@ export function truthLines(o: Pick<FleetOptions, 'seed' | 'vehicles' | 'startTs'
     lines.push(JSON.stringify({ type: 'vehicle', ...summary }));
     for (const f of faults) lines.push(JSON.stringify({ type: 'fault', vehicleId: t.vehicleId, ...f }));
     for (const l of linkLosses) lines.push(JSON.stringify({ type: 'link_loss', vehicleId: t.vehicleId, ...l }));
+    const seqs = acked?.get(t.vehicleId);
+    if (seqs !== undefined) lines.push(JSON.stringify({ type: 'acked', vehicleId: t.vehicleId, count: seqs.length, seqs: seqRanges(seqs) }));
   }
   return lines;
+}
+
+/** Sorted seqs as inclusive ranges: [1, 2, 3, 7] → [[1, 3], [7, 7]]. */
+export function seqRanges(sorted: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const s of sorted) {
+    const last = out.at(-1);
+    if (last !== undefined && s === last[1] + 1) last[1] = s;
+    else out.push([s, s]);
+  }
+  return out;
 }
 
 export async function writeTruth(file: string, lines: readonly string[]): Promise<void> {

@@ -39,3 +39,12 @@ export function intOption(flag: string, min: number, max: number): (value: strin
     return n;
   };
 }
+
+/** `90s`, `15m`, `2h`, `1h30m`, or plain seconds, in ms; `flag` names the option in the error. */
+export function parseDuration(text: string, flag = '--duration'): number {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t);
+  if (m === null || t === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) throw new RoadlogError('ROADLOG_ERR_USAGE', `${flag}: expected e.g. 90s, 15m, 2h or 1h30m, got ${JSON.stringify(text)}`);
+  return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+}
