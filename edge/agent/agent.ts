@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Gauge, type Registry } from 'prom-client';
 import { createMetricsRegistry, startMetricsServer, type MetricsServer } from '../../shared/metrics/index.js';
 import type { Logger } from '../../shared/logging/index.js';
+import { parseDuration } from '../../shared/cli/context.js';
 import { asFileError } from '../../shared/errors/index.js';
 import { openLog, type AppendInput, type AppendResult, type EdgeLog } from '../log/index.js';
 import { loadCredentials, type Credential } from '../../shared/credentials/index.js';
@@ -82,10 +83,17 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
       cleanups.unshift(() => upstream!.close());
     }
     let forwarder: Forwarder | undefined;
+    let drill: import('./uplink-drill.js').UplinkDrill | undefined;
     if (options.forwarder.enabled && deps.kafka !== undefined && deps.kafka.client.brokers.length > 0) {
       // Loaded only here: a gateway with no Kafka configured does not carry kafkajs in memory.
       const { startForwarder } = await import('./kafka.js');
-      const started = await startForwarder({ log, settings: deps.kafka, options: options.forwarder, gatewayId: options.gatewayId, registry, logger: logger.child({ component: 'forwarder' }) });
+      let settings = deps.kafka;
+      if (options.http.drills) {
+        const { UplinkDrill } = await import('./uplink-drill.js');
+        drill = new UplinkDrill(settings.overrides?.socketFactory);
+        settings = { ...settings, overrides: { ...settings.overrides, socketFactory: drill.socketFactory } };
+      }
+      const started = await startForwarder({ log, settings, options: options.forwarder, gatewayId: options.gatewayId, registry, logger: logger.child({ component: 'forwarder' }) });
       forwarder = started.forwarder;
       cleanups.splice(cleanups.indexOf(closeLog), 0, started.stop);
     } else {
@@ -106,6 +114,7 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
     };
     const http = await startMetricsServer({
       routes: { '/status': status },
+      actions: drill === undefined ? {} : { '/drill/uplink': (q) => uplinkDrill(drill!, q, logger) },
       registry,
       host: options.http.host,
       port: options.http.port,
@@ -142,4 +151,18 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     throw err;
   }
+}
+
+/** `POST /drill/uplink?down=60s`: the uplink is cut for that long; `down=0` restores it. */
+function uplinkDrill(drill: import('./uplink-drill.js').UplinkDrill, q: URLSearchParams, logger: Logger): unknown {
+  const down = q.get('down') ?? '';
+  const ms = /^0+$/.test(down) ? 0 : parseDuration(down, 'down');
+  if (ms === 0) {
+    drill.restore();
+    logger.warn('drill: uplink restored');
+    return { down: false };
+  }
+  const r = drill.cut(ms);
+  logger.warn({ until: r.downUntil }, 'drill: uplink cut (every Kafka connection reset, new ones refused)');
+  return { down: true, ...r };
 }

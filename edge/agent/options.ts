@@ -37,6 +37,11 @@ export const EdgeAgentOptionsSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(9464),
+        /**
+         * Drills for demos and game days: `POST /drill/uplink?down=60s` cuts every Kafka
+         * connection of the agent for that long (`?down=0` ends a cut). Off by default.
+         */
+        drills: z.boolean().default(false),
       })
       .strict()
       .prefault({}),

@@ -77,6 +77,11 @@ describe('roadlog sim against the edge agent', () => {
       const lines = (await readFile(truth, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string });
       expect(lines[0]).toMatchObject({ type: 'run', seed: 1, vehicles: 5 });
       expect(lines.filter((l) => l.type === 'vehicle')).toHaveLength(5);
+      // What the agent acknowledged, per vehicle, as seq ranges: as many as the summary says, and in the agent's log.
+      const acked = lines.filter((l) => l.type === 'acked') as unknown as { vehicleId: string; count: number; seqs: [number, number][] }[];
+      expect(acked).toHaveLength(5);
+      expect(acked.reduce((n, a) => n + a.count, 0)).toBe(Number(m![2]));
+      for (const a of acked) expect(a.seqs.reduce((n, [from, to]) => n + to - from + 1, 0)).toBe(a.count);
       // A wrong secret is refused at CONNECT: nothing is acknowledged.
       const wrong = await runCli(['sim', '--vehicles', '1', '--secret', 'not-it', '--broker', `mqtt://127.0.0.1:${agent.port}`, '--duration', '5s', '--speedup', '5'], { timeoutMs: 30_000 });
       expect(wrong.code).toBe(1);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTelemetry, type Telemetry } from '../../shared/schema/index.js';
-import { runFleet, truthLines } from '../../simulators/fleet.js';
+import { runFleet, seqRanges, truthLines } from '../../simulators/fleet.js';
 import { HARSH_BRAKING_MPS2, SimVehicle, type VehicleTruth } from '../../simulators/model.js';
 import { Rng } from '../../simulators/rng.js';
 import { runCli } from '../support/cli.js';
@@ -39,6 +39,12 @@ function* fleet(seed: number, vehicles: number, hours: number): Generator<{ trut
 }
 
 describe('simulator', () => {
+  it('acknowledged seqs are written as inclusive ranges', () => {
+    expect(seqRanges([])).toEqual([]);
+    expect(seqRanges([5])).toEqual([[5, 5]]);
+    expect(seqRanges([1, 2, 3, 7, 9, 10])).toEqual([[1, 3], [7, 7], [9, 10]]);
+  });
+
   it('is deterministic: the same seed gives the same message stream and truth file; another seed does not', async () => {
     const a = await dryRun(42, 30, 30 * 60_000);
     const b = await dryRun(42, 30, 30 * 60_000);
