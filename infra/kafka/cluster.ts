@@ -262,6 +262,15 @@ export async function killBroker(dir: string, nodeId: number, sig: NodeJS.Signal
   if (!(await waitForExit(pid, 30_000))) {
     throw new RoadlogError('ROADLOG_ERR_TIMEOUT', `Kafka node ${nodeId} (pid ${pid}) still runs 30 s after ${sig}`);
   }
+  // The JVM's main thread is gone (a zombie counts as exited) while its other threads may still
+  // be exiting with the listening sockets open: wait until its ports refuse, so a restart finds them free.
+  const { broker } = await requireCluster(dir, nodeId);
+  const ports = [broker.port, broker.controllerPort, ...(broker.securePort === undefined ? [] : [broker.securePort])];
+  const deadline = Date.now() + 15_000;
+  while ((await Promise.all(ports.map((p) => tcpReady(p, LOOPBACK, 200)))).some(Boolean)) {
+    if (Date.now() >= deadline) throw new RoadlogError('ROADLOG_ERR_TIMEOUT', `Kafka node ${nodeId}'s ports ${ports.join(', ')} still accept connections 15 s after it exited`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Starts a stopped node again with its config and data; resolves when the cluster lists it. */

@@ -6,35 +6,50 @@ import { isAlive, sleep } from './process.js';
 
 export const LOOPBACK = '127.0.0.1';
 
-/** A port that was free on 127.0.0.1 a moment ago (bind port 0, read it, close). */
-export function freePort(host: string = LOOPBACK): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ host, port: 0, exclusive: true }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A port that was free on 127.0.0.1 a moment ago, below the system's ephemeral range (see
+ * servicePortRange).
+ */
+export async function freePort(host: string = LOOPBACK): Promise<number> {
+  return (await freePorts(1, host))[0]!;
 }
 
-/** `count` distinct free ports (all held open together, so they differ). */
+/**
+ * `count` distinct free ports (all held open together, so they differ), picked at random below
+ * the ephemeral range the system hands outgoing connections from. A service port inside that
+ * range can be taken while the service is down, by a client's outgoing connection or by a
+ * client retrying against it connecting to itself (TCP simultaneous open on loopback), and
+ * then the service cannot start again on it (seen when a Kafka node was restarted under load).
+ */
 export async function freePorts(count: number, host: string = LOOPBACK): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<import('node:net').Server>((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen({ host, port: 0, exclusive: true }, () => resolve(server));
-    })),
-  );
-  const ports = servers.map((s) => {
-    const a = s.address();
-    return typeof a === 'object' && a !== null ? a.port : 0;
-  });
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
+  const [low, high] = await servicePortRange();
+  const servers: import('node:net').Server[] = [];
+  try {
+    for (let attempt = 0; servers.length < count; attempt++) {
+      // After many taken ports, let the system pick (inside its ephemeral range, as before).
+      const port = attempt < 500 ? low + Math.floor(Math.random() * (high - low)) : 0;
+      const server = await new Promise<import('node:net').Server | undefined>((resolve, reject) => {
+        const s = createServer();
+        s.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err)));
+        s.listen({ host, port, exclusive: true }, () => resolve(s));
+      });
+      if (server !== undefined) servers.push(server);
+    }
+    return servers.map((s) => {
+      const a = s.address();
+      return typeof a === 'object' && a !== null ? a.port : 0;
+    });
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
+}
+
+/** [low, high) for service ports: from 20000 up to the start of net.ipv4.ip_local_port_range (32768 where it cannot be read). */
+export async function servicePortRange(): Promise<[number, number]> {
+  const text = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
+  const start = Number(text.trim().split(/\s+/)[0]);
+  const high = Number.isInteger(start) && start > 21_000 ? start : 32_768;
+  return [Math.min(20_000, high - 1_000), high];
 }
 
 /** True when a TCP connection to host:port succeeds within `timeoutMs`. */
