@@ -14,11 +14,11 @@ import { toSample } from './engine/sample.js';
 import { HotMetrics } from './metrics.js';
 import type { HotOptions } from './options.js';
 import { newOwned, type HotTopics, type Owned, type Phase } from './owned.js';
-
-export type { HotTopics } from './owned.js';
 import type { RulePack } from './rules/schema.js';
 import type { VehicleRef } from '../../shared/vehicles/index.js';
 import { applyVehicleRecord, readVehicles } from '../vehicles/table.js';
+
+export type { HotTopics } from './owned.js';
 
 export interface HotProcessorInput {
   kafka: Kafka;
@@ -176,13 +176,8 @@ export class HotProcessor {
     }
   }
 
-  private pause(p: number, topics: string[]): void {
-    this.consumer!.pause(topics.map((topic) => ({ topic, partitions: [p] })));
-  }
-
-  private resume(p: number, topics: string[]): void {
-    this.consumer!.resume(topics.map((topic) => ({ topic, partitions: [p] })));
-  }
+  private pause = (p: number, topics: string[]): void => this.consumer!.pause(topics.map((topic) => ({ topic, partitions: [p] })));
+  private resume = (p: number, topics: string[]): void => this.consumer!.resume(topics.map((topic) => ({ topic, partitions: [p] })));
 
   /** Gives partition p up once its transaction in flight (if any) is done. */
   private async release(o: Owned): Promise<void> {
@@ -388,11 +383,16 @@ export class HotProcessor {
     this.owned.set(o.p, again);
     const producerGone = o.producer;
     o.producer = undefined;
-    // Not release(): it waits for the commit loop this runs in.
-    setTimeout(() => void again.mutex.run(async () => {
+    // Not release(): it waits for the commit loop this runs in. Kafka may be down for a while: try again, backing off, while p is still this one's.
+    const retry = (ms: number): void => void setTimeout(() => void again.mutex.run(async () => {
       await producerGone?.disconnect().catch(() => undefined);
       await this.begin(again);
-    }).catch((e: unknown) => this.input.logger.error({ err: e, partition: o.p }, 'hot: could not take the partition back')), 1_000).unref();
+    }).catch((e: unknown) => {
+      const again2 = !this.stopping && this.owned.get(o.p) === again;
+      this.input.logger.error({ err: e, partition: o.p, retryInMs: again2 ? Math.min(ms * 2, 10_000) : null }, 'hot: could not take the partition back');
+      if (again2) retry(Math.min(ms * 2, 10_000));
+    }), ms).unref();
+    retry(1_000);
   }
 }
 
