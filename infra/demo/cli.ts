@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { intOption } from '../../shared/cli/context.js';
+import { intOption, parseDuration } from '../../shared/cli/context.js';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { roadlogHome } from '../../shared/home/index.js';
 
@@ -13,6 +13,8 @@ interface DemoFlags {
   dir?: string;
   keep?: boolean;
   live: boolean;
+  outage?: string[];
+  outageAfter: string;
 }
 
 /** `roadlog demo` (`npm start`): the whole pipeline on this machine until Ctrl-C. */
@@ -28,9 +30,17 @@ export function registerDemoCommand(program: Command): void {
     .option('--dir <dir>', 'the run folder: logs, data, archive, truth files (default $ROADLOG_HOME/demo)')
     .option('--keep', "resume the last run's data instead of starting fresh")
     .option('--no-live', 'no live status line')
+    .option('--outage <gateway duration...>', "cut one gateway's uplink for a while (e.g. --outage gw-1 60s): its backlog, the drain and the late alerts")
+    .option('--outage-after <d>', 'wall time after the fleet starts driving before the outage begins', '1m')
     .action(async (flags: DemoFlags) => {
       if (flags.nodes !== '1' && flags.nodes !== '3') throw new RoadlogError('ROADLOG_ERR_USAGE', `--nodes: 1 or 3, got ${JSON.stringify(flags.nodes)}`);
       if (!(flags.speedup > 0 && flags.speedup <= 1000)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--speedup: a number above 0, at most 1000, got ${flags.speedup}`);
+      let outage: { gateway: string; ms: number; afterMs: number } | undefined;
+      if (flags.outage !== undefined) {
+        const [gateway, duration, ...rest] = flags.outage;
+        if (gateway === undefined || duration === undefined || rest.length > 0 || !['gw-1', 'gw-2'].includes(gateway)) throw new RoadlogError('ROADLOG_ERR_USAGE', `--outage: a gateway (gw-1 or gw-2) and a duration, e.g. --outage gw-1 60s; got ${JSON.stringify(flags.outage.join(' '))}`);
+        outage = { gateway, ms: parseDuration(duration, '--outage'), afterMs: parseDuration(flags.outageAfter, '--outage-after') };
+      }
       const { Demo } = await import('./demo.js');
       const { liveLine } = await import('./status.js');
       const dir = flags.dir ?? join(roadlogHome(), 'demo');
@@ -64,7 +74,18 @@ export function registerDemoCommand(program: Command): void {
       say(`logs      ${info.logs}`);
       say(`archive   ${info.archive}`);
       say(`kafka     ${info.brokers}   (roadlog topics list --brokers ${info.brokers})`);
+      say(`drills    cut a gateway's uplink: curl -X POST ${info.gateways[0]!.http}/drill/uplink?down=60s`);
       say('Ctrl-C stops it all.');
+      if (outage !== undefined) {
+        const o = outage;
+        say(`outage    ${o.gateway}'s uplink goes down in ${Math.round(o.afterMs / 1000)} s, for ${Math.round(o.ms / 1000)} s`);
+        setTimeout(() => {
+          demo.outage(info, o.gateway, o.ms).then(
+            () => say(`${process.stdout.isTTY ? '\n' : ''}outage    ${o.gateway}'s uplink is down for ${Math.round(o.ms / 1000)} s: it keeps acknowledging into its log; watch its backlog on the console's Gateways page`),
+            (err: unknown) => say(`outage    could not cut ${o.gateway}'s uplink: ${(err as Error).message}`),
+          );
+        }, o.afterMs).unref();
+      }
       let last = 0;
       const tick = async () => {
         const gone = demo.exited();

@@ -4,6 +4,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../service/index.js';
 
 /**
  * `roadlog demo` (`npm start`): the whole pipeline on one machine, each part its own process
@@ -33,6 +34,12 @@ export interface DemoOptions {
   cli: string;
   /** One line for people. */
   say(line: string): void;
+  /** Device time the fleet starts at: `now` (default) or an ISO time (a run that can be checked against its truth). */
+  start?: string;
+  /** Rounds of driving (default: until stopped). */
+  rounds?: number;
+  /** Each round also writes every message made (`messages-<gateway>-<round>.jsonl`). */
+  messages?: boolean;
 }
 
 export interface DemoInfo {
@@ -52,6 +59,10 @@ interface Running {
   child: ChildProcess;
   stdout: string;
   log: WriteStream;
+  args: string[];
+  ready: RegExp | undefined;
+  /** Killed and started again by `restart` (a newer entry runs in its place). */
+  replaced: boolean;
 }
 
 const STOP_TIMEOUT_MS = 20_000;
@@ -92,16 +103,20 @@ export class Demo {
     const gateways: DemoInfo['gateways'] = [];
     for (const id of ['gw-1', 'gw-2']) {
       const config = join(o.dir, `${id}.yaml`);
-      await writeFile(config, `edge:\n  mqtt:\n    credentialsFile: ${JSON.stringify(join(o.dir, 'credentials'))}\n`);
-      const edge = await this.spawnUntil(id, ['edge', 'start', '--config', config, '--gateway-id', id, '--data-dir', join(o.dir, id), '--mqtt-port', '0', '--http-port', '0'], /^http (\S+)$/m);
+      // Drills on: `roadlog demo --outage` (or a curl) can cut a gateway's uplink.
+      await writeFile(config, `edge:\n  mqtt:\n    credentialsFile: ${JSON.stringify(join(o.dir, 'credentials'))}\n  http:\n    drills: true\n`);
+      // Fixed ports (free now), so a gateway started again is where its vehicles and the console look.
+      const edge = await this.spawnUntil(id, ['edge', 'start', '--config', config, '--gateway-id', id, '--data-dir', join(o.dir, id), '--mqtt-port', String(await freePort()), '--http-port', String(await freePort())], /^http (\S+)$/m);
       gateways.push({ id, mqtt: /^mqtt (\S+)$/m.exec(edge.stdout)![1]!, http: /^http (\S+)$/m.exec(edge.stdout)![1]! });
       o.say(`${id}      MQTT ${gateways.at(-1)!.mqtt}`);
     }
     const metrics: Record<string, string> = Object.fromEntries(gateways.map((g) => [g.id, g.http]));
-    metrics.hot = httpOf(await this.spawnUntil('hot', ['hot', 'start', '--http-port', '0'], /^http (\S+)$/m));
+    metrics.hot = httpOf(await this.spawnUntil('hot', ['hot', 'start', '--http-port', String(await freePort())], /^http (\S+)$/m));
     const archive = join(o.dir, 'archive');
-    metrics.cold = httpOf(await this.spawnUntil('cold', ['cold', 'start', '--archive', archive, '--http-port', '0'], /^http (\S+)$/m));
-    metrics.influx = httpOf(await this.spawnUntil('influx-sink', ['influx-sink', 'start', '--url', influxUrl, '--http-port', '0'], /^http (\S+)$/m));
+    // Files every 30 s (the archiver's default is 5 min), so the reports fill in while one watches.
+    await writeFile(join(o.dir, 'cold.yaml'), 'cold:\n  flush:\n    maxAgeMs: 30000\n');
+    metrics.cold = httpOf(await this.spawnUntil('cold', ['cold', 'start', '--config', join(o.dir, 'cold.yaml'), '--archive', archive, '--http-port', String(await freePort())], /^http (\S+)$/m));
+    metrics.influx = httpOf(await this.spawnUntil('influx-sink', ['influx-sink', 'start', '--url', influxUrl, '--http-port', String(await freePort())], /^http (\S+)$/m));
 
     const user = 'demo';
     const password = randomBytes(9).toString('base64url');
@@ -122,19 +137,54 @@ export class Demo {
    */
   private drive(g: { id: string; mqtt: string }, shard: number, shards: number, secret: string, round: number): void {
     const o = this.o;
-    const args = ['sim', '--vehicles', String(o.vehicles), '--seed', String(round), '--shard', `${shard}/${shards}`, '--broker', g.mqtt, '--secret', secret, '--start', 'now', '--speedup', String(o.speedup), '--duration', o.duration, '--truth', join(o.dir, `truth-${g.id}-${round}.jsonl`), '--progress', 'json'];
+    const args = ['sim', '--vehicles', String(o.vehicles), '--seed', String(round), '--shard', `${shard}/${shards}`, '--broker', g.mqtt, '--secret', secret, '--start', o.start ?? 'now', '--speedup', String(o.speedup), '--duration', o.duration, '--truth', join(o.dir, `truth-${g.id}-${round}.jsonl`), '--progress', 'json'];
+    if (o.messages === true) args.push('--messages', join(o.dir, `messages-${g.id}-${round}.jsonl`));
+    this.driving++;
     void this.spawnUntil(`sim-${g.id}`, args, undefined).then((r) =>
       r.child.once('close', (code) => {
-        if (code === 0 && !this.stopping) this.drive(g, shard, shards, secret, round + 1);
+        if (code === 0 && !this.stopping && round < (o.rounds ?? Infinity)) return this.drive(g, shard, shards, secret, round + 1);
+        if (--this.driving === 0) this.fleetStopped();
       }),
     );
   }
 
+  private driving = 0;
+  private fleetStopped: () => void = () => undefined;
+  /** Resolves when every simulator has driven its rounds (or stopped). */
+  readonly fleetDone = new Promise<void>((resolve) => (this.fleetStopped = resolve));
+
+  /** The run's truth files and (with `messages`) message files so far. */
+  files(kind: 'truth' | 'messages'): string[] {
+    return this.running.filter((r) => r.name.startsWith('sim-')).map((r) => r.args[r.args.indexOf(kind === 'truth' ? '--truth' : '--messages') + 1]).filter((f): f is string => f !== undefined && !f.startsWith('--'));
+  }
+
+  /** kill -9 (or `signal`) of a part, then starts it again with the same arguments; resolves once it is ready again. */
+  async restart(name: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const r = this.running.find((x) => x.name === name && !x.replaced);
+    if (r === undefined) throw new Error(`no part named ${name}`);
+    r.replaced = true;
+    if (r.child.exitCode === null && r.child.signalCode === null) {
+      const closed = new Promise<void>((resolve) => r.child.once('close', () => resolve()));
+      r.child.kill(signal);
+      await closed;
+    }
+    r.log.end();
+    await this.spawnUntil(name, r.args, r.ready);
+  }
+
   private stopping = false;
+
+  /** Cuts gateway `id`'s uplink for `ms` (its agent's uplink drill); resolves when the cut has begun. */
+  async outage(info: DemoInfo, id: string, ms: number): Promise<void> {
+    const g = info.gateways.find((x) => x.id === id);
+    if (g === undefined) throw new Error(`no gateway ${id} (there are ${info.gateways.map((x) => x.id).join(', ')})`);
+    const r = await fetch(`${g.http}/drill/uplink?down=${Math.ceil(ms / 1000)}s`, { method: 'POST', signal: AbortSignal.timeout(5_000) });
+    if (!r.ok) throw new Error(`${id} refused the uplink drill: HTTP ${r.status} ${await r.text()}`);
+  }
 
   /** A process the demo started that has exited on its own (a failure), or undefined. */
   exited(): { name: string; code: number | null } | undefined {
-    const r = this.running.find((x) => x.child.exitCode !== null && !(x.name.startsWith('sim-') && x.child.exitCode === 0));
+    const r = this.running.find((x) => !x.replaced && x.child.exitCode !== null && !(x.name.startsWith('sim-') && x.child.exitCode === 0));
     return r === undefined ? undefined : { name: r.name, code: r.child.exitCode };
   }
 
@@ -145,7 +195,8 @@ export class Demo {
     for (const r of [...this.running].reverse()) {
       if (r.child.exitCode === null && r.child.signalCode === null) {
         const done = new Promise<void>((resolve) => r.child.once('close', () => resolve()));
-        r.child.kill('SIGTERM');
+        // A simulator stops on SIGINT (it writes its truth file); the others on SIGTERM.
+        r.child.kill(r.name.startsWith('sim-') ? 'SIGINT' : 'SIGTERM');
         const timer = setTimeout(() => r.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
         await done;
         clearTimeout(timer);
@@ -164,7 +215,7 @@ export class Demo {
   private run(name: string, args: string[], input?: string): Promise<string> {
     const log = createWriteStream(join(this.logs, `${name}.log`), { flags: 'a' });
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [this.o.cli, ...args], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [this.o.cli, ...args], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -188,8 +239,9 @@ export class Demo {
   /** Starts a long-running CLI command; resolves once its stdout matches `ready` (at once without one). */
   private spawnUntil(name: string, args: string[], ready: RegExp | undefined): Promise<Running> {
     const log = createWriteStream(join(this.logs, `${name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [this.o.cli, ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const r: Running = { name, child, stdout: '', log };
+    // Its own process group: Ctrl-C on the terminal reaches the demo only, which stops the parts in order.
+    const child = spawn(process.execPath, [this.o.cli, ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const r: Running = { name, child, stdout: '', log, args, ready, replaced: false };
     this.running.push(r);
     child.stdout!.on('data', (d: Buffer) => {
       if (r.stdout.length < 64 * 1024) r.stdout += d.toString();
@@ -214,8 +266,9 @@ export class Demo {
 const lastLine = (s: string): string => s.trim().split('\n').at(-1)!.trim();
 const httpOf = (r: Running): string => /^http (\S+)$/m.exec(r.stdout)![1]!;
 
-/** `port` if nothing listens on it (on 127.0.0.1), else the next free one. */
+/** `port` if nothing listens on it (on 127.0.0.1), else the next free one; 0: any free one. */
 async function freePortFrom(port: number): Promise<number> {
+  if (port === 0) return freePort();
   for (let p = port; p < port + 100 && p <= 65_535; p++) {
     const free = await new Promise<boolean>((resolve) => {
       const s = createServer();

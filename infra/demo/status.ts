@@ -3,7 +3,8 @@ import type { DemoInfo } from './demo.js';
 
 /**
  * The demo's live line, from what the parts themselves serve: vehicles connected and messages
- * acknowledged per second (the gateways' /metrics), records in Kafka the hot path and the
+ * acknowledged per second (the gateways' /metrics), each gateway's uplink and the records
+ * waiting in its log (its /status), records in Kafka the hot path and the
  * archiver have not read yet (theirs), and the open alerts (the console's API, logged in as the
  * demo's user).
  */
@@ -26,7 +27,18 @@ export async function liveLine(info: DemoInfo): Promise<string> {
   const rate = previous === undefined ? 0 : (acks - previous.acks) / ((now - previous.at) / 1000);
   previous = { at: now, acks };
   const open = await openAlerts(info).catch(() => '?');
-  return `${sum(edges, 'roadlog_edge_mqtt_connections')} vehicles connected · ${Math.round(rate)} msgs/s acknowledged · Kafka lag: hot ${sum(hot, 'roadlog_hot_lag_records')}, archive ${sum(cold, 'roadlog_cold_lag_records')} · ${open} alerts open`;
+  const gateways = (await Promise.all(info.gateways.map(async (g) => `${g.id} ${await gatewayState(g.http)}`))).join(', ');
+  return `${sum(edges, 'roadlog_edge_mqtt_connections')} vehicles connected · ${Math.round(rate)} msgs/s acknowledged · ${gateways} · Kafka lag: hot ${sum(hot, 'roadlog_hot_lag_records')}, archive ${sum(cold, 'roadlog_cold_lag_records')} · ${open} alerts open`;
+}
+
+/** `up` or `uplink down`, and the records waiting in its log when there are many (its /status). */
+async function gatewayState(http: string): Promise<string> {
+  try {
+    const s = (await (await fetch(`${http}/status`, { signal: AbortSignal.timeout(1_500) })).json()) as { connected: boolean; backlog: { records: number } };
+    return `${s.connected ? 'up' : 'uplink down'}${s.backlog.records >= 1_000 || !s.connected ? ` (${s.backlog.records} waiting)` : ''}`;
+  } catch {
+    return '?';
+  }
 }
 
 async function openAlerts(info: DemoInfo): Promise<number> {
