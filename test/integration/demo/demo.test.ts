@@ -32,7 +32,7 @@ describe('roadlog demo (npm start)', () => {
     // The console's port is taken: the demo takes the next free one and says so.
     blocker = createServer();
     const taken = await new Promise<number>((resolve) => blocker!.listen(0, '127.0.0.1', () => resolve((blocker!.address() as { port: number }).port)));
-    demo = startCli(['demo', '--dir', join(dir, 'run'), '--vehicles', '20', '--speedup', '40', '--duration', '1h', '--port', String(taken), '--no-live'], { env: { ROADLOG_LOG_LEVEL: 'warn' } });
+    demo = startCli(['demo', '--dir', join(dir, 'run'), '--vehicles', '20', '--speedup', '40', '--duration', '1h', '--port', String(taken), '--no-live', '--outage', 'gw-1', '10s', '--outage-after', '2s'], { env: { ROADLOG_LOG_LEVEL: 'warn' } });
     const block = await waitFor(() => /^console\s+(\S+)\s+user (\S+)\s+password (\S+)$/m.exec(demo!.output.stdout) ?? (demo!.child.exitCode !== null ? Promise.reject(new Error(demo!.output.stdout + demo!.output.stderr)) : undefined), 240_000, 'the status block');
     const [, url, user, password] = block;
     expect(demo.output.stdout).toContain(`console   port ${taken} is in use: using `);
@@ -60,6 +60,16 @@ describe('roadlog demo (npm start)', () => {
       return list.length > 0 ? list : undefined;
     }, 180_000, 'an alert in the console');
     expect(new Set(alerts.map((a) => a.gatewayId)).size).toBeGreaterThan(0);
+    // --outage gw-1 10s: its uplink went down 2 s after the fleet started; once back, its heartbeats tell of the outage and the backlog drains.
+    expect(demo.output.stdout).toMatch(/^outage\s+gw-1's uplink goes down in 2 s, for 10 s$/m);
+    await waitFor(() => (/^outage\s+gw-1's uplink is down for 10 s/m.test(demo!.output.stdout) ? true : undefined), 30_000, 'the outage to begin');
+    const cutAt = Date.now();
+    const back = await waitFor(async () => {
+      const { gateways } = await get<{ gateways: { gatewayId: string; heartbeatAt: number; connected: boolean; lastError: { message: string; at: number } | null; backlogRecords: number }[] }>('/api/gateways');
+      const g = gateways.find((x) => x.gatewayId === 'gw-1');
+      return g !== undefined && g.connected && g.lastError !== null && g.lastError.at >= cutAt - 5_000 && g.backlogRecords < 200 ? g : undefined;
+    }, 90_000, "gw-1 back, its backlog drained, the outage in its last error");
+    expect(back.lastError!.message).toMatch(/drill|uplink|ENETUNREACH|ECONNRESET/i);
     console.log(`demo: the hot path had read ${hot} records; ${alerts.length} alerts in the console`);
 
     demo.child.kill('SIGINT');
