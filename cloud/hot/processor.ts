@@ -56,7 +56,7 @@ export class HotProcessor {
   readonly metrics: HotMetrics;
   private readonly commits: PartitionCommits;
   private consumer: Consumer | undefined;
-  private cluster: Cluster | undefined;
+  private cluster: Cluster | undefined; // the consumer's: its coordinator connection reads stable offsets (stable-offsets.ts)
   private heartbeats: Consumer | undefined;
   private readonly owned = new Map<number, Owned>();
   private generation = 0;
@@ -105,7 +105,6 @@ export class HotProcessor {
       maxWaitTimeInMs: options.maxWaitMs,
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: Math.floor(options.sessionTimeoutMs / 5),
-      // The consumer's cluster: its group coordinator connection reads stable offsets (stable-offsets.ts).
       partitionAssigners: [coPartitionedAssigner((counts) => logger.warn({ counts }, 'hot: the co-partitioned topics differ in partition count; run `roadlog topics apply`'), (c) => (this.cluster = c))],
     }));
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));

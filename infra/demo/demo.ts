@@ -122,7 +122,7 @@ export class Demo {
     const password = randomBytes(9).toString('base64url');
     await this.run('console-user', ['console', 'passwd', join(o.dir, 'console-users'), user, '--role', 'operator'], `${password}\n`);
     const port = await freePortFrom(o.port);
-    if (port !== o.port) o.say(`console   port ${o.port} is in use: using ${port}`);
+    if (port !== o.port && o.port !== 0) o.say(`console   port ${o.port} is in use: using ${port}`);
     const c = await this.spawnUntil('console', ['console', '--port', String(port), '--users', join(o.dir, 'console-users'), '--archive', archive, '--influx', influxUrl, '--metrics', Object.values(metrics).map((m) => `${m}/metrics`).join(',')], /^http (\S+)$/m);
     const consoleUrl = httpOf(c);
 
