@@ -9,7 +9,7 @@ import { loadComponentConfig, runUntilSignal } from '../component.js';
 import { BROKERS_HELP, resolveKafka } from '../kafka-options.js';
 import { HotOptionsSchema, type HotOptions } from './options.js';
 
-const HotConfigSchema = RoadlogConfigSchema.extend({ hot: HotOptionsSchema.prefault({}) });
+export const HotConfigSchema = RoadlogConfigSchema.extend({ hot: HotOptionsSchema.prefault({}) });
 
 interface HotFlags {
   config?: string;

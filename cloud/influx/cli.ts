@@ -12,7 +12,7 @@ import { BROKERS_HELP, resolveKafka } from '../kafka-options.js';
 import { InfluxSinkOptionsSchema, type InfluxSinkOptions } from './options.js';
 import type { InfluxTarget } from './writer.js';
 
-const InfluxConfigSchema = RoadlogConfigSchema.extend({ influx: InfluxSinkOptionsSchema.prefault({}) });
+export const InfluxConfigSchema = RoadlogConfigSchema.extend({ influx: InfluxSinkOptionsSchema.prefault({}) });
 
 interface SinkFlags {
   config?: string;
