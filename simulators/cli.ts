@@ -129,7 +129,7 @@ export function registerSimCommands(program: Command): void {
         signal: ac.signal,
       });
       if (tty) process.stderr.write('\n');
-      if (flags.truth !== undefined) await writeTruth(flags.truth, truthLines(base, result.truth, shard === undefined || shard.index === 0, flags.broker === undefined ? undefined : result.ackedSeqs));
+      if (flags.truth !== undefined) await writeTruth(flags.truth, truthLines(base, result.truth, shard === undefined || shard.index === 0, flags.broker === undefined ? undefined : result.ackedSeqs, flags.broker === undefined ? undefined : result.disconnected));
       const summary = { vehicles: result.vehicles, made: result.made, sent: result.sent, acked: result.acked, reconnects: result.reconnects, dropped: result.dropped, unsent: result.backlog, wallSeconds: Math.round(result.wallMs / 100) / 10, stoppedEarly: stopping };
       if (flags.progress === 'json') process.stdout.write(`${JSON.stringify({ summary })}\n`);
       else process.stdout.write(`sim: ${summary.vehicles} vehicles, ${summary.made} messages made, ${summary.acked} acknowledged, ${summary.unsent} unsent, ${summary.dropped} dropped from full buffers, ${summary.reconnects} reconnects, ${summary.wallSeconds} s${stopping ? ' (stopped by Ctrl-C)' : ''}${flags.truth === undefined ? '' : `; truth in ${flags.truth}`}\n`);

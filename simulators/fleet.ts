@@ -69,6 +69,8 @@ export interface FleetResult extends FleetProgress {
   truth: VehicleTruth[];
   /** Acknowledged seqs per vehicle (duplicates from re-sending included once). */
   ackedSeqs: Map<string, number[]>;
+  /** Device-time spells each vehicle had no connection to the broker (after its first), e.g. while a gateway restarted. */
+  disconnected: Map<string, { fromTs: number; toTs: number }[]>;
   wallMs: number;
 }
 
@@ -91,6 +93,9 @@ interface Runner {
   dropped: number;
   /** Why the broker refused the login, when it did. */
   refused: string | undefined;
+  /** Wall time the connection to the broker dropped (until it is back), and the spells it was down. */
+  downSince: number | undefined;
+  downSpells: [number, number][];
 }
 
 const MAX_IN_FLIGHT = 20;
@@ -117,7 +122,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
   const runners: Runner[] = [];
   for (let i = 0; i < o.vehicles; i++) {
     if (o.shard !== undefined && i % o.shard.count !== o.shard.index) continue;
-    runners.push({ index: i, vehicle: vehicleOf(i, o.startTs), outbox: [], recent: [], client: undefined, inFlight: 0, acked: new Set(), lossHandled: new Set(), dropped: 0, refused: undefined });
+    runners.push({ index: i, vehicle: vehicleOf(i, o.startTs), outbox: [], recent: [], client: undefined, inFlight: 0, acked: new Set(), lossHandled: new Set(), dropped: 0, refused: undefined, downSince: undefined, downSpells: [] });
   }
   const bufferLimit = o.bufferLimit ?? 3_600;
   const stats = { made: 0, sent: 0, acked: 0, reconnects: 0 };
@@ -192,6 +197,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     await new Promise((resolve) => setTimeout(resolve, Math.max(5, Math.min(50, intervalMs / o.speedup / 2))));
   }
   if (messages !== undefined) await new Promise<void>((resolve, reject) => messages.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  const toDevice = (wall: number) => Math.max(o.startTs, Math.min(endTs, o.startTs + (wall - wallStart) * o.speedup));
+  const disconnected = new Map(runners.map((r) => [r.vehicle.spec.vehicleId, [...r.downSpells, ...(r.downSince === undefined ? [] : [[r.downSince, Date.now()] as [number, number]])].map(([a, b]) => ({ fromTs: toDevice(a), toTs: toDevice(b) })).filter((d) => d.toTs > d.fromTs)]));
   await Promise.all(runners.map((r) => r.client?.endAsync()));
   const final = progress();
   o.onProgress?.(final);
@@ -199,6 +206,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     ...final,
     truth: runners.map((r) => r.vehicle.truth()),
     ackedSeqs: new Map(runners.map((r) => [r.vehicle.spec.vehicleId, [...r.acked].sort((a, b) => a - b)])),
+    disconnected,
     wallMs: Date.now() - wallStart,
   };
 }
@@ -217,6 +225,12 @@ async function connectAll(runners: Runner[], o: FleetOptions, stats: { reconnect
       ...(o.secret === undefined ? {} : { username: id, password: vehiclePassword(o.secret, id) }),
     });
     client.on('reconnect', () => stats.reconnects++);
+    // Spells without a broker (a gateway restarting): the vehicle is silent meanwhile, as in a link loss of its own.
+    client.on('close', () => void (r.downSince ??= Date.now()));
+    client.on('connect', () => {
+      if (r.downSince !== undefined) r.downSpells.push([r.downSince, Date.now()]);
+      r.downSince = undefined;
+    });
     client.on('error', (err: Error & { code?: number | string }) => {
       // CONNACK return codes 4 and 5 (MQTT 3.1.1): bad user name or password, not authorized.
       if (err.code === 4 || err.code === 5) {
@@ -277,9 +291,10 @@ function pump(r: Runner, stats: { sent: number; acked: number }): void {
 /**
  * The truth file: one `run` line, then per vehicle a `vehicle` line, its `fault` and `link_loss`
  * lines and, when the fleet drove against a broker (`acked` given), an `acked` line: the seqs the
- * broker acknowledged, as ranges `[[first, last], ...]` (what an end-to-end check must find downstream).
+ * broker acknowledged, as ranges `[[first, last], ...]` (what an end-to-end check must find
+ * downstream), and a `disconnected` line per spell without the broker (device time).
  */
-export function truthLines(o: Pick<FleetOptions, 'seed' | 'vehicles' | 'startTs' | 'durationMs' | 'rateHz' | 'idPrefix'>, truth: readonly VehicleTruth[], withRunLine = true, acked?: ReadonlyMap<string, readonly number[]>): string[] {
+export function truthLines(o: Pick<FleetOptions, 'seed' | 'vehicles' | 'startTs' | 'durationMs' | 'rateHz' | 'idPrefix'>, truth: readonly VehicleTruth[], withRunLine = true, acked?: ReadonlyMap<string, readonly number[]>, disconnected?: ReadonlyMap<string, readonly { fromTs: number; toTs: number }[]>): string[] {
   const lines: string[] = [];
   if (withRunLine) lines.push(JSON.stringify({ type: 'run', seed: o.seed, vehicles: o.vehicles, startTs: o.startTs, endTs: o.startTs + o.durationMs, rateHz: o.rateHz, idPrefix: o.idPrefix, harshBrakingMps2: -4 }));
   for (const t of [...truth].sort((a, b) => (a.vehicleId < b.vehicleId ? -1 : 1))) {
@@ -289,6 +304,7 @@ export function truthLines(o: Pick<FleetOptions, 'seed' | 'vehicles' | 'startTs'
     for (const l of linkLosses) lines.push(JSON.stringify({ type: 'link_loss', vehicleId: t.vehicleId, ...l }));
     const seqs = acked?.get(t.vehicleId);
     if (seqs !== undefined) lines.push(JSON.stringify({ type: 'acked', vehicleId: t.vehicleId, count: seqs.length, seqs: seqRanges(seqs) }));
+    for (const d of disconnected?.get(t.vehicleId) ?? []) lines.push(JSON.stringify({ type: 'disconnected', vehicleId: t.vehicleId, ...d }));
   }
   return lines;
 }

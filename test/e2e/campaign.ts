@@ -75,19 +75,25 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
       outage = { from: Date.now(), to: Date.now() + outageMs };
       mark(`gw-1's uplink cut for ${(outageMs / 1000).toFixed(1)} s`);
     })();
-    // Each victim at its own random moment (a slow restart does not push the others back); one
-    // kill and restart at a time, so a part never has to start while Kafka is down.
-    let one: Promise<void> = Promise.resolve();
+    // Each victim at its own random moment. Restarts may overlap (an archiver's takes a session
+    // timeout), except Kafka's: it waits for those under way, and they wait for it, so no part
+    // has to start while Kafka is down.
+    let kafkaTurn: Promise<unknown> = Promise.resolve();
+    const underWay = new Set<Promise<unknown>>();
+    const restart = async (v: Victim) => {
+      mark(`kill -9 ${v}`);
+      await kill(demo, o.dir, v);
+      mark(`${v} started again`);
+    };
     await Promise.all(
       o.kills.map(async (v) => {
         await sleep(runWallMs * (0.15 + 0.7 * Math.random()));
-        const turn = one.then(async () => {
-          mark(`kill -9 ${v}`);
-          await kill(demo, o.dir, v);
-          mark(`${v} started again`);
-        });
-        one = turn.catch(() => undefined);
-        await turn;
+        const run = v === 'kafka' ? Promise.all([...underWay]).then(() => restart(v)) : kafkaTurn.then(() => restart(v));
+        const settled = run.catch(() => undefined);
+        if (v === 'kafka') kafkaTurn = settled;
+        else underWay.add(settled);
+        await run;
+        underWay.delete(settled);
       }),
     );
     await outageDone;
@@ -125,7 +131,8 @@ async function readTruth(demo: Demo): Promise<Truth> {
       const l = JSON.parse(line) as { type: string; vehicleId: string; seqs?: [number, number][] } & Record<string, unknown>;
       if (l.type === 'vehicle') vehicles.push({ ...(l as unknown as VehicleTruth), faults: [], linkLosses: [], gateway });
       if (l.type === 'fault') (faults.get(l.vehicleId) ?? faults.set(l.vehicleId, []).get(l.vehicleId)!).push(l as unknown as FaultInterval);
-      if (l.type === 'link_loss') (losses.get(l.vehicleId) ?? losses.set(l.vehicleId, []).get(l.vehicleId)!).push(l as unknown as LinkLoss);
+      // A spell without its gateway (a gateway killed and restarted) silences a vehicle as its own link loss does.
+      if (l.type === 'link_loss' || l.type === 'disconnected') (losses.get(l.vehicleId) ?? losses.set(l.vehicleId, []).get(l.vehicleId)!).push(l as unknown as LinkLoss);
       if (l.type === 'acked') {
         const s = acked.get(l.vehicleId) ?? acked.set(l.vehicleId, new Set()).get(l.vehicleId)!;
         for (const [from, to] of l.seqs!) for (let q = from; q <= to; q++) s.add(q);
