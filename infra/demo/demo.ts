@@ -113,10 +113,12 @@ export class Demo {
     const metrics: Record<string, string> = Object.fromEntries(gateways.map((g) => [g.id, g.http]));
     metrics.hot = httpOf(await this.spawnUntil('hot', ['hot', 'start', '--http-port', String(await freePort())], /^http (\S+)$/m));
     const archive = join(o.dir, 'archive');
-    // Files every 30 s (the archiver's default is 5 min), so the reports fill in while one watches.
-    await writeFile(join(o.dir, 'cold.yaml'), 'cold:\n  flush:\n    maxAgeMs: 30000\n');
+    // Files every 30 s (the archiver's default is 5 min), so the reports fill in while one watches; a
+    // member that died is noticed after 10 s (default 30 s), so a restarted archiver or sink rejoins sooner.
+    await writeFile(join(o.dir, 'cold.yaml'), 'cold:\n  flush:\n    maxAgeMs: 30000\n  sessionTimeoutMs: 10000\n');
+    await writeFile(join(o.dir, 'influx-sink.yaml'), 'influx:\n  sessionTimeoutMs: 10000\n');
     metrics.cold = httpOf(await this.spawnUntil('cold', ['cold', 'start', '--config', join(o.dir, 'cold.yaml'), '--archive', archive, '--http-port', String(await freePort())], /^http (\S+)$/m));
-    metrics.influx = httpOf(await this.spawnUntil('influx-sink', ['influx-sink', 'start', '--url', influxUrl, '--http-port', String(await freePort())], /^http (\S+)$/m));
+    metrics.influx = httpOf(await this.spawnUntil('influx-sink', ['influx-sink', 'start', '--config', join(o.dir, 'influx-sink.yaml'), '--url', influxUrl, '--http-port', String(await freePort())], /^http (\S+)$/m));
 
     const user = 'demo';
     const password = randomBytes(9).toString('base64url');

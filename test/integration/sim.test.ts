@@ -4,6 +4,7 @@ import { Aedes } from 'aedes';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runFleet } from '../../simulators/fleet.js';
+import { freePort } from '../../infra/service/index.js';
 import { runCli } from '../support/cli.js';
 import { readLog, removeTempDirs, startAgent, startAgentProcess, tempDir, TEST_LOG } from '../edge/ingress/support/agent.js';
 
@@ -89,6 +90,37 @@ describe('roadlog sim against the edge agent', () => {
       const nobody = await runCli(['sim', '--vehicles', '1', '--broker', 'mqtt://127.0.0.1:9', '--duration', '5s'], { timeoutMs: 30_000 });
       expect(nobody.code).toBe(1);
       expect(nobody.stderr).toMatch(/^roadlog: ROADLOG_ERR_MQTT_UNAVAILABLE no vehicle could connect to mqtt:\/\/127\.0\.0\.1:9/);
+    } finally {
+      expect((await agent.stop()).code).toBe(0);
+    }
+  }, 120_000);
+
+  it('a gateway killed with SIGKILL mid-run and started again: the vehicles reconnect, send what they held, and the truth file says when they were without it', async () => {
+    const dir = await tempDir();
+    const port = await freePort();
+    const edge = { dataDir: dir, mqtt: { host: '127.0.0.1', port, allowAnonymous: true }, http: { port: 0 } };
+    let agent = await startAgentProcess(dir, edge);
+    const truth = join(dir, 'truth.jsonl');
+    const sim = runCli(['sim', '--vehicles', '3', '--broker', `mqtt://127.0.0.1:${port}`, '--duration', '60s', '--speedup', '5', '--truth', truth, '--progress', 'none'], { timeoutMs: 90_000 });
+    await new Promise((r) => setTimeout(r, 3_000));
+    agent.child.kill('SIGKILL');
+    await agent.exited;
+    await new Promise((r) => setTimeout(r, 2_000));
+    agent = await startAgentProcess(dir, edge);
+    try {
+      const done = await sim;
+      expect(done.code, done.stderr).toBe(0);
+      const m = /(\d+) messages made, (\d+) acknowledged, 0 unsent/.exec(done.stdout);
+      expect(m, done.stdout).not.toBeNull();
+      const acked = Number(m![2]);
+      const lines = (await readFile(truth, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; vehicleId: string; fromTs: number; toTs: number; count: number });
+      const spells = lines.filter((l) => l.type === 'disconnected');
+      // Each vehicle was without the gateway for the 2 s it was down at least (10 s of device time at 5×), once.
+      expect(new Set(spells.map((d) => d.vehicleId)).size, JSON.stringify(spells)).toBe(3);
+      for (const d of spells) expect(d.toTs - d.fromTs).toBeGreaterThanOrEqual(9_000);
+      // Every message made is acknowledged in the end, and the truth file lists them.
+      expect(lines.filter((l) => l.type === 'acked').reduce((n, a) => n + a.count, 0)).toBe(acked);
+      expect(acked).toBe(Number(m![1]));
     } finally {
       expect((await agent.stop()).code).toBe(0);
     }
