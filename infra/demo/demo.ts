@@ -61,9 +61,14 @@ interface Running {
   log: WriteStream;
   args: string[];
   ready: RegExp | undefined;
-  /** Killed and started again by `restart` (a newer entry runs in its place). */
+  /** Killed and started again by `restart` or by the supervisor (a newer entry runs in its place). */
   replaced: boolean;
+  /** Started again when it fails (once it has been ready; a part started again is from the first). */
+  supervised: boolean;
 }
+
+/** As systemd's Restart=on-failure with StartLimitBurst: a part that fails is started again, at most 5 times in 5 minutes, backing off from 1 s. */
+const RESTARTS = { burst: 5, windowMs: 300_000, firstDelayMs: 1_000 };
 
 const STOP_TIMEOUT_MS = 20_000;
 
@@ -239,12 +244,31 @@ export class Demo {
   }
 
   /** Starts a long-running CLI command; resolves once its stdout matches `ready` (at once without one). */
-  private spawnUntil(name: string, args: string[], ready: RegExp | undefined): Promise<Running> {
+  private readonly restarts = new Map<string, number[]>();
+
+  /** A part that failed on its own (not stopped, not killed by `restart`): start it again unless it fails too often. */
+  private supervise(r: Running, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping || r.replaced || !r.supervised || r.name.startsWith('sim-') || code === 0) return;
+    const recent = (this.restarts.get(r.name) ?? []).filter((t) => Date.now() - t < RESTARTS.windowMs);
+    if (recent.length >= RESTARTS.burst) return; // exited() reports it, and the demo stops
+    recent.push(Date.now());
+    this.restarts.set(r.name, recent);
+    r.replaced = true;
+    r.log.end();
+    const delay = RESTARTS.firstDelayMs * 2 ** (recent.length - 1);
+    this.o.say(`${r.name} exited (${code ?? signal}); starting it again in ${delay / 1000} s (${recent.length} of ${RESTARTS.burst} in 5 min; see ${join(this.logs, `${r.name}.log`)})`);
+    setTimeout(() => {
+      if (!this.stopping) void this.spawnUntil(r.name, r.args, r.ready, true).catch(() => undefined);
+    }, delay);
+  }
+
+  private spawnUntil(name: string, args: string[], ready: RegExp | undefined, supervised = false): Promise<Running> {
     const log = createWriteStream(join(this.logs, `${name}.log`), { flags: 'a' });
     // Its own process group: Ctrl-C on the terminal reaches the demo only, which stops the parts in order.
     const child = spawn(process.execPath, [this.o.cli, ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const r: Running = { name, child, stdout: '', log, args, ready, replaced: false };
+    const r: Running = { name, child, stdout: '', log, args, ready, replaced: false, supervised };
     this.running.push(r);
+    child.once('close', (code, signal) => this.supervise(r, code, signal));
     child.stdout!.on('data', (d: Buffer) => {
       if (r.stdout.length < 64 * 1024) r.stdout += d.toString();
       log.write(d);
@@ -255,6 +279,7 @@ export class Demo {
       const timer = setInterval(() => {
         if (ready.test(r.stdout)) {
           clearInterval(timer);
+          r.supervised = true;
           resolve(r);
         } else if (child.exitCode !== null) {
           clearInterval(timer);
