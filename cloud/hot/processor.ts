@@ -17,7 +17,6 @@ import { newOwned, type HotTopics, type Owned, type Phase } from './owned.js';
 import type { RulePack } from './rules/schema.js';
 import type { VehicleRef } from '../../shared/vehicles/index.js';
 import { applyVehicleRecord, readVehicles } from '../vehicles/table.js';
-
 export type { HotTopics } from './owned.js';
 
 export interface HotProcessorInput {
@@ -59,6 +58,7 @@ export class HotProcessor {
   private cluster: Cluster | undefined; // the consumer's: its coordinator connection reads stable offsets (stable-offsets.ts)
   private heartbeats: Consumer | undefined;
   private readonly owned = new Map<number, Owned>();
+  private readonly mutexes = new Map<number, Mutex>(); // one per partition for good: a take-over waits for a release of p still under way
   private generation = 0;
   private telemetryPartitions = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -162,7 +162,7 @@ export class HotProcessor {
     }
     for (const p of wanted) {
       const old = this.owned.get(p);
-      const o = newOwned(p, gen, old?.mutex ?? new Mutex(), old?.producer, this.now());
+      const o = newOwned(p, gen, this.mutexes.get(p) ?? this.mutexes.set(p, new Mutex()).get(p)!, old?.producer, this.now());
       if (old !== undefined) old.phase = 'gone';
       old?.wake?.();
       const prior = old?.committing; // its transaction in flight uses the producer handed on here
