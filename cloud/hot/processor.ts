@@ -387,9 +387,9 @@ export class HotProcessor {
       await producerGone?.disconnect().catch(() => undefined);
       await this.begin(again);
     }).catch((e: unknown) => {
-      const again2 = !this.stopping && this.owned.get(o.p) === again;
-      this.input.logger.error({ err: e, partition: o.p, retryInMs: again2 ? Math.min(ms * 2, 10_000) : null }, 'hot: could not take the partition back');
-      if (again2) retry(Math.min(ms * 2, 10_000));
+      const stillOurs = !this.stopping && this.owned.get(o.p) === again;
+      this.input.logger.error({ err: e, partition: o.p, retryInMs: stillOurs ? Math.min(ms * 2, 10_000) : null }, 'hot: could not take the partition back');
+      if (stillOurs) retry(Math.min(ms * 2, 10_000));
     }), ms).unref();
     retry(1_000);
   }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { deepMerge, envKeys, loadConfig } from '../config/index.js';
+import { envKeys } from '../config/index.js';
 import { RoadlogConfigSchema } from '../config/roadlog.js';
-import { globalOptions } from './context.js';
+import { commandConfigWith } from './context.js';
 
 /**
  * Every section a roadlog config file may hold, each with its component's own schema: the
@@ -21,9 +21,7 @@ async function fullConfigSchema() {
 
 /** defaults ← the file (--config) ← ROADLOG_* env ← --log-level / --verbose, over every section. */
 async function effectiveConfig(cmd: Command): Promise<Record<string, unknown>> {
-  const g = globalOptions(cmd);
-  const logOverride = g.logLevel !== undefined ? { log: { level: g.logLevel } } : g.verbose === true ? { log: { level: 'debug' } } : {};
-  return loadConfig(await fullConfigSchema(), { ...(g.config === undefined ? {} : { file: g.config }), overrides: deepMerge(logOverride, {}) }) as Record<string, unknown>;
+  return commandConfigWith(cmd, await fullConfigSchema()) as Record<string, unknown>;
 }
 
 export function registerConfigCommands(program: Command): void {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { z } from 'zod';
 import { loadConfig, deepMerge, type DeepReadonly } from '../config/index.js';
 import { RoadlogConfigSchema, type RoadlogConfig } from '../config/roadlog.js';
 import { createLogger, type Logger } from '../logging/index.js';
@@ -20,9 +21,14 @@ export function globalOptions(cmd: Command): GlobalOptions {
  * `overrides` are the command's own flags, shaped like the config file.
  */
 export function commandConfig(cmd: Command, overrides: Record<string, unknown> = {}): DeepReadonly<RoadlogConfig> {
+  return commandConfigWith(cmd, RoadlogConfigSchema, overrides);
+}
+
+/** The same over another schema (one with more sections, such as `roadlog config check`'s). */
+export function commandConfigWith<S extends z.ZodType>(cmd: Command, schema: S, overrides: Record<string, unknown> = {}): DeepReadonly<z.output<S>> {
   const g = globalOptions(cmd);
   const logOverride = g.logLevel !== undefined ? { log: { level: g.logLevel } } : g.verbose === true ? { log: { level: 'debug' } } : {};
-  return loadConfig(RoadlogConfigSchema, { ...(g.config === undefined ? {} : { file: g.config }), overrides: deepMerge(logOverride, overrides) });
+  return loadConfig(schema, { ...(g.config === undefined ? {} : { file: g.config }), overrides: deepMerge(logOverride, overrides) });
 }
 
 export function commandLogger(config: DeepReadonly<RoadlogConfig>, name = 'roadlog'): Logger {
