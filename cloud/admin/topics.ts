@@ -1,5 +1,5 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
-import kafkajs from 'kafkajs';
+import kafkajs from '../../shared/kafka/kafkajs.js';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { effectiveConfigs, type TopicSpec } from '../../shared/topics/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';

@@ -1,4 +1,5 @@
-import { AssignerProtocol, type Cluster, type Kafka, type PartitionAssigner } from 'kafkajs';
+import type { Cluster, Kafka, PartitionAssigner } from 'kafkajs';
+import { AssignerProtocol } from '../../shared/kafka/kafkajs.js';
 import { fetchStableOffsets } from './stable-offsets.js';
 
 /**

@@ -1,4 +1,5 @@
-import { CompressionTypes, type Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
+import { CompressionTypes } from '../../shared/kafka/kafkajs.js';
 import { sendRound } from '../../shared/kafka/index.js';
 import { partitionForKey } from '../../shared/partitioner/index.js';
 import { backoffDelay } from '../../shared/retry/backoff.js';

@@ -1,5 +1,5 @@
 /** Asking a cluster what it looks like, through kafkajs' admin client (logging off). */
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../shared/kafka/kafkajs.js';
 import { quietNegativeTimeoutWarnings } from '../../shared/kafka/index.js';
 
 export interface ClusterView {

@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type ISocketFactory, type KafkaConfig, type LogEntry } from 'kafkajs';
+import type { ISocketFactory, KafkaConfig, LogEntry } from 'kafkajs';
+import { Kafka, logLevel } from './kafkajs.js';
 import type { Logger } from '../logging/index.js';
 import type { KafkaClientOptions } from './options.js';
 import { RoadlogError } from '../errors/index.js';

@@ -26,7 +26,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../shared/kafka/kafkajs.js';
 import { readStates } from '../../cloud/cold/layout.js';
 import { topicSpecs, TopicsOptionsSchema } from '../../shared/topics/index.js';
 import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.js';

@@ -26,7 +26,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../shared/kafka/kafkajs.js';
 import type { AlertEvent } from '../../shared/alerts/index.js';
 import { topicSpecs, TopicsOptionsSchema } from '../../shared/topics/index.js';
 import { startKafkaCluster, stopKafkaCluster } from '../../infra/kafka/cluster.js';

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../shared/kafka/kafkajs.js';
 import { decodeEnvelopeHeaders } from '../../shared/envelope/index.js';
 
 /** Reads `topic` to its ends, decoding each record; records/s and CPU seconds from the first record. */

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import type { KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel } from '../../shared/kafka/kafkajs.js';
 import type { AlertEvent } from '../../shared/alerts/index.js';
 import { EnvelopeDedup } from '../../shared/envelope/index.js';
 import type { Telemetry } from '../../shared/schema/index.js';

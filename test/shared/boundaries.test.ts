@@ -142,6 +142,17 @@ describe('boundaries between edge, cloud, simulators, infra and shared', () => {
     expect(wrong, `\n${wrong.join('\n')}\n`).toEqual([]);
   });
 
+  it('kafkajs is loaded through shared/kafka/kafkajs.ts alone (its read_committed filter fixed); elsewhere only `import type`', () => {
+    const all = [...files, ...sourceFiles('test')];
+    const valueImport = /^\s*(?:import|export)\s+(?!type\b)[^;]*?from\s+'kafkajs'|require\(\s*'kafkajs'\s*\)|await import\(\s*'kafkajs'\s*\)/m;
+    // The read_committed test loads kafkajs first on purpose, in a child process, to see it refused.
+    const allowed = ['shared/kafka/kafkajs.ts', 'test/integration/kafka/read-committed.test.ts'];
+    const wrong = all.filter((f) => !allowed.includes(f) && valueImport.test(readFileSync(join(ROOT, f), 'utf8')));
+    expect(wrong).toEqual([]);
+    expect(valueImport.test("import { Kafka, type Admin } from 'kafkajs';")).toBe(true);
+    expect(valueImport.test("import type { Admin } from 'kafkajs';")).toBe(false);
+  });
+
   it('the gateway packages are runtime dependencies with no install script anywhere below them', () => {
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string>; hasInstallScript?: boolean }>;

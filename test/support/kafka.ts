@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../shared/kafka/kafkajs.js';
 
 export function randomName(prefix = 't'): string {
   return `${prefix}-${randomBytes(5).toString('hex')}`;

@@ -1,5 +1,5 @@
 import type { Cluster, PartitionAssigner } from 'kafkajs';
-import { PartitionAssigners } from 'kafkajs';
+import { PartitionAssigners } from '../../../shared/kafka/kafkajs.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { fetchStableOffsets } from '../../../cloud/hot/stable-offsets.js';
 import { createTopicsReady, randomName, testKafka } from '../../support/kafka.js';

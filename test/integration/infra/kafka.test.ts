@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../../../shared/kafka/kafkajs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoadlogError } from '../../../shared/errors/index.js';
 import { kafkaClusterStatus, startKafkaCluster, stopKafkaCluster, type KafkaClusterInfo } from '../../../infra/kafka/cluster.js';

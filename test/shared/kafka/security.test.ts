@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
-import * as kafkajs from 'kafkajs';
+import kafkajs from '../../../shared/kafka/kafkajs.js';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, RoadlogConfigSchema } from '../../../shared/config/index.js';
 import { RoadlogError } from '../../../shared/errors/index.js';

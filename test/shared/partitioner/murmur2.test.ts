@@ -1,4 +1,4 @@
-import { Partitioners } from 'kafkajs';
+import { Partitioners } from '../../../shared/kafka/kafkajs.js';
 import { describe, expect, it } from 'vitest';
 import { murmur2, partitionForKey } from '../../../shared/partitioner/index.js';
 
