@@ -189,6 +189,11 @@ export class Demo {
     if (!r.ok) throw new Error(`${id} refused the uplink drill: HTTP ${r.status} ${await r.text()}`);
   }
 
+  /** The parts running now (the current incarnation of each), by name and pid. Kafka and InfluxDB run detached: see their dirs' status. */
+  processes(): { name: string; pid: number }[] {
+    return this.running.filter((r) => !r.replaced && r.child.exitCode === null && r.child.signalCode === null && r.child.pid !== undefined).map((r) => ({ name: r.name, pid: r.child.pid! }));
+  }
+
   /** A process the demo started that has exited on its own (a failure), or undefined. */
   exited(): { name: string; code: number | null } | undefined {
     const r = this.running.find((x) => !x.replaced && x.child.exitCode !== null && !(x.name.startsWith('sim-') && x.child.exitCode === 0));
