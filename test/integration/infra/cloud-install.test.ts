@@ -13,8 +13,7 @@
  * Needs the built CLI (npm test builds it) and npm able to fetch the dependencies
  * (npm_config_prefer_offline: the npm cache filled by `npm ci` is enough).
  */
-import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -24,12 +23,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CLI } from '../../support/cli.js';
+import { INSTALL_ENV, mode, run, snapshot, type Run } from '../../support/install.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const INSTALL = join(REPO, 'infra/cloud/install.sh');
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
 const HAS_SYSTEMD_ANALYZE = existsSync(SYSTEMD_ANALYZE);
-const ENV = { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' };
 /** Each component and the command its unit runs (before `--config`). */
 const COMPONENTS = { hot: 'hot start', cold: 'cold start', 'influx-sink': 'influx-sink start', console: 'console' } as const;
 type Component = keyof typeof COMPONENTS;
@@ -38,36 +37,6 @@ const ARCHIVE = '/var/lib/roadlog/archive';
 const CONSOLE_DIR = '/var/lib/roadlog/console';
 const USERS = '/etc/roadlog/console-users';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { env: opts.env ?? ENV, cwd: opts.cwd, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
-    });
-    child.stdin?.end(opts.input ?? '');
-  });
-}
-
-/** Every path under `dir`: type, mode, owner, mtime, size, and a hash of the small files (the package's big binaries by size and mtime). */
-async function snapshot(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const entry of await readdir(dir, { recursive: true })) {
-    const path = join(dir, entry);
-    const st = await lstat(path);
-    let what = `${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.mtimeMs} ${st.size}`;
-    if (st.isSymbolicLink()) what += ` -> ${await readlink(path)}`;
-    else if (st.isFile() && st.size < 1 << 20) what += ` ${createHash('sha256').update(await readFile(path)).digest('hex')}`;
-    out.set(entry, what);
-  }
-  return out;
-}
-
-const mode = async (path: string): Promise<number> => (await lstat(path)).mode & 0o7777;
 const unitName = (c: Component): string => `roadlog-${c}.service`;
 
 describe('infra/cloud/install.sh --root', () => {
@@ -205,7 +174,7 @@ describe('infra/cloud/install.sh --root', () => {
   });
 
   it('every generated config passes the installed roadlog config check', async () => {
-    const env: NodeJS.ProcessEnv = { ...ENV, ROADLOG_HOME: join(work, 'home') };
+    const env: NodeJS.ProcessEnv = { ...INSTALL_ENV, ROADLOG_HOME: join(work, 'home') };
     delete env['ROADLOG_KAFKA_BROKERS'];
     for (const c of NAMES) {
       const path = join(root, 'etc/roadlog', `${c}.yaml`);
@@ -222,7 +191,7 @@ describe('infra/cloud/install.sh --root', () => {
     expect(await mode(users)).toBe(0o600);
     // The unit's environment and working directory, with the staged paths for the target's.
     const env = {
-      ...ENV,
+      ...INSTALL_ENV,
       ROADLOG_HOME: join(root, 'var/lib/roadlog'),
       ROADLOG_CONSOLE_USERS_FILE: users,
       ROADLOG_COLD_ARCHIVE: join(root, ARCHIVE),

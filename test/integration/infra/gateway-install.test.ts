@@ -9,8 +9,7 @@
  * Needs the built CLI (npm test builds it) and npm able to fetch the runtime dependencies
  * (npm_config_prefer_offline: the npm cache filled by `npm ci` is enough).
  */
-import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, lstat, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,44 +18,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CLI } from '../../support/cli.js';
+import { INSTALL_ENV, mode, run, snapshot, type Run } from '../../support/install.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const INSTALL = join(REPO, 'infra/gateway/install.sh');
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
-const ENV = { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { env: opts.env ?? ENV, timeout: opts.timeoutMs ?? 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr });
-    });
-    child.stdin?.end(opts.input ?? '');
-  });
-}
-
-/** Every path under `dir` with its type, mode, size, mtime and content hash (or link target). */
-async function snapshot(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const walk = async (rel: string): Promise<void> => {
-    const path = join(dir, rel);
-    const st = await lstat(path);
-    let what = `${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.mtimeMs}`;
-    if (st.isSymbolicLink()) what += ` -> ${await readlink(path)}`;
-    else if (st.isFile()) what += ` ${st.size} ${createHash('sha256').update(await readFile(path)).digest('hex')}`;
-    out.set(rel, what);
-    if (st.isDirectory()) for (const name of await readdir(path)) await walk(join(rel, name));
-  };
-  await walk('.');
-  return out;
-}
-
-const mode = async (path: string): Promise<number> => (await lstat(path)).mode & 0o7777;
 
 describe('infra/gateway/install.sh --root', () => {
   let root: string;
@@ -97,7 +64,7 @@ describe('infra/gateway/install.sh --root', () => {
     const native = await findFiles(join(root, 'opt/roadlog/lib/node_modules/roadlog/node_modules'), (name) => name.endsWith('.node'));
     expect(native).toEqual([]);
     // A cloud command on the gateway says what is missing instead of failing on a module path.
-    const cold = await run(bin(), ['cold', 'start', '--archive', join(root, 'archive'), '--brokers', '127.0.0.1:1'], { env: ENV });
+    const cold = await run(bin(), ['cold', 'start', '--archive', join(root, 'archive'), '--brokers', '127.0.0.1:1'], { env: INSTALL_ENV });
     expect(cold.code).toBe(1);
     expect(cold.stderr).toMatch(/ROADLOG_ERR_CLOUD_PACKAGE_MISSING.*DuckDB/);
     for (const dev of ['vitest', 'typescript', 'tsx', 'fast-check']) expect(modules).not.toContain(dev);
@@ -157,7 +124,7 @@ describe('infra/gateway/install.sh --root', () => {
     const passwd = join(root, 'etc/roadlog/vehicles.passwd');
     // The config names the target's paths (/etc/roadlog/...): point the credentials file at the
     // staged copy through the environment, the config file itself stays as generated.
-    const env = { ...ENV, ROADLOG_EDGE_MQTT_CREDENTIALS_FILE: passwd };
+    const env = { ...INSTALL_ENV, ROADLOG_EDGE_MQTT_CREDENTIALS_FILE: passwd };
     const added = await run(bin(), ['edge', 'passwd', passwd, 'VH-0001'], { input: 'correct-horse-battery\n' });
     expect(added.code, added.stderr).toBe(0);
     const check = await run(bin(), ['edge', 'check-config', join(root, 'etc/roadlog/edge.yaml')], { env });
@@ -168,7 +135,7 @@ describe('infra/gateway/install.sh --root', () => {
 
   it('the installed agent starts from the generated config and stops cleanly on SIGTERM within TimeoutStopSec', async () => {
     const env = {
-      ...ENV,
+      ...INSTALL_ENV,
       ROADLOG_EDGE_MQTT_CREDENTIALS_FILE: join(root, 'etc/roadlog/vehicles.passwd'),
       ROADLOG_EDGE_DATA_DIR: join(root, 'var/lib/roadlog'),
       ROADLOG_EDGE_MQTT_HOST: '127.0.0.1',
@@ -257,7 +224,7 @@ describe('infra/gateway/install.sh on a gateway whose Node.js is too old', () =>
     try {
       const fake = join(bin, 'node');
       await writeFile(fake, `#!/bin/sh\n[ "$1" = -v ] && echo v20.20.2 && exit 0\nexec ${JSON.stringify(process.execPath)} -e 'process.exit(1)'\n`, { mode: 0o755 });
-      const r = await run('bash', [INSTALL, '--root', root, '--no-systemctl'], { env: { ...ENV, PATH: `${bin}:${process.env['PATH'] ?? ''}` } });
+      const r = await run('bash', [INSTALL, '--root', root, '--no-systemctl'], { env: { ...INSTALL_ENV, PATH: `${bin}:${process.env['PATH'] ?? ''}` } });
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('Node.js v20.20.2');
       expect(r.stderr).toContain('roadlog needs Node.js >= 24');
