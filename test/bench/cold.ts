@@ -11,6 +11,7 @@
  *      archiver: `roadlog cold start` (the built CLI, its own process, a fresh archive and group),
  *        until every offset is committed in the archive's state files;
  *    records/s of each and the ratio (targets ≥ 0.5× and ≥ 100,000 records/s), median of ROUNDS;
+ *    then two archivers in one group and one archive over the same records (how far they scale here);
  *  - the fleet report over REPORT_ROWS rows: `roadlog sim` as a dry run (`--messages`, no
  *    broker) makes the records, DuckDB turns them into an archive in the archiver's layout
  *    (hour folders, flush-file names, state files), and `roadlog report fleet --format json`
@@ -53,45 +54,52 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
  * until every record is read, then SIGTERM, whose clean stop flushes and commits everything;
  * records/s over first read → exit, CPU over the same span.
  */
-async function archiver(brokers: string, total: number, dir: string, round: number): Promise<{ rps: number; cpu: number; files: number; stopSeconds: number }> {
-  const archive = join(dir, `archive-${round}`);
-  const env = { ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_TOPICS_PREFIX: 'cp', ROADLOG_LOG_LEVEL: process.env.ROADLOG_BENCH_COLD_LOG ?? 'error', ROADLOG_LOG_FORMAT: 'json', ROADLOG_HOME: join(dir, 'home'), ROADLOG_COLD_GROUP_ID: `bench-cold-${round}`, ...(process.env.ROADLOG_BENCH_COLD_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.ROADLOG_BENCH_COLD_NODE_OPTIONS }) };
-  const cold = startCli(['cold', 'start', '--archive', archive, '--http-port', '0'], { env });
+async function archiver(brokers: string, total: number, dir: string, round: number, instances = 1): Promise<{ rps: number; cpu: number; files: number; stopSeconds: number }> {
+  const archive = join(dir, `archive-${round}-${instances}`);
+  const env = { ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_TOPICS_PREFIX: 'cp', ROADLOG_LOG_LEVEL: process.env.ROADLOG_BENCH_COLD_LOG ?? 'error', ROADLOG_LOG_FORMAT: 'json', ROADLOG_HOME: join(dir, 'home'), ROADLOG_COLD_GROUP_ID: `bench-cold-${round}-${instances}`, ...(process.env.ROADLOG_BENCH_COLD_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.ROADLOG_BENCH_COLD_NODE_OPTIONS }) };
+  // Several: one group and one archive, as archivers are scaled out.
+  const colds = Array.from({ length: instances }, () => startCli(['cold', 'start', '--archive', archive, '--http-port', '0'], { env }));
   try {
-    const base = await httpBaseOf(cold, 'roadlog cold start');
-    const pid = cold.child.pid!;
+    const bases = await Promise.all(colds.map((c) => httpBaseOf(c, 'roadlog cold start')));
+    const cpuNow = () => colds.reduce((n, c) => n + procCpuSeconds(c.child.pid!), 0);
     let t0 = 0;
     let cpu0 = 0;
     for (;;) {
-      const status = (await (await fetch(`${base}/status`)).json()) as { partitions: { read: number | null }[] };
-      if (t0 === 0 && status.partitions.some((p) => p.read !== null)) {
-        t0 = performance.now();
-        cpu0 = procCpuSeconds(pid);
+      const read = new Map<number, number>(); // per partition, the furthest any member got (a partition moves once when a member joins)
+      for (const base of bases) {
+        const status = (await (await fetch(`${base}/status`)).json()) as { partitions: { partition: number; read: number | null }[] };
+        for (const p of status.partitions) if (p.read !== null) read.set(p.partition, Math.max(read.get(p.partition) ?? 0, p.read));
       }
-      if (status.partitions.reduce((n, p) => n + (p.read ?? 0), 0) >= total) break;
+      if (t0 === 0 && read.size > 0) {
+        t0 = performance.now();
+        cpu0 = cpuNow();
+      }
+      if ([...read.values()].reduce((n, x) => n + x, 0) >= total) break;
       await sleep(20);
     }
     const t1 = performance.now();
-    let cpu = procCpuSeconds(pid) - cpu0;
-    cold.child.kill('SIGTERM');
-    while (cold.child.exitCode === null) {
+    let cpu = cpuNow() - cpu0;
+    for (const c of colds) c.child.kill('SIGTERM');
+    while (colds.some((c) => c.child.exitCode === null)) {
       try {
-        cpu = procCpuSeconds(pid) - cpu0;
+        cpu = cpuNow() - cpu0;
       } catch {
-        break; // gone
+        // one is gone: the last figure stands
       }
       await sleep(10);
     }
-    const exit = await cold.exited;
-    if (exit.code !== 0) throw new Error(`roadlog cold start exited ${exit.code}: ${cold.output.stderr}`);
+    for (const c of colds) {
+      const exit = await c.exited;
+      if (exit.code !== 0) throw new Error(`roadlog cold start exited ${exit.code}: ${c.output.stderr}`);
+      if (process.env.ROADLOG_BENCH_COLD_LOG !== undefined) process.stderr.write(c.output.stderr + c.output.stdout);
+    }
     const t2 = performance.now();
-    if (process.env.ROADLOG_BENCH_COLD_LOG !== undefined) process.stderr.write(cold.output.stderr + cold.output.stdout);
     const committed = (await readStates(archive)).reduce((n, s) => n + s.nextOffset, 0);
     if (committed !== total) throw new Error(`the archive committed ${committed} of ${total} offsets`);
     const files = (await readdir(join(archive, 'telemetry'), { recursive: true })).filter((f) => f.endsWith('.parquet')).length;
     return { rps: total / ((t2 - t0) / 1000), cpu, files, stopSeconds: (t2 - t1) / 1000 };
   } finally {
-    if (cold.child.exitCode === null) cold.child.kill('SIGKILL');
+    for (const c of colds) if (c.child.exitCode === null) c.child.kill('SIGKILL');
   }
 }
 
@@ -126,20 +134,23 @@ async function main(): Promise<void> {
         const records = fleetRecords(11, VEHICLES, MINUTES);
         await produce(kafka, 'cp.telemetry.v1', records);
         console.log(`preloaded ${fmt(records.length)} records (${VEHICLES} vehicles × ${MINUTES} min at 1 Hz)`);
-        const rounds: { plain: { rps: number; cpu: number }; cold: { rps: number; cpu: number; files: number; stopSeconds: number }; ratio: number }[] = [];
+        const rounds: { plain: { rps: number; cpu: number }; cold: { rps: number; cpu: number; files: number; stopSeconds: number }; ratio: number; two: { rps: number; cpu: number } }[] = [];
         for (let round = 1; round <= ROUNDS; round++) {
           const plain = await inChild(brokers, 'cp.telemetry.v1', records.length);
           const cold = await archiver(brokers, records.length, dir, round);
-          rounds.push({ plain, cold, ratio: cold.rps / plain.rps });
-          console.log(`round ${round}: reference ${fmt(plain.rps)} records/s (${plain.cpu.toFixed(1)} CPU-s), archiver ${fmt(cold.rps)} records/s (${cold.cpu.toFixed(1)} CPU-s, ${cold.files} files, the final flush ${cold.stopSeconds.toFixed(1)} s): ${(cold.rps / plain.rps).toFixed(2)}×`);
+          const two = await archiver(brokers, records.length, dir, round, 2);
+          rounds.push({ plain, cold, ratio: cold.rps / plain.rps, two });
+          console.log(`round ${round}: reference ${fmt(plain.rps)} records/s (${plain.cpu.toFixed(1)} CPU-s), archiver ${fmt(cold.rps)} records/s (${cold.cpu.toFixed(1)} CPU-s, ${cold.files} files, the final flush ${cold.stopSeconds.toFixed(1)} s): ${(cold.rps / plain.rps).toFixed(2)}×; two archivers ${fmt(two.rps)} records/s (${two.cpu.toFixed(1)} CPU-s): ${(two.rps / cold.rps).toFixed(2)}× one`);
         }
         const m = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)]!;
         result.figure('archiver vs a plain consumer that decodes', `${m.ratio.toFixed(2)}× (${fmt(m.cold.rps)} / ${fmt(m.plain.rps)} records/s; median of ${rounds.length} rounds)`, '≥ 0.5×', m.ratio >= 0.5);
         result.figure('archiver records/s, one process', fmt(m.cold.rps), '≥ 100,000', m.cold.rps >= 100_000);
+        const scale = [...rounds].sort((a, b) => a.two.rps / a.cold.rps - b.two.rps / b.cold.rps)[Math.floor(rounds.length / 2)]!;
+        result.figure('two archivers vs one, same machine', `${(scale.two.rps / scale.cold.rps).toFixed(2)}× (${fmt(scale.two.rps)} / ${fmt(scale.cold.rps)} records/s; median of ${rounds.length} rounds)`);
         result.section('Archiver', [
-          '| round | reference records/s | CPU-s | archiver records/s | CPU-s | Parquet files | final flush s | ratio |',
-          '|---:|---:|---:|---:|---:|---:|---:|---:|',
-          ...rounds.map((r, i) => `| ${i + 1} | ${fmt(r.plain.rps)} | ${r.plain.cpu.toFixed(1)} | ${fmt(r.cold.rps)} | ${r.cold.cpu.toFixed(1)} | ${r.cold.files} | ${r.cold.stopSeconds.toFixed(1)} | ${r.ratio.toFixed(2)}× |`),
+          '| round | reference records/s | CPU-s | archiver records/s | CPU-s | Parquet files | final flush s | ratio | 2 archivers records/s | CPU-s | vs 1 |',
+          '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+          ...rounds.map((r, i) => `| ${i + 1} | ${fmt(r.plain.rps)} | ${r.plain.cpu.toFixed(1)} | ${fmt(r.cold.rps)} | ${r.cold.cpu.toFixed(1)} | ${r.cold.files} | ${r.cold.stopSeconds.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${fmt(r.two.rps)} | ${r.two.cpu.toFixed(1)} | ${(r.two.rps / r.cold.rps).toFixed(2)}× |`),
           '',
           `Records per CPU-second, median round: reference ${fmt(records.length / m.plain.cpu)}, archiver ${fmt(records.length / m.cold.cpu)}.`,
         ].join('\n'));

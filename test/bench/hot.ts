@@ -10,7 +10,8 @@
  *      in a fresh process of its own;
  *      hot: `roadlog hot start` (the built CLI, its own process, as users run it: the default
  *      rule pack, transactions with its alert events and offsets, snapshots every 30 s);
- *    records/s of each and the ratio (target ≥ 0.5×), with the CPU seconds each used;
+ *    records/s of each and the ratio (target ≥ 0.5×), with the CPU seconds each used; then two
+ *    `roadlog hot start` in one group over the same records (how far instances scale here);
  *  - latency through the whole chain, at RATE and at LOW_RATE: `roadlog sim` (vehicles × rate msg/s, device time
  *    = the wall clock) → `roadlog edge start` → Kafka → `roadlog hot start`; a consumer here
  *    reads the alert events (read_committed) as they come: device time of the record that
@@ -71,32 +72,39 @@ async function histogramQuantiles(base: string | undefined, name: string): Promi
 }
 
 /**
- * Reads `topic` (prefix `prefix`) to its ends with `roadlog hot start`, the built CLI in a
- * process of its own, as users run it; records/s from its /status, CPU from /proc.
+ * Reads `topic` (prefix `prefix`) to its ends with `instances` × `roadlog hot start` in one
+ * group, the built CLI in processes of their own, as users run it; records/s from their
+ * /status (per partition, the furthest any instance got: a partition moves once when the second
+ * joins), CPU from /proc, summed.
  */
-async function hotProcessor(brokers: string, prefix: string, total: number, dir: string, round: number): Promise<{ rps: number; cpu: number }> {
-  const env = { ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_TOPICS_PREFIX: prefix, ROADLOG_LOG_LEVEL: 'error', ROADLOG_HOME: join(dir, 'home-tp'), ROADLOG_HOT_GROUP_ID: `bench-${prefix}-${round}` };
-  const hot = startCli(['hot', 'start', '--instance', 'bench', '--http-port', '0'], { env });
+async function hotProcessor(brokers: string, prefix: string, total: number, dir: string, round: number, instances = 1): Promise<{ rps: number; cpu: number }> {
+  const env = { ROADLOG_KAFKA_BROKERS: brokers, ROADLOG_TOPICS_PREFIX: prefix, ROADLOG_LOG_LEVEL: 'error', ROADLOG_HOME: join(dir, 'home-tp'), ROADLOG_HOT_GROUP_ID: `bench-${prefix}-${round}-${instances}` };
+  const hots = Array.from({ length: instances }, (_, i) => startCli(['hot', 'start', '--instance', `bench-${i}`, '--http-port', '0'], { env }));
   try {
-    const base = await httpBaseOf(hot, 'roadlog hot start');
-    const pid = hot.child.pid!;
+    const bases = await Promise.all(hots.map((h) => httpBaseOf(h, 'roadlog hot start')));
+    const cpu = () => hots.reduce((n, h) => n + procCpuSeconds(h.child.pid!), 0);
     let firstAt = 0;
     let cpu0 = 0;
     for (;;) {
-      const status = (await (await fetch(`${base}/status`)).json()) as { partitions: { next: string }[] };
-      const read = status.partitions.reduce((n, x) => n + Number(x.next), 0);
+      const next = new Map<number, number>();
+      for (const base of bases) {
+        const status = (await (await fetch(`${base}/status`)).json()) as { partitions: { partition: number; next: string }[] };
+        for (const x of status.partitions) next.set(x.partition, Math.max(next.get(x.partition) ?? 0, Number(x.next)));
+      }
+      const read = [...next.values()].reduce((n, x) => n + x, 0);
       if (read > 0 && firstAt === 0) {
         firstAt = performance.now();
-        cpu0 = procCpuSeconds(pid);
+        cpu0 = cpu();
       }
       if (read >= total) break;
-      if (hot.child.exitCode !== null) throw new Error(`roadlog hot start exited: ${hot.output.stderr}`);
+      const dead = hots.find((h) => h.child.exitCode !== null);
+      if (dead !== undefined) throw new Error(`roadlog hot start exited: ${dead.output.stderr}`);
       await sleep(20);
     }
-    return { rps: total / ((performance.now() - firstAt) / 1000), cpu: procCpuSeconds(pid) - cpu0 };
+    return { rps: total / ((performance.now() - firstAt) / 1000), cpu: cpu() - cpu0 };
   } finally {
-    if (hot.child.exitCode === null) hot.child.kill('SIGTERM');
-    await hot.exited;
+    for (const h of hots) if (h.child.exitCode === null) h.child.kill('SIGTERM');
+    await Promise.all(hots.map((h) => h.exited));
   }
 }
 
@@ -227,23 +235,26 @@ async function main(): Promise<void> {
       await produce(kafka, 'tp.telemetry.v1', records);
       console.log(`preloaded ${fmt(records.length)} records (${VEHICLES} vehicles × ${MINUTES} min at 1 Hz)`);
       // Rounds in turn (reference, hot, reference, hot, ...): this machine's speed drifts by tens of % over minutes; the ratio is the median round's.
-      const rounds: { plain: { rps: number; cpu: number; broker: number }; hot: { rps: number; cpu: number; broker: number }; ratio: number }[] = [];
+      const rounds: { plain: { rps: number; cpu: number; broker: number }; hot: { rps: number; cpu: number; broker: number }; ratio: number; two: { rps: number; cpu: number } }[] = [];
       for (let round = 1; round <= ROUNDS; round++) {
         const b0 = procCpuSeconds(brokerPid);
         const plain = await inChild(brokers, 'tp.telemetry.v1', records.length);
         const b1 = procCpuSeconds(brokerPid);
         const hot = await hotProcessor(brokers, 'tp', records.length, dir, round);
         const b2 = procCpuSeconds(brokerPid);
-        rounds.push({ plain: { ...plain, broker: b1 - b0 }, hot: { ...hot, broker: b2 - b1 }, ratio: hot.rps / plain.rps });
-        console.log(`round ${round}: reference ${fmt(plain.rps)} records/s (${plain.cpu.toFixed(1)} CPU-s), hot path ${fmt(hot.rps)} records/s (${hot.cpu.toFixed(1)} CPU-s): ${(hot.rps / plain.rps).toFixed(2)}×`);
+        const two = await hotProcessor(brokers, 'tp', records.length, dir, round, 2);
+        rounds.push({ plain: { ...plain, broker: b1 - b0 }, hot: { ...hot, broker: b2 - b1 }, ratio: hot.rps / plain.rps, two });
+        console.log(`round ${round}: reference ${fmt(plain.rps)} records/s (${plain.cpu.toFixed(1)} CPU-s), hot path ${fmt(hot.rps)} records/s (${hot.cpu.toFixed(1)} CPU-s): ${(hot.rps / plain.rps).toFixed(2)}×; two instances ${fmt(two.rps)} records/s (${two.cpu.toFixed(1)} CPU-s): ${(two.rps / hot.rps).toFixed(2)}× one`);
       }
       const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(rounds.length / 2)]!;
       console.log(`ratio, median round: ${median.ratio.toFixed(2)}×`);
       result.figure('hot path vs a plain consumer that decodes', `${median.ratio.toFixed(2)}× (${fmt(median.hot.rps)} / ${fmt(median.plain.rps)} records/s; median of ${rounds.length} rounds)`, '≥ 0.5×', median.ratio >= 0.5);
+      const scale = [...rounds].sort((a, b) => a.two.rps / a.hot.rps - b.two.rps / b.hot.rps)[Math.floor(rounds.length / 2)]!;
+      result.figure('two hot path instances vs one, same machine', `${(scale.two.rps / scale.hot.rps).toFixed(2)}× (${fmt(scale.two.rps)} / ${fmt(scale.hot.rps)} records/s; median of ${rounds.length} rounds)`);
       result.section('Throughput', [
-        '| round | reference records/s | CPU-s | broker CPU-s | hot path records/s | CPU-s | broker CPU-s | ratio |',
-        '|---:|---:|---:|---:|---:|---:|---:|---:|',
-        ...rounds.map((r, i) => `| ${i + 1} | ${fmt(r.plain.rps)} | ${r.plain.cpu.toFixed(1)} | ${r.plain.broker.toFixed(1)} | ${fmt(r.hot.rps)} | ${r.hot.cpu.toFixed(1)} | ${r.hot.broker.toFixed(1)} | ${r.ratio.toFixed(2)}× |`),
+        '| round | reference records/s | CPU-s | broker CPU-s | hot path records/s | CPU-s | broker CPU-s | ratio | 2 instances records/s | CPU-s | vs 1 |',
+        '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+        ...rounds.map((r, i) => `| ${i + 1} | ${fmt(r.plain.rps)} | ${r.plain.cpu.toFixed(1)} | ${r.plain.broker.toFixed(1)} | ${fmt(r.hot.rps)} | ${r.hot.cpu.toFixed(1)} | ${r.hot.broker.toFixed(1)} | ${r.ratio.toFixed(2)}× | ${fmt(r.two.rps)} | ${r.two.cpu.toFixed(1)} | ${(r.two.rps / r.hot.rps).toFixed(2)}× |`),
         '',
         `Records per CPU-second, median round: reference ${fmt(records.length / median.plain.cpu)}, hot path ${fmt(records.length / median.hot.cpu)}. The reference is a plain kafkajs consumer that decodes (JSON and the envelope headers); the hot path is \`roadlog hot start\` with the default pack, a transaction per commit with its alert events, snapshots and offsets.`,
       ].join('\n'));

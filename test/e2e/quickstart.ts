@@ -39,8 +39,15 @@ if (f.help) {
 
 const home = await mkdtemp(join(tmpdir(), 'roadlog-newuser-'));
 const clone = join(home, 'roadlog');
-// A new user's environment: their own HOME, the system PATH (no Node 24 on it until bootstrap puts one there).
-const env: NodeJS.ProcessEnv = { HOME: home, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', TERM: 'dumb' };
+// A new user's environment: the machine's (its CA bundle and proxy settings stay: a user of this machine kind has
+// them), but their own HOME, the system PATH (no Node 24 on it until bootstrap puts one there) and none of what
+// `npm run` or roadlog put in ours.
+const env: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|ROADLOG_|INIT_CWD$|NODE_OPTIONS$|NODE_PATH$|OLDPWD$|PWD$)/i.test(k))),
+  HOME: home,
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  TERM: 'dumb',
+};
 const steps: { step: string; seconds: number; ok: boolean; note: string }[] = [];
 const t = () => performance.now();
 const say = (line: string) => process.stdout.write(`quickstart: ${line}\n`);
