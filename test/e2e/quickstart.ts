@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,20 @@ function step(name: string, cmd: string, args: string[], cwd: string): boolean {
   return ok;
 }
 
+/** Processes whose command line names a path under `dir` (what the demo started from the clone), as "pid command". */
+function leftovers(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      if (cmd.includes(dir)) found.push(`${pid} ${cmd.slice(0, 80)}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
 let firstAlertSeconds: number | undefined;
 let stopNote = '';
 let ok = step('git clone', 'git', ['clone', '--quiet', f.repo!, clone], home) && step('bash infra/bootstrap.sh', 'bash', ['infra/bootstrap.sh'], clone);
@@ -74,7 +89,7 @@ if (ok) {
     out += d.toString();
     process.stdout.write(d);
   });
-  const exited = new Promise<number | null>((resolve) => start.once('close', (code) => resolve(code)));
+  const exited = new Promise<string>((resolve) => start.once('close', (code, signal) => resolve(code === null ? String(signal) : `exit ${code}`)));
   const browser = await chromium.launch({ executablePath: process.env.ROADLOG_CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
   try {
     const deadline = Date.now() + 10 * 60_000;
@@ -104,9 +119,13 @@ if (ok) {
     await browser.close();
     const t1 = t();
     process.kill(-start.pid!, 'SIGINT');
-    const code = await exited;
+    const how = await exited;
     stopNote = /^stopped: .*$/m.exec(out)?.[0] ?? 'no "stopped:" line';
-    steps.push({ step: 'Ctrl-C → everything stopped', seconds: (t() - t1) / 1000, ok: code === 0, note: `exit ${code}; ${stopNote}` });
+    // npm passes Ctrl-C on to the demo and, once it has stopped, ends itself by the same signal (a shell shows 130):
+    // so the proof is the demo's own "stopped:" line and that nothing started from the clone still runs.
+    const left = leftovers(home);
+    const stopped = (how === 'exit 0' || how === 'SIGINT') && stopNote.startsWith('stopped:') && left.length === 0;
+    steps.push({ step: 'Ctrl-C → everything stopped', seconds: (t() - t1) / 1000, ok: stopped, note: `npm start: ${how}; ${stopNote}; ${left.length === 0 ? 'no process left' : `left running: ${left.join(', ')}`}` });
   }
 }
 ok = ok && steps.every((s) => s.ok);
