@@ -1,5 +1,7 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { formatResources, judge, sampleProcess, type Sample } from './resources.js';
+import { formatResources, judge, sampleMetrics, sampleProcess, type Sample } from './resources.js';
 
 /** The soak's verdicts (test/e2e/soak.ts), over made-up series. */
 const MIN = 60_000;
@@ -26,7 +28,30 @@ describe('judge', () => {
   it('each pid is its own series; a short one is not judged; a part that is not ours is reported only', () => {
     const vs = judge([...series('hot', 1, 12, () => 1), ...series('hot', 2, 40, () => 100_000), ...series('kafka', 3, 60, (m) => 100_000 + m * 10_000)], o);
     expect(vs.map((v) => [v.pid, v.verdict, v.ok])).toEqual([[1, 'too short to judge', true], [2, 'flat', true], [3, 'reported only', true]]);
-    expect(formatResources(vs)).toMatch(/\| hot \| 2 \| 40\.0 \| 161 \| 98 → 98 \(\+0\.0 %\) \| 30 → 30 \| flat \|/);
+    expect(formatResources(vs)).toMatch(/\| hot \| 2 \| 40\.0 \| 161 \| 98 → 98 \(\+0\.0 %\) \| 30 → 30 \|  \|  \| flat \|/);
+  });
+
+  it("reports the JS heap and external memory beside RSS, from the windows' medians, without judging them", () => {
+    const samples = series('influx-sink', 1, 40, () => 100_000).map((s) => ({ ...s, heapUsed: (20 + s.at / MIN) * 2 ** 20, external: 4 * 2 ** 20 }));
+    const [v] = judge(samples, o);
+    expect(v).toMatchObject({ verdict: 'flat', heapUsed: { base: 32.5 * 2 ** 20, end: 57.5 * 2 ** 20 }, external: { base: 4 * 2 ** 20, end: 4 * 2 ** 20, growth: 0 } });
+    expect(formatResources([v!])).toMatch(/\| 30 → 30 \| 33 → 58 \(\+76\.9 %\) \| 4 → 4 \(\+0\.0 %\) \| flat \|/);
+  });
+
+  it("reads the heap and external memory from a part's /metrics, prefixed or not, and nothing from one that fails", async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/metrics') res.end('# HELP roadlog_nodejs_heap_size_used_bytes x\nroadlog_nodejs_heap_size_used_bytes 12345678\nroadlog_nodejs_heap_size_total_bytes 99\nnodejs_external_memory_bytes 4.5e+6\n');
+      else res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect(await sampleMetrics(`${base}/metrics`)).toEqual({ heapUsed: 12_345_678, external: 4_500_000 });
+      expect(await sampleMetrics(`${base}/broken`)).toEqual({});
+    } finally {
+      server.close();
+    }
+    expect(await sampleMetrics(base)).toEqual({}); // closed: refused
   });
 
   it('reads this process from /proc', async () => {

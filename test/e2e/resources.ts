@@ -10,6 +10,10 @@ import { readdir, readFile } from 'node:fs/promises';
  * window, so one GC or one burst does not decide. Flat: RSS end ≤ baseline × (1 + tolerance);
  * open files the same, or at most 2 more (a count of 20 moves by whole files). A process that
  * lived less than warmup + 2 windows is reported, not judged.
+ *
+ * For roadlog's own processes it also reads their /metrics (prom-client's default metrics):
+ * the JavaScript heap in use and V8's external memory (Buffers), reported beside RSS, not
+ * judged: they tell a growing live set from V8 or native memory that settles slowly.
  */
 export interface Sample {
   at: number;
@@ -17,6 +21,9 @@ export interface Sample {
   pid: number;
   rssKiB: number;
   fds: number;
+  /** From the process's /metrics, when it has one: nodejs_heap_size_used_bytes, nodejs_external_memory_bytes. */
+  heapUsed?: number;
+  external?: number;
 }
 
 export interface JudgeOptions {
@@ -36,6 +43,9 @@ export interface Verdict {
   lifetimeMs: number;
   rss?: { baseKiB: number; endKiB: number; growth: number };
   fds?: { base: number; end: number; growth: number };
+  /** Reported, not judged (bytes). */
+  heapUsed?: { base: number; end: number; growth: number };
+  external?: { base: number; end: number; growth: number };
   /** 'flat', 'GREW', 'too short to judge', 'reported only'. */
   verdict: string;
   ok: boolean;
@@ -53,13 +63,34 @@ export async function sampleProcess(pid: number): Promise<{ rssKiB: number; fds:
   }
 }
 
+/** The JS heap in use and V8's external memory from a /metrics URL (prom-client's defaults, any prefix), or undefined. */
+export async function sampleMetrics(url: string): Promise<{ heapUsed?: number; external?: number }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    if (!res.ok) return {};
+    const text = await res.text();
+    const value = (name: string): number | undefined => {
+      const m = new RegExp(`^\\w*nodejs_${name} ([0-9.e+]+)$`, 'm').exec(text);
+      return m === null ? undefined : Number(m[1]);
+    };
+    return { heapUsed: value('heap_size_used_bytes'), external: value('external_memory_bytes') };
+  } catch {
+    return {};
+  }
+}
+
 /** Samples `list()`'s processes every `everyMs` until stopped. */
 export class ResourceSampler {
   readonly samples: Sample[] = [];
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
 
-  constructor(private readonly list: () => Promise<{ name: string; pid: number }[]>, private readonly everyMs: number) {}
+  constructor(
+    private readonly list: () => Promise<{ name: string; pid: number }[]>,
+    private readonly everyMs: number,
+    /** A part's /metrics URL by name, when it has one. */
+    private readonly metricsOf: (name: string) => string | undefined = () => undefined,
+  ) {}
 
   start(): void {
     void this.tick();
@@ -77,7 +108,10 @@ export class ResourceSampler {
       const at = Date.now();
       for (const { name, pid } of await this.list()) {
         const s = await sampleProcess(pid);
-        if (s !== undefined) this.samples.push({ at, name, pid, ...s });
+        if (s === undefined) continue;
+        const url = this.metricsOf(name);
+        const m = url === undefined ? {} : await sampleMetrics(url);
+        this.samples.push({ at, name, pid, ...s, ...(m.heapUsed === undefined ? {} : { heapUsed: m.heapUsed }), ...(m.external === undefined ? {} : { external: m.external }) });
       }
     } catch {
       // a part between incarnations: the next tick sees it
@@ -114,9 +148,18 @@ export function judge(samples: readonly Sample[], o: JudgeOptions): Verdict[] {
     const fdEnd = median(end.map((s) => s.fds));
     const rss = { baseKiB: rssBase, endKiB: rssEnd, growth: rssEnd / rssBase - 1 };
     const fds = { base: fdBase, end: fdEnd, growth: fdEnd / fdBase - 1 };
-    if (!o.judged(first.name)) return { ...base, rss, fds, verdict: 'reported only' };
+    const reported = (pick: (s: Sample) => number | undefined): { base: number; end: number; growth: number } | undefined => {
+      const b = baseline.map(pick).filter((x) => x !== undefined);
+      const e = end.map(pick).filter((x) => x !== undefined);
+      if (b.length === 0 || e.length === 0) return undefined;
+      return { base: median(b), end: median(e), growth: median(e) / median(b) - 1 };
+    };
+    const heapUsed = reported((s) => s.heapUsed);
+    const external = reported((s) => s.external);
+    const extra = { ...(heapUsed === undefined ? {} : { heapUsed }), ...(external === undefined ? {} : { external }) };
+    if (!o.judged(first.name)) return { ...base, rss, fds, ...extra, verdict: 'reported only' };
     const ok = rss.growth <= (o.rssTolerance ?? o.tolerance) && (fds.growth <= o.tolerance || fdEnd - fdBase <= 2);
-    return { ...base, rss, fds, verdict: ok ? 'flat' : 'GREW', ok };
+    return { ...base, rss, fds, ...extra, verdict: ok ? 'flat' : 'GREW', ok };
   });
 }
 
@@ -127,7 +170,12 @@ export function formatResources(verdicts: readonly Verdict[]): string {
     const min = (v.lifetimeMs / 60_000).toFixed(1);
     const rss = v.rss === undefined ? '' : `${mib(v.rss.baseKiB)} → ${mib(v.rss.endKiB)} (${pct(v.rss.growth)})`;
     const fds = v.fds === undefined ? '' : `${v.fds.base} → ${v.fds.end}`;
-    return `| ${v.name} | ${v.pid} | ${min} | ${v.samples} | ${rss} | ${fds} | ${v.verdict} |`;
+    const bytes = (x: { base: number; end: number; growth: number } | undefined) => (x === undefined ? '' : `${mib(x.base / 1024)} → ${mib(x.end / 1024)} (${pct(x.growth)})`);
+    return `| ${v.name} | ${v.pid} | ${min} | ${v.samples} | ${rss} | ${fds} | ${bytes(v.heapUsed)} | ${bytes(v.external)} | ${v.verdict} |`;
   });
-  return ['| process | pid | lived (min) | samples | RSS MiB, baseline → end | open files, baseline → end | verdict |', '| --- | --- | --- | --- | --- | --- | --- |', ...rows].join('\n') + '\n';
+  return [
+    '| process | pid | lived (min) | samples | RSS MiB, baseline → end | open files, baseline → end | JS heap used MiB | external (Buffers) MiB | verdict |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n') + '\n';
 }

@@ -47,13 +47,16 @@ const JUDGED = (name: string): boolean => !['kafka', 'influxdb'].includes(name) 
 export async function runSoak(o: SoakOptions): Promise<{ table: string; checks: { name: string; measured: string; ok: boolean }[]; timeline: string[] }> {
   const demo = new Demo({ dir: o.dir, nodes: 1, vehicles: o.vehicles, speedup: o.speedup, duration: '1h', port: 0, keep: false, cli: CLI, say: o.say });
   const timeline: string[] = [];
+  const metrics = new Map<string, string>();
   const sampler = new ResourceSampler(async () => {
     const kafka = await kafkaClusterStatus(join(o.dir, 'kafka'));
     const influx = await influxStatus(join(o.dir, 'influx'));
     return [...demo.processes(), ...kafka.brokers.filter((b) => b.alive).map((b) => ({ name: 'kafka', pid: b.pid })), ...(influx.pid === undefined ? [] : [{ name: 'influxdb', pid: influx.pid }])];
-  }, o.sampleEveryMs);
+  }, o.sampleEveryMs, (name) => metrics.get(name));
   try {
     const info = await demo.start();
+    for (const [part, url] of Object.entries(info.metrics)) metrics.set(part === 'influx' ? 'influx-sink' : part, `${url}/metrics`);
+    metrics.set('console', `${info.consoleUrl}/metrics`);
     const t0 = Date.now();
     const mark = (what: string) => {
       timeline.push(`${((Date.now() - t0) / 60_000).toFixed(1)} min: ${what}`);
