@@ -16,6 +16,8 @@
  *    LATENCY_SECONDS after a 3 s warm-up (a fresh agent's JIT).
  *  - the same drain by the same forwarder on @platformatic/kafka (bench only, to choose a client
  *    on figures): an adapter gives it the kafkajs calls the forwarder makes.
+ *  - the reference again on a 3-node Kafka started on this same machine (replication 3, min ISR
+ *    2): what replication costs on this hardware, for the README's sizing of brokers.
  * Reports records/s, MB/s, the ratio to the reference, the time to drain one hour of 1k msg/s
  * (3.6M records), and CPU seconds: of each producing side (records per CPU-second: what a
  * gateway whose CPU is the limit pays) and of the broker during each phase. The reference's CPU
@@ -24,7 +26,7 @@
  * Environment: ROADLOG_BENCH_DRAIN_RECORDS (1000000), ROADLOG_BENCH_RATES (latency phases,
  * msg/s: 1000,5000), ROADLOG_BENCH_LATENCY_SECONDS (10), ROADLOG_BENCH_LINGER (the agent's
  * lingerMs in the latency phases; default its default), ROADLOG_BENCH_PHASES (ref,drain,plt,
- * latency: a subset runs only those and writes no results file).
+ * latency,ref3: a subset runs only those and writes no results file).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -57,7 +59,8 @@ const LATENCY_SECONDS = Number(process.env.ROADLOG_BENCH_LATENCY_SECONDS ?? 10);
 const LATENCY_WARMUP_SECONDS = 6;
 /** The agent's edge.forwarder.lingerMs in the latency phase (default: the agent's default). */
 const LINGER = process.env.ROADLOG_BENCH_LINGER === undefined ? undefined : Number(process.env.ROADLOG_BENCH_LINGER);
-const PHASES = new Set((process.env.ROADLOG_BENCH_PHASES ?? 'ref,drain,plt,latency').split(','));
+const ALL_PHASES = 'ref,drain,plt,latency,ref3';
+const PHASES = new Set((process.env.ROADLOG_BENCH_PHASES ?? ALL_PHASES).split(','));
 const PARTITIONS = 12;
 const RECORD_BYTES = 300;
 const logger = createLogger({ level: 'error' });
@@ -102,6 +105,29 @@ async function reference(bootstrap: string, topic: string): Promise<Phase & { li
   const m = /([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/.exec(line);
   if (res.code !== 0 || m === null) throw new Error(`ProducerPerformance failed (${res.code}): ${res.stdout}\n${res.stderr}`);
   return { rps: Number(m[1]), mbps: Number(m[2]), cpu, brokerCpu: 0, line };
+}
+
+/**
+ * The reference on a 3-node Kafka of its own on this machine: a topic of PARTITIONS partitions,
+ * replication 3, min.insync.replicas 2 (what the README asks of a fleet that must not lose data);
+ * the broker CPU is the three nodes' sum.
+ */
+async function threeNodeReference(): Promise<Phase & { line: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'roadlog-bench-kafka3-'));
+  try {
+    const cluster = await startKafkaCluster({ nodes: 3, dir, heapMb: 512 });
+    const admin = new Kafka({ clientId: 'bench-3', brokers: [cluster.bootstrapServers], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'ref3', numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
+    await admin.disconnect();
+    const brokersCpu = () => cluster.brokers.reduce((n, b) => n + procCpuSeconds(b.pid), 0);
+    const before = brokersCpu();
+    const r = await reference(cluster.bootstrapServers, 'ref3');
+    return { ...r, brokerCpu: brokersCpu() - before };
+  } finally {
+    await stopKafkaCluster(dir).catch((err: unknown) => console.error('stopping the 3-node Kafka:', err));
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Runs a phase, adding the broker's CPU seconds meanwhile. */
@@ -307,14 +333,21 @@ async function main(): Promise<void> {
         lat.push({ rate, l });
       }
     }
+    let ref3: Phase | undefined;
+    if (PHASES.has('ref3')) {
+      const r = await threeNodeReference();
+      console.log(`reference on a 3-node Kafka (replication 3, min ISR 2), same machine: ${r.line}`);
+      rows.push({ name: "reference on a 3-node Kafka on this machine (replication 3, min ISR 2)", p: (ref3 = r) });
+    }
     console.table(rows.map(({ name, p }) => ({ name, 'records/s': fmt(p.rps), 'MB/s': p.mbps.toFixed(2), 'records per CPU-s': fmt(N / p.cpu), 'broker CPU-s': p.brokerCpu.toFixed(1), '1 h of 1k msg/s': `${(hour / p.rps / 60).toFixed(1)} min` })));
     console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-    if (PHASES.size < 4) {
+    if (PHASES.size < ALL_PHASES.split(',').length) {
       console.log('(a subset of the phases: no results file written)');
       return;
     }
     const ratio = d!.rps / ref!.rps;
     result.figure("backlog drain vs Kafka's ProducerPerformance", `${ratio.toFixed(2)}× (${fmt(d!.rps)} / ${fmt(ref!.rps)} records/s)`, '≥ 0.5×', ratio >= 0.5);
+    result.figure('3-node Kafka vs 1 node, same machine (ProducerPerformance, replication 3)', `${(ref3!.rps / ref!.rps).toFixed(2)}× (${fmt(ref3!.rps)} / ${fmt(ref!.rps)} records/s)`);
     result.figure('one hour of 1k msg/s drained in', `${(hour / d!.rps / 60).toFixed(1)} min`, '< 1 min', hour / d!.rps / 60 < 1);
     for (const { rate, l } of lat) {
       result.figure(`MQTT PUBACK → readable in Kafka at ${fmt(rate)} msg/s, p50`, `${l.p50} ms`, '≤ 20 ms', l.p50 <= 20);
@@ -330,7 +363,7 @@ async function main(): Promise<void> {
       '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...lat.map(({ rate, l }) => `| ${fmt(rate)} msg/s | ${l.p50} ms | ${l.p99} ms | ${fmt(l.n)} | ${fmt(l.warmupMax)} ms | ≤ ${l.agentLatency?.p50Ms} ms | ≤ ${l.agentLatency?.p99Ms} ms | ${((l.agentCpu / l.acked) * 1000 * 1000).toFixed(1)} ms | ${l.ioStallMs === undefined ? '-' : `${l.ioStallMs.toFixed(0)} ms`} |`),
     ].join('\n'));
-    result.section('Conditions', `${fmt(N)} records of ${RECORD_BYTES} bytes over 1,000 keys, ${PARTITIONS} Kafka partitions, acks=all, idempotent, no compression; a 1-node Kafka on loopback. Records per CPU-second: the producing process's user+system CPU over the phase (the reference's includes its JVM's start). Latency: \`roadlog edge start\` from dist/ with its forwarder (default settings), QoS 1 from 50 clients for ${LATENCY_SECONDS} s per rate after a ${LATENCY_WARMUP_SECONDS} s warm-up, measured from the publisher's send time (the load generator, its own process) to the broker's append time (the topic's \`message.timestamp.type=LogAppendTime\`; the records are read back after the phase, so no consumer competes for the CPU meanwhile and its fetch delay is not counted); agent CPU from /proc over the publishing and until every record was read back.`);
+    result.section('Conditions', `${fmt(N)} records of ${RECORD_BYTES} bytes over 1,000 keys, ${PARTITIONS} Kafka partitions, acks=all, idempotent, no compression; a 1-node Kafka on loopback, except the last row's reference: a 3-node Kafka (512 MB heap each) started on the same machine, its topic replicated 3 times with min.insync.replicas 2, broker CPU summed over the three. Records per CPU-second: the producing process's user+system CPU over the phase (the reference's includes its JVM's start). Latency: \`roadlog edge start\` from dist/ with its forwarder (default settings), QoS 1 from 50 clients for ${LATENCY_SECONDS} s per rate after a ${LATENCY_WARMUP_SECONDS} s warm-up, measured from the publisher's send time (the load generator, its own process) to the broker's append time (the topic's \`message.timestamp.type=LogAppendTime\`; the records are read back after the phase, so no consumer competes for the CPU meanwhile and its fetch delay is not counted); agent CPU from /proc over the publishing and until every record was read back.`);
     await result.write();
   } finally {
     await stopKafkaCluster(dir).catch((err: unknown) => console.error('stopping Kafka:', err));

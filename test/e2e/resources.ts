@@ -12,8 +12,9 @@ import { readdir, readFile } from 'node:fs/promises';
  * lived less than warmup + 2 windows is reported, not judged.
  *
  * For roadlog's own processes it also reads their /metrics (prom-client's default metrics):
- * the JavaScript heap in use and V8's external memory (Buffers), reported beside RSS, not
- * judged: they tell a growing live set from V8 or native memory that settles slowly.
+ * the JavaScript heap in use (its low point in each window: what survived a GC) and V8's external
+ * memory (Buffers; medians), reported beside RSS, not judged: they tell a growing live set from
+ * V8 or native memory that settles slowly.
  */
 export interface Sample {
   at: number;
@@ -43,7 +44,7 @@ export interface Verdict {
   lifetimeMs: number;
   rss?: { baseKiB: number; endKiB: number; growth: number };
   fds?: { base: number; end: number; growth: number };
-  /** Reported, not judged (bytes). */
+  /** Reported, not judged (bytes): the heap's low point in each window (its live set after a GC), external's median. */
   heapUsed?: { base: number; end: number; growth: number };
   external?: { base: number; end: number; growth: number };
   /** 'flat', 'GREW', 'too short to judge', 'reported only'. */
@@ -148,14 +149,15 @@ export function judge(samples: readonly Sample[], o: JudgeOptions): Verdict[] {
     const fdEnd = median(end.map((s) => s.fds));
     const rss = { baseKiB: rssBase, endKiB: rssEnd, growth: rssEnd / rssBase - 1 };
     const fds = { base: fdBase, end: fdEnd, growth: fdEnd / fdBase - 1 };
-    const reported = (pick: (s: Sample) => number | undefined): { base: number; end: number; growth: number } | undefined => {
+    const reported = (pick: (s: Sample) => number | undefined, of: (xs: number[]) => number): { base: number; end: number; growth: number } | undefined => {
       const b = baseline.map(pick).filter((x) => x !== undefined);
       const e = end.map(pick).filter((x) => x !== undefined);
       if (b.length === 0 || e.length === 0) return undefined;
-      return { base: median(b), end: median(e), growth: median(e) / median(b) - 1 };
+      return { base: of(b), end: of(e), growth: of(e) / of(b) - 1 };
     };
-    const heapUsed = reported((s) => s.heapUsed);
-    const external = reported((s) => s.external);
+    // The heap's low point in a window is what survived a GC: the live set, not the sawtooth.
+    const heapUsed = reported((s) => s.heapUsed, (xs) => Math.min(...xs));
+    const external = reported((s) => s.external, median);
     const extra = { ...(heapUsed === undefined ? {} : { heapUsed }), ...(external === undefined ? {} : { external }) };
     if (!o.judged(first.name)) return { ...base, rss, fds, ...extra, verdict: 'reported only' };
     const ok = rss.growth <= (o.rssTolerance ?? o.tolerance) && (fds.growth <= o.tolerance || fdEnd - fdBase <= 2);
@@ -174,7 +176,7 @@ export function formatResources(verdicts: readonly Verdict[]): string {
     return `| ${v.name} | ${v.pid} | ${min} | ${v.samples} | ${rss} | ${fds} | ${bytes(v.heapUsed)} | ${bytes(v.external)} | ${v.verdict} |`;
   });
   return [
-    '| process | pid | lived (min) | samples | RSS MiB, baseline → end | open files, baseline → end | JS heap used MiB | external (Buffers) MiB | verdict |',
+    '| process | pid | lived (min) | samples | RSS MiB, baseline → end | open files, baseline → end | JS heap used MiB, window low | external (Buffers) MiB | verdict |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n') + '\n';
