@@ -275,6 +275,8 @@ export class Partition {
         continue;
       }
       bytes = records.reduce((n, r) => n + r.value.length, 0);
+      // Read to its end and sealed (a later segment exists): readers have moved on, so its file descriptor goes.
+      if (following !== undefined && next >= seg.nextOffset) await seg.releaseReader();
       if (records.length >= limits.maxRecords || bytes >= limits.maxBytes) break;
       if (following === undefined) break;
       if (next < following.base) {

@@ -19,8 +19,10 @@ export function parseSegmentFileName(name: string): number | undefined {
 /**
  * One segment file of a partition and its in-memory indexes. `size` and `nextOffset` cover
  * only bytes that are fsynced: readers never see past them. The writer appends through its
- * own fd; readers share a read-only fd that is closed once the segment is deleted and no
- * read is in flight.
+ * own fd; readers share a read-only fd, opened on the first read and closed once the segment
+ * is deleted, or released (`releaseReader`: a sealed segment read to its end) with no read in
+ * flight. Without the release every segment of a log that keeps its data (no retention) would
+ * hold a file descriptor for the process's life.
  */
 export class Segment {
   readonly logPath: string;
@@ -110,7 +112,14 @@ export class Segment {
   async readBytes(position: number, length: number): Promise<Buffer> {
     this.readsInFlight++;
     try {
-      this.reader ??= this.fs.open(this.logPath, 'read');
+      if (this.reader === undefined) {
+        // A failed open is not kept: the next read tries again (EMFILE, say, passes).
+        const opening = this.fs.open(this.logPath, 'read');
+        this.reader = opening;
+        opening.catch(() => {
+          if (this.reader === opening) this.reader = undefined;
+        });
+      }
       return await (await this.reader).read(position, length);
     } finally {
       this.readsInFlight--;
@@ -146,6 +155,11 @@ export class Segment {
     const w = this.writer;
     this.writer = undefined;
     await w?.close();
+  }
+
+  /** Closes the shared reader if no read is in flight (the next read opens it again). */
+  async releaseReader(): Promise<void> {
+    if (this.readsInFlight === 0) await this.closeReader();
   }
 
   private async closeReader(): Promise<void> {

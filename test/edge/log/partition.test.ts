@@ -61,6 +61,34 @@ describe('Partition', () => {
     await p.close();
   });
 
+  it('holds no file open for a sealed segment once it is read to its end: a log that keeps its data does not gather file descriptors', async () => {
+    const fs = await fresh();
+    const p = await Partition.open(fs, DIR, CONFIG);
+    await append(p, inputs(2, 120));
+    expect(p.segments.length).toBeGreaterThan(6);
+    const active = `${DIR}/${segmentFileName(p.active.base)}`;
+    expect([...fs.openFiles.keys()]).toEqual([active]); // the writer
+    expect((await readAll(p)).records).toHaveLength(120);
+    expect(fs.openFiles).toEqual(new Map([[active, 2]])); // the writer and the reader of the active segment, no other
+    // A read from the middle of a sealed segment that stops inside it keeps that one reader, until it reads on past its end.
+    const second = p.segments[1]!;
+    await p.read(second.base + 1, { maxRecords: 1, maxBytes: 1 << 20 });
+    expect(fs.openFiles.get(`${DIR}/${segmentFileName(second.base)}`)).toBe(1);
+    await p.read(second.base + 2, { maxRecords: 1000, maxBytes: 1 << 20 });
+    expect(fs.openFiles).toEqual(new Map([[active, 2]]));
+  });
+
+  it('a failed open of a segment for reading is tried again on the next read, not kept as the answer', async () => {
+    const fs = await fresh();
+    const p = await Partition.open(fs, DIR, CONFIG);
+    await append(p, inputs(3, 60));
+    const first = `${DIR}/${segmentFileName(0)}`;
+    let failures = 1;
+    fs.inject = (op, path) => (op === 'open' && path === first && failures-- > 0 ? 'EIO' : undefined);
+    await expect(p.read(0, { maxRecords: 5, maxBytes: 1 << 20 })).rejects.toMatchObject({ code: 'EIO' });
+    expect((await p.read(0, { maxRecords: 5, maxBytes: 1 << 20 })).records.map((r) => r.offset)).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('reopens from sealed index files, and rebuilds a stale or missing one', async () => {
     const fs = await fresh();
     const p = await Partition.open(fs, DIR, CONFIG);

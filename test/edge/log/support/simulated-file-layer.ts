@@ -50,6 +50,8 @@ export class SimulatedFileLayer implements FileLayer {
   private alive = true;
   /** Calls made, by operation (for tests that assert on fsync cadence). */
   readonly calls: Record<FaultOp, number> = { open: 0, append: 0, read: 0, datasync: 0, truncate: 0, readdir: 0, mkdir: 0, rename: 0, unlink: 0, fsyncDir: 0, stat: 0 };
+  /** Files opened and not yet closed, by path (each open counts: the file descriptors a process would hold). */
+  readonly openFiles = new Map<string, number>();
 
   constructor(options: { capacityBytes?: number } = {}, storage?: Storage) {
     this.storage = storage ?? { live: new Map([['/', { kind: 'dir' }]]), durable: new Map([['/', { kind: 'dir' }]]), capacityBytes: options.capacityBytes };
@@ -148,7 +150,15 @@ export class SimulatedFileLayer implements FileLayer {
     } else {
       inode = existing.inode;
     }
+    this.openFiles.set(path, (this.openFiles.get(path) ?? 0) + 1);
     return new SimulatedFile(this, path, inode, mode !== 'read', options?.dsync === true && mode !== 'read');
+  }
+
+  /** @internal used by SimulatedFile */
+  closed(path: string): void {
+    const n = (this.openFiles.get(path) ?? 0) - 1;
+    if (n > 0) this.openFiles.set(path, n);
+    else this.openFiles.delete(path);
   }
 
   /** @internal used by SimulatedFile */
@@ -305,6 +315,7 @@ class SimulatedFile implements LogFile {
   }
 
   async close(): Promise<void> {
+    if (!this.closed) this.fs.closed(this.path);
     this.closed = true;
   }
 }
