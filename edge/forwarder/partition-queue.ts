@@ -44,6 +44,11 @@ export class PartitionQueue {
     return this.items.length - this.head + (this.current?.length ?? 0);
   }
 
+  /** Records the queue still references: those waiting and taken ones not yet let go of. */
+  get retained(): number {
+    return this.items.length;
+  }
+
   /** Ready to send at `now`: something waits, nothing is in flight, no backoff running. */
   ready(now: number): boolean {
     return !this.inFlight && now >= this.notBefore && this.size > 0;
@@ -65,7 +70,14 @@ export class PartitionQueue {
         bytes += size;
         this.head++;
       }
-      if (this.head > 4096 && this.head * 2 > this.items.length) {
+      // Taken records must not stay referenced: their values are views of the log's read chunks
+      // (up to 256 KiB each), which they would keep alive. An emptied queue lets go of all of them
+      // at once (a slow lane, such as dead letters, is empty after almost every take); a busy one
+      // compacts when more than half of it is taken.
+      if (this.head === this.items.length) {
+        this.items = [];
+        this.head = 0;
+      } else if (this.head > 4096 && this.head * 2 > this.items.length) {
         this.items = this.items.slice(this.head);
         this.head = 0;
       }
