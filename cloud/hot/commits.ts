@@ -1,3 +1,4 @@
+import type { Kafka, Producer } from 'kafkajs';
 import { encodePointer, encodeSnapshot } from './changelog.js';
 import type { PartitionSnapshot } from './engine/engine.js';
 import type { HotMetrics } from './metrics.js';
@@ -143,3 +144,27 @@ async function whileConcurrent<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 const RETRIED = new Set(['CONCURRENT_TRANSACTIONS', 'NOT_COORDINATOR_FOR_GROUP', 'GROUP_LOAD_IN_PROGRESS', 'GROUP_COORDINATOR_NOT_AVAILABLE']);
+
+/**
+ * A started transactional producer for `transactionalId` that has fenced every earlier one.
+ *
+ * kafkajs's `connect()` does not do it: for an idempotent producer it asks the controller for a
+ * producer id without the transactional id, and sends the transactional InitProducerId only at
+ * the first `transaction()`. A new owner that read the committed offsets after `connect()` alone
+ * left the old owner's producer alive until its own first transaction, and a stale owner waking
+ * in that window committed its open transaction: its alert events, then the new owner's for the
+ * same records (hot.test's stale member, seen in CI). Here an empty transaction begins and ends
+ * at once, which is the InitProducerId (waiting out CONCURRENT_TRANSACTIONS: the old owner's
+ * transaction is aborted or completed first) and sends nothing else.
+ */
+export async function fencingProducer(kafka: Kafka, transactionalId: string): Promise<Producer> {
+  const producer = kafka.producer({ transactionalId, maxInFlightRequests: 1, idempotent: true, transactionTimeout: 60_000 });
+  await producer.connect();
+  try {
+    await (await producer.transaction()).abort();
+  } catch (err) {
+    await producer.disconnect().catch(() => undefined);
+    throw err;
+  }
+  return producer;
+}

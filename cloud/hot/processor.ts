@@ -1,4 +1,4 @@
-import type { Cluster, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Cluster, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { AlertCommandSchema, type AlertEvent } from '../../shared/alerts/index.js';
 import { decodeEnvelopeHeaders } from '../../shared/envelope/index.js';
@@ -8,7 +8,7 @@ import { partitionForKey } from '../../shared/partitioner/index.js';
 import { parseTelemetry } from '../../shared/schema/index.js';
 import { coPartitionedAssigner, committedPositions, type CommittedPosition } from './assigner.js';
 import { decodePointer, SnapshotReader } from './changelog.js';
-import { PartitionCommits } from './commits.js';
+import { fencingProducer, PartitionCommits } from './commits.js';
 import { HotEngine } from './engine/engine.js';
 import { toSample } from './engine/sample.js';
 import { HotMetrics } from './metrics.js';
@@ -194,9 +194,8 @@ export class HotProcessor {
     const { kafka, topics, options } = this.input;
     this.engine.dropPartition(o.p, this.ownsGateway(o.p));
     if (o.producer === undefined) {
-      const producer = kafka.producer({ transactionalId: `${options.groupId}-${topics.telemetry}-${o.p}`, maxInFlightRequests: 1, idempotent: true, transactionTimeout: 60_000 });
-      await producer.connect(); // InitProducerId: fences the previous owner, ends its open transaction
-      o.producer = producer;
+      // Fences the previous owner and ends its open transaction before the committed offset is read.
+      o.producer = await fencingProducer(kafka, `${options.groupId}-${topics.telemetry}-${o.p}`);
     }
     const [{ committed, low, high }, commands] = (await committedPositions(kafka, this.cluster!, options.groupId, [topics.telemetry, topics.commands], o.p)) as [CommittedPosition, CommittedPosition];
     // Read again from what was committed (a failed transaction's commands were applied to a state now dropped).
