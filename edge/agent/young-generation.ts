@@ -1,4 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
+import { allowYoungGenerationGrowth } from '../../shared/heap/young-generation.js';
 
 /**
  * The JavaScript heap follows the load.
@@ -33,8 +34,6 @@ import { setFlagsFromString } from 'node:v8';
  * these flags are values V8 reads when it resizes a space or picks a function's next tier
  * (heap/new-spaces.cc, heap/heap.cc, execution/tiering-manager.cc), nothing else.
  */
-export const V8_DEFAULT_GROWTH_FACTOR = 2;
-
 let pinned = false;
 
 /**
@@ -46,15 +45,15 @@ let pinned = false;
 export const LOW_RATE_OLD_GROWTH_PERCENT = 30;
 
 export function pinYoungGeneration(): void {
-  setFlagsFromString('--semi-space-growth-factor=1');
+  allowYoungGenerationGrowth(false);
   setFlagsFromString(`--heap-growing-percent=${LOW_RATE_OLD_GROWTH_PERCENT}`);
   setFlagsFromString('--no-maglev');
   pinned = true;
 }
 
-/** Back to V8's defaults (heap-growing-percent 0: V8 picks the factor; Maglev on). */
+/** Back to V8's defaults (heap-growing-percent 0: V8 picks the factor; Maglev on); the young generation grows again, up to the ceiling (shared/heap/young-generation.ts). */
 export function releaseYoungGeneration(): void {
-  setFlagsFromString(`--semi-space-growth-factor=${V8_DEFAULT_GROWTH_FACTOR}`);
+  allowYoungGenerationGrowth(true);
   setFlagsFromString('--heap-growing-percent=0');
   setFlagsFromString('--maglev');
   pinned = false;

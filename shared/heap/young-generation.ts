@@ -1,0 +1,78 @@
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+
+/**
+ * A ceiling on V8's young generation, for every long-running roadlog process.
+ *
+ * V8 sizes the young generation's maximum from the machine's memory: on Node 24 with 24 GiB it
+ * is 2 × 64 MiB (Node 20 stopped at 2 × 16). It grows there in the first burst of allocation
+ * (a backlog drained after a Kafka outage, a restart's catch-up) and gives it back only while
+ * the process allocates less than about 1 MB/s, which a busy pipeline never does. So every
+ * burst left each process 60-100 MB larger for good: the soak's InfluxDB sink went from 363 to
+ * 426 MiB resident in an hour with a young generation of 128 MiB (test/e2e/results/soak.md).
+ *
+ * `--max-semi-space-size` fixes the maximum only when given at start-up, which would have to be
+ * on every command line that starts roadlog (systemd units, the demo, scripts, a user's shell).
+ * The growth factor (`--semi-space-growth-factor`) is read each time V8 decides to grow, so here
+ * it is set to 1 once the young generation has reached the ceiling (checked after every garbage
+ * collection) and back to V8's 2 below it: the young generation grows in doublings up to the
+ * ceiling and no further.
+ *
+ * The edge agent also keeps it from growing at all while its message rate is low
+ * (edge/agent/young-generation.ts): it asks through `allowYoungGenerationGrowth`, so the two
+ * rules never undo each other.
+ */
+export const V8_DEFAULT_GROWTH_FACTOR = 2;
+
+/** Both semi-spaces together: Node 20's maximum on a 64-bit machine, what the edge agent's figures were first measured with. */
+export const DEFAULT_YOUNG_GENERATION_CEILING_BYTES = 32 * 1024 * 1024;
+
+let growthWanted = true;
+let atCeiling = false;
+let applied = V8_DEFAULT_GROWTH_FACTOR;
+let observer: PerformanceObserver | undefined;
+let ceilingBytes = Number.POSITIVE_INFINITY;
+
+/** The young generation's committed size (both semi-spaces), as V8 reports it. */
+export function youngGenerationBytes(): number {
+  return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+}
+
+function apply(): void {
+  const factor = growthWanted && !atCeiling ? V8_DEFAULT_GROWTH_FACTOR : 1;
+  if (factor === applied) return;
+  setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+  applied = factor;
+}
+
+function check(): void {
+  // The next growth doubles the size: stop before that would pass the ceiling.
+  atCeiling = youngGenerationBytes() * 2 > ceilingBytes;
+  apply();
+}
+
+/**
+ * From now on the young generation grows to at most `bytes` (both semi-spaces). 0 lifts the
+ * ceiling. Called once, first thing, by the CLI (shared/cli/early.ts).
+ */
+export function capYoungGeneration(bytes: number): void {
+  observer?.disconnect();
+  observer = undefined;
+  ceilingBytes = bytes > 0 ? bytes : Number.POSITIVE_INFINITY;
+  if (bytes > 0) {
+    observer = new PerformanceObserver(check);
+    observer.observe({ entryTypes: ['gc'] });
+  }
+  check();
+}
+
+/** Whether the caller wants the young generation to grow at all (it still stops at the ceiling). */
+export function allowYoungGenerationGrowth(allowed: boolean): void {
+  growthWanted = allowed;
+  apply();
+}
+
+/** The growth factor in effect (1: not growing), for tests and metrics. */
+export function youngGenerationGrowthFactor(): number {
+  return applied;
+}
