@@ -40,7 +40,7 @@ describe('judge', () => {
 
   it("reads the heap and external memory from a part's /metrics, prefixed or not, and nothing from one that fails", async () => {
     const server = createServer((req, res) => {
-      if (req.url === '/metrics') res.end('# HELP roadlog_nodejs_heap_size_used_bytes x\nroadlog_nodejs_heap_size_used_bytes 12345678\nroadlog_nodejs_heap_size_total_bytes 99\nnodejs_external_memory_bytes 4.5e+6\n');
+      if (req.url === '/metrics') res.end('# HELP roadlog_nodejs_heap_size_used_bytes x\nroadlog_nodejs_heap_size_used_bytes{component="hot",instance="vm-1"} 12345678\nroadlog_nodejs_heap_size_total_bytes 99\nnodejs_external_memory_bytes 4.5e+6\n');
       else res.writeHead(500).end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

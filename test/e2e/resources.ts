@@ -71,7 +71,7 @@ export async function sampleMetrics(url: string): Promise<{ heapUsed?: number; e
     if (!res.ok) return {};
     const text = await res.text();
     const value = (name: string): number | undefined => {
-      const m = new RegExp(`^\\w*nodejs_${name} ([0-9.e+]+)$`, 'm').exec(text);
+      const m = new RegExp(`^\\w*nodejs_${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text); // labels or none
       return m === null ? undefined : Number(m[1]);
     };
     return { heapUsed: value('heap_size_used_bytes'), external: value('external_memory_bytes') };
