@@ -16,6 +16,7 @@ import type { Forwarder, ForwarderStatus } from '../forwarder/index.js';
 import { IDLE, summarize } from '../forwarder/status.js';
 import type { KafkaSettings } from './kafka.js';
 import { YoungGenerationGovernor, youngGenerationPinned } from './young-generation.js';
+import { shrinkHeap, youngGenerationBytes } from '../../shared/heap/young-generation.js';
 
 /**
  * The edge agent: the edge log, the MQTT ingress in front of it, the forwarder behind it
@@ -102,7 +103,11 @@ export async function createEdgeAgent(options: EdgeAgentOptions, deps: EdgeAgent
     const youngPinned = new Gauge({ name: 'roadlog_edge_young_generation_pinned', help: '1 while the JS heap young generation is kept small (a low message rate), 0 while it may grow', registers: [registry] });
     const governor = new YoungGenerationGovernor(options.memory, () => ingest.received + (forwarder?.forwardedRecords ?? 0), (pinned, rate) => {
       youngPinned.set(pinned ? 1 : 0);
-      logger.info({ rate: Math.round(rate) }, pinned ? 'message rate low again: young generation pinned small' : 'message burst: young generation may grow');
+      if (!pinned) return logger.info({ rate: Math.round(rate) }, 'message burst: young generation may grow');
+      // What the burst grew V8 keeps while the agent allocates more than ~1 MB/s: give it back once.
+      const before = youngGenerationBytes();
+      const shrinkMs = shrinkHeap();
+      logger.info({ rate: Math.round(rate), shrinkMs: Math.round(shrinkMs), youngGenerationMiB: { before: before / 1_048_576, after: youngGenerationBytes() / 1_048_576 } }, 'message rate low again: young generation pinned small, heap shrunk');
     });
     governor.start();
     youngPinned.set(youngGenerationPinned() ? 1 : 0);

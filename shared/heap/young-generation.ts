@@ -1,5 +1,6 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /**
  * A ceiling on V8's young generation, for every long-running roadlog process.
@@ -14,9 +15,10 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
  * `--max-semi-space-size` fixes the maximum only when given at start-up, which would have to be
  * on every command line that starts roadlog (systemd units, the demo, scripts, a user's shell).
  * The growth factor (`--semi-space-growth-factor`) is read each time V8 decides to grow, so here
- * it is set to 1 once the young generation has reached the ceiling (checked after every garbage
- * collection) and back to V8's 2 below it: the young generation grows in doublings up to the
- * ceiling and no further.
+ * it is set to 1 once the young generation has reached half the ceiling (checked after every
+ * garbage collection, which Node reports a turn later, when V8 may have doubled it once more)
+ * and back to V8's 2 below it: the young generation grows in doublings to half the ceiling, or
+ * to the ceiling when a doubling beat the check, and no further.
  *
  * The edge agent also keeps it from growing at all while its message rate is low
  * (edge/agent/young-generation.ts): it asks through `allowYoungGenerationGrowth`, so the two
@@ -46,8 +48,9 @@ function apply(): void {
 }
 
 function check(): void {
-  // The next growth doubles the size: stop before that would pass the ceiling.
-  atCeiling = youngGenerationBytes() * 2 > ceilingBytes;
+  // Growth doubles the size, and this runs a moment after a collection (Node delivers GC
+  // entries on a later turn), by when V8 may have grown once more: stop at half the ceiling.
+  atCeiling = youngGenerationBytes() * 2 >= ceilingBytes;
   apply();
 }
 
@@ -75,4 +78,24 @@ export function allowYoungGenerationGrowth(allowed: boolean): void {
 /** The growth factor in effect (1: not growing), for tests and metrics. */
 export function youngGenerationGrowthFactor(): number {
   return applied;
+}
+
+let collect: ((options: object) => void) | undefined;
+
+/**
+ * One memory-reducing garbage collection (V8's "last resort" flavour, what it runs under memory
+ * pressure): the young generation shrinks to its start size and freed pages go back to the
+ * system, which V8 otherwise does only once the process allocates less than ~1 MB/s. It stops
+ * the process while it runs; returns how long, in ms. The edge agent runs it when a burst is
+ * over (edge/agent/agent.ts). `gc` comes from a context made after `--expose-gc` is set, as
+ * Node's own tests get it; the process's global scope gets nothing.
+ */
+export function shrinkHeap(): number {
+  if (collect === undefined) {
+    setFlagsFromString('--expose-gc');
+    collect = runInNewContext('gc') as (options: object) => void;
+  }
+  const t0 = performance.now();
+  collect({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  return performance.now() - t0;
 }

@@ -91,6 +91,8 @@ export async function runSoak(o: SoakOptions): Promise<{ table: string; checks: 
     await admin.disconnect();
     sampler.stop();
     mark('the soak has run');
+    // Every sample, to judge again with another warm-up or window without running an hour again.
+    await writeFile(join(o.dir, 'samples.json'), JSON.stringify(sampler.samples));
     const verdicts = judge(sampler.samples, { warmupMs: o.warmupMs, windowMs: o.windowMs, tolerance: o.tolerance, ...(o.rssTolerance === undefined ? {} : { rssTolerance: o.rssTolerance }), judged: JUDGED });
     const rssTolerance = o.rssTolerance ?? o.tolerance;
     const judged = verdicts.filter((v) => v.verdict === 'flat' || v.verdict === 'GREW');

@@ -3,9 +3,9 @@
  * ceiling and growth given in argv, allocates briskly for a while, keeping part of it alive as a
  * busy pipeline does, and prints the young generation's size before and after.
  */
-import { allowYoungGenerationGrowth, capYoungGeneration, youngGenerationBytes } from '../../../shared/heap/young-generation.js';
+import { allowYoungGenerationGrowth, capYoungGeneration, shrinkHeap, youngGenerationBytes } from '../../../shared/heap/young-generation.js';
 
-const [ceilingMiB, growth] = process.argv.slice(2);
+const [ceilingMiB, growth, then] = process.argv.slice(2);
 capYoungGeneration(Number(ceilingMiB) * 1024 * 1024);
 allowYoungGenerationGrowth(growth !== 'pinned');
 const before = youngGenerationBytes();
@@ -16,4 +16,6 @@ while (Date.now() < end) {
   if (kept.length > 200_000) kept = kept.slice(100_000);
   await new Promise((resolve) => setImmediate(resolve)); // GC observers run between turns, as in a server
 }
-process.stdout.write(JSON.stringify({ before, after: youngGenerationBytes(), kept: kept.length }) + '\n');
+const after = youngGenerationBytes();
+const shrinkMs = then === 'shrink' ? shrinkHeap() : undefined;
+process.stdout.write(JSON.stringify({ before, after, shrunk: youngGenerationBytes(), shrinkMs, kept: kept.length }) + '\n');
