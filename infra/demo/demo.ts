@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from '../service/index.js';
+import { NODE_FLAGS } from '../../shared/heap/young-generation.js';
 
 /**
  * `roadlog demo` (`npm start`): the whole pipeline on one machine, each part its own process
@@ -227,7 +228,7 @@ export class Demo {
   private run(name: string, args: string[], input?: string): Promise<string> {
     const log = createWriteStream(join(this.logs, `${name}.log`), { flags: 'a' });
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [this.o.cli, ...args], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      const child = spawn(process.execPath, [...NODE_FLAGS, this.o.cli, ...args], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -270,7 +271,7 @@ export class Demo {
   private spawnUntil(name: string, args: string[], ready: RegExp | undefined, supervised = false): Promise<Running> {
     const log = createWriteStream(join(this.logs, `${name}.log`), { flags: 'a' });
     // Its own process group: Ctrl-C on the terminal reaches the demo only, which stops the parts in order.
-    const child = spawn(process.execPath, [this.o.cli, ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, [...NODE_FLAGS, this.o.cli, ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const r: Running = { name, child, stdout: '', log, args, ready, replaced: false, supervised };
     this.running.push(r);
     child.once('close', (code, signal) => this.supervise(r, code, signal));

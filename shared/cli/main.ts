@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
 import './runtime.js'; // first: refuses an unsupported Node.js before anything else loads
 import './early.js'; // before the other modules are even parsed
 

@@ -5,20 +5,21 @@ import { runInNewContext } from 'node:vm';
 /**
  * A ceiling on V8's young generation, for every long-running roadlog process.
  *
- * V8 sizes the young generation's maximum from the machine's memory: on Node 24 with 24 GiB it
- * is 2 × 64 MiB (Node 20 stopped at 2 × 16). It grows there in the first burst of allocation
- * (a backlog drained after a Kafka outage, a restart's catch-up) and gives it back only while
- * the process allocates less than about 1 MB/s, which a busy pipeline never does. So every
- * burst left each process 60-100 MB larger for good: the soak's InfluxDB sink went from 363 to
- * 426 MiB resident in an hour with a young generation of 128 MiB (test/e2e/results/soak.md).
+ * V8 sizes the young generation's maximum from the machine: on Node 24 without pointer
+ * compression it is 2 × 64 MB (Node 20 stopped at 2 × 16). It grows there in the first burst of
+ * allocation (a backlog drained after a Kafka outage, a restart's catch-up) and gives it back
+ * only while the process allocates less than about 1 MB/s, which a busy pipeline never does. So
+ * every burst left each process 60-100 MB larger for good: in the soak the InfluxDB sink went
+ * from 363 to 426 MiB resident in an hour, its young generation at 128 MiB.
  *
- * `--max-semi-space-size` fixes the maximum only when given at start-up, which would have to be
- * on every command line that starts roadlog (systemd units, the demo, scripts, a user's shell).
- * The growth factor (`--semi-space-growth-factor`) is read each time V8 decides to grow, so here
- * it is set to 1 once the young generation has reached half the ceiling (checked after every
- * garbage collection, which Node reports a turn later, when V8 may have doubled it once more)
- * and back to V8's 2 below it: the young generation grows in doublings to half the ceiling, or
- * to the ceiling when a doubling beat the check, and no further.
+ * The hard bound is Node's `--max-semi-space-size=16` (`NODE_FLAGS`), which V8 reads only at
+ * start-up: the `roadlog` program's first line passes it (so systemd units and a user's shell
+ * get it), and so do the demo and the tests when they start the CLI with `process.execPath`.
+ * A process started without it (`node dist/shared/cli/main.js`) gets the same ceiling at run
+ * time, best effort: the growth factor (`--semi-space-growth-factor`) is read each time V8
+ * decides to grow, so it is set to 1 once the young generation reaches half the ceiling
+ * (checked after every garbage collection, which Node reports on a later turn; a long
+ * synchronous stretch can grow it past that meanwhile).
  *
  * The edge agent also keeps it from growing at all while its message rate is low
  * (edge/agent/young-generation.ts): it asks through `allowYoungGenerationGrowth`, so the two
@@ -26,8 +27,16 @@ import { runInNewContext } from 'node:vm';
  */
 export const V8_DEFAULT_GROWTH_FACTOR = 2;
 
-/** Both semi-spaces together: Node 20's maximum on a 64-bit machine, what the edge agent's figures were first measured with. */
-export const DEFAULT_YOUNG_GENERATION_CEILING_BYTES = 32 * 1024 * 1024;
+/** What every roadlog process starts with: 2 × 16 MB of young generation at most, Node 20's maximum on a 64-bit machine. */
+export const NODE_FLAGS = ['--max-semi-space-size=16'] as const;
+
+/** The ceiling for a process started without NODE_FLAGS (both semi-spaces together). */
+export const YOUNG_GENERATION_CEILING_BYTES = 32 * 1024 * 1024;
+
+/** Whether node was started with a semi-space limit of its own (on its command line or in NODE_OPTIONS). */
+export function startedWithSemiSpaceLimit(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+  return [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => /^--max[-_]semi[-_]space[-_]size(=|$)/.test(a));
+}
 
 let growthWanted = true;
 let atCeiling = false;

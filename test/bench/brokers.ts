@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../shared/heap/young-generation.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = process.env.ROADLOG_BENCH_CLI ?? join(REPO, 'dist/shared/cli/main.js');
@@ -155,7 +156,7 @@ export async function startTarget(name: string, dir: string, credentialsFile?: s
         '',
       ].join('\n'),
     );
-    child = track(spawn(process.execPath, [cli, 'edge', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ROADLOG_HOME: dir } }));
+    child = track(spawn(process.execPath, [...NODE_FLAGS, cli, 'edge', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ROADLOG_HOME: dir } }));
   } else if (name === 'aedes') {
     child = track(spawn(process.execPath, ['--input-type=module', '-e', RAW_AEDES_JS], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] }));
   } else if (name === 'mosquitto') {

@@ -1,15 +1,16 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { youngGenerationCeiling } from '../../../shared/cli/early.js';
+import { readFileSync } from 'node:fs';
+import { NODE_FLAGS, startedWithSemiSpaceLimit } from '../../../shared/heap/young-generation.js';
 
 const CHILD = fileURLToPath(new URL('./young-generation.child.ts', import.meta.url));
 const MiB = 1024 * 1024;
 
 /** The young generation's size before and after a burst of allocation in a fresh process. */
-function burst(ceilingMiB: number, growth: 'allowed' | 'pinned', then = 'stay'): Promise<{ before: number; after: number; shrunk: number; shrinkMs?: number }> {
+function burst(ceilingMiB: number, growth: 'allowed' | 'pinned', then = 'stay', nodeFlags: readonly string[] = []): Promise<{ before: number; after: number; shrunk: number; shrinkMs?: number }> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', CHILD, String(ceilingMiB), growth, then], (err, stdout, stderr) => (err === null ? resolve(JSON.parse(stdout) as { before: number; after: number; shrunk: number; shrinkMs?: number }) : reject(new Error(`${err.message}\n${stderr}`))));
+    execFile(process.execPath, [...nodeFlags, '--import', 'tsx', CHILD, String(ceilingMiB), growth, then], (err, stdout, stderr) => (err === null ? resolve(JSON.parse(stdout) as { before: number; after: number; shrunk: number; shrinkMs?: number }) : reject(new Error(`${err.message}\n${stderr}`))));
   });
 }
 
@@ -36,10 +37,21 @@ describe('young generation ceiling', () => {
     expect(r.shrunk).toBeLessThanOrEqual(r.before);
   });
 
-  it('ROADLOG_V8_YOUNG_GENERATION_MIB: default 32 MiB, 0 for none, anything else but a whole number refused naming it', () => {
-    expect(youngGenerationCeiling(undefined)).toEqual({ bytes: 32 * MiB });
-    expect(youngGenerationCeiling('64')).toEqual({ bytes: 64 * MiB });
-    expect(youngGenerationCeiling('0')).toEqual({ bytes: 0 });
-    expect(youngGenerationCeiling('lots')).toEqual({ problem: expect.stringMatching(/ROADLOG_ERR_CONFIG_INVALID ROADLOG_V8_YOUNG_GENERATION_MIB: expected a whole number/) });
+  it('NODE_FLAGS, which every roadlog process starts with, hold the young generation at 32 MiB in the same burst', async () => {
+    const r = await burst(0, 'allowed', 'stay', NODE_FLAGS);
+    console.log(`young generation after a 1.5 s burst with ${NODE_FLAGS.join(' ')}: ${r.after / MiB} MiB`);
+    expect(r.after).toBeGreaterThan(r.before);
+    expect(r.after).toBeLessThanOrEqual(32 * MiB);
+  });
+
+  it("the roadlog program's first line starts node with NODE_FLAGS (systemd units and shells run it so)", () => {
+    const first = readFileSync(fileURLToPath(new URL('../../../shared/cli/main.ts', import.meta.url)), 'utf8').split('\n')[0]!;
+    expect(first).toBe(`#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
+  });
+
+  it('startedWithSemiSpaceLimit: on the command line or in NODE_OPTIONS, either spelling', () => {
+    expect(startedWithSemiSpaceLimit(NODE_FLAGS, undefined)).toBe(true);
+    expect(startedWithSemiSpaceLimit([], '--max_semi_space_size=8 --trace-gc')).toBe(true);
+    expect(startedWithSemiSpaceLimit(['--max-old-space-size=512'], '--max-old-space-size=1')).toBe(false);
   });
 });
