@@ -42,7 +42,7 @@ export interface SoakOptions {
 
 export const FAULTS = ['outage gw-1', 'kill -9 kafka', 'kill -9 hot', 'kill -9 cold', 'kill -9 influx-sink', 'kill -9 gw-2'] as const;
 /** Reported, not judged: not roadlog's (Kafka's JVM, InfluxDB) or the load (the simulators keep their truth in memory). */
-const JUDGED = (name: string): boolean => !['kafka', 'influxdb'].includes(name) && !name.startsWith('sim-');
+export const JUDGED = (name: string): boolean => !['kafka', 'influxdb'].includes(name) && !name.startsWith('sim-');
 
 export async function runSoak(o: SoakOptions): Promise<{ table: string; checks: { name: string; measured: string; ok: boolean }[]; timeline: string[] }> {
   const demo = new Demo({ dir: o.dir, nodes: 1, vehicles: o.vehicles, speedup: o.speedup, duration: '1h', port: 0, keep: false, cli: CLI, say: o.say });
