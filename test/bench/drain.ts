@@ -116,7 +116,7 @@ async function threeNodeReference(): Promise<Phase & { line: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'roadlog-bench-kafka3-'));
   try {
     const cluster = await startKafkaCluster({ nodes: 3, dir, heapMb: 512 });
-    const admin = new Kafka({ clientId: 'bench-3', brokers: [cluster.bootstrapServers], logLevel: logLevel.NOTHING }).admin();
+    const admin = new Kafka({ clientId: 'bench-3', brokers: cluster.bootstrapServers.split(','), logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'ref3', numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
     await admin.disconnect();
