@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readToEnd } from '../../../cloud/admin/read-to-end.js';
 import { fencingProducer } from '../../../cloud/hot/commits.js';
 import { createTopicsReady, randomName, testKafka } from '../../support/kafka.js';
 
@@ -57,15 +58,8 @@ describe('fencing a transactional id', () => {
       await Promise.all([old.producer.disconnect(), next.disconnect()]);
     }
     // Read committed: only the new owner's record (the old one's was aborted when it was fenced).
-    const consumer = kafka.consumer({ groupId: randomName('fence-reader'), readUncommitted: false, maxWaitTimeInMs: 200 });
-    await consumer.connect();
     const seen: string[] = [];
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
-    const deadline = Date.now() + 20_000;
-    while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1_000));
-    await consumer.disconnect();
+    await readToEnd(kafka, topic, (_p, m) => void seen.push(m.value!.toString()), { timeoutMs: 20_000, transactional: true, what: 'fence' });
     expect(seen).toEqual(['new owner']);
   });
 });
