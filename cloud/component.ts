@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { globalOptions } from '../shared/cli/context.js';
 import { loadConfig, type DeepReadonly } from '../shared/config/index.js';
+import { HEAP_TRIM_DEFAULTS, HeapTrimmer, type HeapTrimOptions } from '../shared/heap/trim.js';
 import type { Logger } from '../shared/logging/index.js';
 
 /**
@@ -23,11 +24,18 @@ export function loadComponentConfig<S extends z.ZodType>(cmd: Command, schema: S
 
 /**
  * Resolves once SIGTERM or SIGINT has stopped the component (`stop`, then the HTTP server
- * closed); a second signal meanwhile exits at once (130), a failed stop exits 1.
+ * closed); a second signal meanwhile exits at once (130), a failed stop exits 1. Meanwhile a
+ * HeapTrimmer gives back what bursts leave in the JS heap (shared/heap/trim.ts).
  */
-export function runUntilSignal(logger: Logger, server: Server, stop: () => Promise<void>, stopping: string): Promise<void> {
+export function runUntilSignal(logger: Logger, server: Server, stop: () => Promise<void>, stopping: string, heapTrim: HeapTrimOptions = HEAP_TRIM_DEFAULTS): Promise<void> {
+  const mib = (bytes: number) => Math.round(bytes / 1_048_576);
+  const trimmer = new HeapTrimmer(heapTrim, ({ beforeBytes, afterBytes, ms }) =>
+    logger.info({ ms: Math.round(ms), heapMiB: { before: mib(beforeBytes), after: mib(afterBytes) } }, 'heap: what a burst left given back (one memory-reducing GC)'),
+  );
+  trimmer.start();
   return new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
+      trimmer.stop();
       logger.info({ signal }, stopping);
       process.once(signal, () => process.exit(130));
       void stop().then(() => server.close(() => resolve()), (err: unknown) => {

@@ -4,6 +4,7 @@ import { intOption } from '../../shared/cli/context.js';
 import { RoadlogError } from '../../shared/errors/index.js';
 import { createLogger } from '../../shared/logging/index.js';
 import type { VehicleRef } from '../../shared/vehicles/index.js';
+import { HEAP_TRIM_DEFAULTS } from '../../shared/heap/trim.js';
 import { loadComponentConfig, runUntilSignal } from '../component.js';
 import { BROKERS_HELP } from '../kafka-options.js';
 import { lazyKafka, readVehicleRefs } from '../report/kafka.js';
@@ -116,8 +117,15 @@ async function serve(flags: ConsoleFlags, cmd: Command): Promise<void> {
     app.server.closeAllConnections();
     await closing;
     await Promise.all([feeds.stop(), events.close()]);
-  }, 'stopping the console');
+  }, 'stopping the console', CONSOLE_HEAP_TRIM);
 }
+
+/**
+ * The console's heap is small (~30 MB committed once shrunk) and its growth slow (the young
+ * generation filling up over an hour, +11 MB in the soak): a smaller margin gives it back too.
+ * Its shrinks take ~0.15 s.
+ */
+const CONSOLE_HEAP_TRIM = { ...HEAP_TRIM_DEFAULTS, marginBytes: 16 * 1024 * 1024 };
 
 /** The vehicles table (class, depot), read from its topic at most once a minute. */
 function cachedVehicles(kafka: ReportContext['kafka'], logger: ReturnType<typeof createLogger>): () => Promise<ReadonlyMap<string, VehicleRef>> {
