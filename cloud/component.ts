@@ -30,7 +30,7 @@ export function loadComponentConfig<S extends z.ZodType>(cmd: Command, schema: S
 export function runUntilSignal(logger: Logger, server: Server, stop: () => Promise<void>, stopping: string, heapTrim: HeapTrimOptions = HEAP_TRIM_DEFAULTS): Promise<void> {
   const mib = (bytes: number) => Math.round(bytes / 1_048_576);
   const trimmer = new HeapTrimmer(heapTrim, ({ beforeBytes, afterBytes, ms }) =>
-    logger.info({ ms: Math.round(ms), heapMiB: { before: mib(beforeBytes), after: mib(afterBytes) } }, 'heap: what a burst left given back (one memory-reducing GC)'),
+    logger.info({ ms: Math.round(ms), heapMiB: { before: mib(beforeBytes), after: mib(afterBytes) } }, 'heap: unused JS heap given back (one memory-reducing GC)'),
   );
   trimmer.start();
   return new Promise<void>((resolve) => {
