@@ -49,8 +49,8 @@ const V8_DEPS: HeapTrimDeps = { committed: () => getHeapStatistics().total_heap_
 export class HeapTrimmer {
   private timer: NodeJS.Timeout | undefined;
   private floor = 0;
-  private peak = 0;
-  private peakAt = 0;
+  private last = 0;
+  private grewAt = 0;
   private lastShrinkAt = 0;
 
   constructor(
@@ -60,8 +60,7 @@ export class HeapTrimmer {
   ) {}
 
   start(): void {
-    this.lastShrinkAt = this.deps.now();
-    this.peakAt = this.lastShrinkAt;
+    this.lastShrinkAt = this.grewAt = this.deps.now();
     this.timer = setInterval(() => this.sample(), this.options.intervalMs);
     this.timer.unref();
   }
@@ -76,16 +75,13 @@ export class HeapTrimmer {
     const { marginBytes, quietMs, minIntervalMs } = this.options;
     const bytes = this.deps.committed();
     const now = this.deps.now();
-    if (bytes > this.peak) {
-      this.peak = bytes;
-      this.peakAt = now;
-    }
-    if (bytes < this.floor + marginBytes || now - this.peakAt < quietMs || now - this.lastShrinkAt < minIntervalMs) return;
+    if (bytes > this.last) this.grewAt = now;
+    this.last = bytes;
+    if (bytes < this.floor + marginBytes || now - this.grewAt < quietMs || now - this.lastShrinkAt < minIntervalMs) return;
     const ms = this.deps.shrink();
     const after = this.deps.committed();
-    this.floor = after;
-    this.peak = after;
-    this.peakAt = this.lastShrinkAt = this.deps.now();
+    this.floor = this.last = after;
+    this.grewAt = this.lastShrinkAt = this.deps.now();
     this.onShrink({ beforeBytes: bytes, afterBytes: after, ms });
   }
 }
